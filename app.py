@@ -1,0 +1,47 @@
+"""Qurate: navigation and the home dashboard. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+from pages._shared import active_corpus, connection
+from storage.workspace import flow_counts
+
+st.set_page_config(page_title="Qurate", page_icon=":material/manage_search:", layout="wide")
+
+PAGES = {
+    "corpus": st.Page("pages/corpus.py", title="Corpus", icon=":material/library_books:"),
+    "queries": st.Page("pages/queries.py", title="Queries", icon=":material/help:"),
+    "labels": st.Page("pages/labels.py", title="Labels & review", icon=":material/fact_check:"),
+    "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    "evaluate": st.Page("pages/evaluate.py", title="Evaluate", icon=":material/bar_chart:"),
+    "compare": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+}
+
+STEPS = [
+    ("passages", "Passages", "corpus", "Upload files or load the sample corpus."),
+    ("queries", "Synthetic queries", "queries", "Generate queries for your passages."),
+    ("labels", "Labelled pairs", "labels", "Mine candidates and have them judged."),
+    ("reviewed", "Reviewed labels", "labels", "Spot-check and override labels."),
+    ("models", "Fine-tuned models", "train", "Train a reranker or a retriever."),
+    ("eval_runs", "Evaluation runs", "evaluate", "Measure baseline against fine-tuned."),
+]
+
+
+def home() -> None:
+    """Where the active corpus stands in the flow, one count and one link per step."""
+    st.title("Qurate")
+    st.write("Turn your own documents into a better reranker and retriever, without labelling by hand.")
+    con = connection()
+    corpus = active_corpus(con)
+    counts = flow_counts(con, corpus)
+    next_step = next((step for step in STEPS if counts[step[0]] == 0), None)
+    if next_step:
+        st.info(f"Next: {next_step[3]}")
+    columns = st.columns(3)
+    for index, (key, label, page, hint) in enumerate(STEPS):
+        with columns[index % 3].container(border=True):
+            st.metric(label, f"{counts[key]:,}")
+            st.page_link(PAGES[page], label=f"Go to {PAGES[page].title}", help=hint)
+
+
+navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *PAGES.values()])
+navigation.run()

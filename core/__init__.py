@@ -1,0 +1,1 @@
+"""Qurate's domain: every step of the flow as plain functions (no UI code here)."""

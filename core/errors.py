@@ -1,0 +1,37 @@
+"""What can go wrong for a user, named so that pages can catch it and say what to do.
+
+Pages catch these by class and show the message; anything else is a bug and is left to
+surface as one.
+"""
+
+
+class QurateError(Exception):
+    """Base class of every error a user can act on; the message says what to do."""
+
+
+class BadUpload(QurateError):
+    """An uploaded or named file cannot be read as a corpus, test set or qrels."""
+
+    def __init__(self, message: str, *, filename: str | None = None, line: int | None = None):
+        where = filename or ""
+        if filename and line is not None:
+            where = f"{filename}, line {line}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.filename = filename
+        self.line = line
+
+
+class NotFound(QurateError):
+    """A corpus, query or model the user named does not exist in this workspace."""
+
+
+class LLMUnavailable(QurateError):
+    """The configured LLM cannot be reached or refuses every call."""
+
+
+class BudgetExhausted(QurateError):
+    """A run stopped because it reached the spending limit the user set."""
+
+
+class JobFailed(QurateError):
+    """A training or evaluation job ended with an error; its log says why."""

@@ -1,0 +1,40 @@
+"""Where a workspace lives, read in one place.
+
+A workspace is a folder holding one DuckDB file (everything the user curates) and the
+folders of training jobs and models. ``QURATE_WORKSPACE`` names the folder; without it
+the default is ``~/.qurate/default``.
+"""
+
+import os
+from pathlib import Path
+
+WORKSPACE_ENV = "QURATE_WORKSPACE"
+MAX_UPLOAD_ENV = "QURATE_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 500  # keep equal to server.maxUploadSize in .streamlit/config.toml
+
+
+def workspace_dir() -> Path:
+    """The workspace folder, created if missing.
+
+    Returns:
+        The folder named by ``QURATE_WORKSPACE``, else ``~/.qurate/default``.
+    """
+    folder = Path(os.environ.get(WORKSPACE_ENV) or Path.home() / ".qurate" / "default")
+    folder = folder.expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def database_path() -> Path:
+    """The workspace's DuckDB file."""
+    return workspace_dir() / "qurate.duckdb"
+
+
+def max_upload_bytes() -> int:
+    """The largest upload (one file, or a zip's unpacked content) accepted, in bytes."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, str(DEFAULT_MAX_UPLOAD_MB))
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise ValueError(f"{MAX_UPLOAD_ENV} must be a number of megabytes, got {raw!r}") from None
+    return int(megabytes * 1024 * 1024)

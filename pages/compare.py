@@ -1,0 +1,12 @@
+"""Compare: See baseline and fine-tuned rankings side by side."""
+
+import streamlit as st
+
+from pages._shared import active_corpus, connection
+from storage.workspace import flow_counts
+
+st.title("Compare")
+st.write("See baseline and fine-tuned rankings side by side.")
+corpus = active_corpus(connection())
+st.warning("This step is not built yet (tracked in issue #7); the counts below show what it will start from.")
+st.json(flow_counts(connection(), corpus))

@@ -1,0 +1,231 @@
+"""Corpora, passages, ingested files and held-out test sets."""
+
+import json
+
+import duckdb
+import pandas as pd
+
+from core.errors import NotFound
+
+
+def corpus_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
+    """The id of the corpus called ``name``, or None."""
+    row = con.execute("SELECT id FROM corpora WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def create_corpus(con: duckdb.DuckDBPyConnection, name: str, settings: dict) -> int:
+    """Create an empty corpus and return its id."""
+    return con.execute(
+        "INSERT INTO corpora (name, settings) VALUES (?, ?) RETURNING id", [name, json.dumps(settings)]
+    ).fetchone()[0]
+
+
+def list_corpora(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every corpus with its passage, document and test-query counts, oldest first."""
+    return con.execute(
+        """SELECT c.id, c.name, c.created_at,
+                  (SELECT count(*) FROM passages p WHERE p.corpus_id = c.id) AS passages,
+                  (SELECT count(DISTINCT doc_id) FROM passages p WHERE p.corpus_id = c.id) AS documents,
+                  (SELECT count(*) FROM test_queries q JOIN test_sets t ON q.test_set_id = t.id
+                    WHERE t.corpus_id = c.id) AS test_queries
+           FROM corpora c ORDER BY c.id"""
+    ).df()
+
+
+def passage_hashes(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
+    """Content hashes of the corpus's passages (to skip duplicates)."""
+    return {r[0] for r in con.execute("SELECT text_hash FROM passages WHERE corpus_id = ?", [corpus]).fetchall()}
+
+
+def passage_ids(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
+    """Passage ids already used in the corpus."""
+    return {r[0] for r in con.execute("SELECT passage_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall()}
+
+
+def insert_passages(con: duckdb.DuckDBPyConnection, corpus: int, passages: list) -> None:
+    """Bulk-insert passages (objects with the Passage fields) into a corpus."""
+    if not passages:
+        return
+    frame = pd.DataFrame(
+        {
+            "corpus_id": corpus,
+            "passage_id": [p.passage_id for p in passages],
+            "doc_id": [p.doc_id for p in passages],
+            "title": [p.title for p in passages],
+            "text": [p.text for p in passages],
+            "text_hash": [p.text_hash for p in passages],
+            "n_tokens": [p.n_tokens for p in passages],
+            "position": [p.position for p in passages],
+            "source": [p.source for p in passages],
+        }
+    )
+    con.register("new_passages", frame)
+    try:
+        con.execute(
+            """INSERT INTO passages (corpus_id, passage_id, doc_id, title, text, text_hash, n_tokens, position, source)
+               SELECT corpus_id, passage_id, doc_id, title, text, text_hash, n_tokens, position, source FROM new_passages"""
+        )
+    finally:
+        con.unregister("new_passages")
+
+
+def record_file(
+    con: duckdb.DuckDBPyConnection, corpus: int, filename: str, kind: str, n_bytes: int, n_documents: int, n_passages: int
+) -> None:
+    """Note that a file was ingested into a corpus, with what it yielded."""
+    con.execute(
+        "INSERT INTO ingested_files (corpus_id, filename, kind, n_bytes, n_documents, n_passages) VALUES (?, ?, ?, ?, ?, ?)",
+        [corpus, filename, kind, n_bytes, n_documents, n_passages],
+    )
+
+
+def create_test_set(
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    name: str,
+    origin: str,
+    queries: dict[str, tuple[str, dict]],
+    qrels: dict[str, dict[str, int]],
+) -> dict:
+    """Store held-out queries and their judgements. Only judged queries are kept.
+
+    Returns:
+        {"id", "name", "n_queries", "n_qrels", "n_missing_docs"}; a name already used in
+        the corpus gets a number appended.
+    """
+    base, number = name, 1
+    while con.execute("SELECT 1 FROM test_sets WHERE corpus_id = ? AND name = ?", [corpus, name]).fetchone():
+        number += 1
+        name = f"{base} ({number})"
+    test_set = con.execute(
+        "INSERT INTO test_sets (corpus_id, name, origin) VALUES (?, ?, ?) RETURNING id", [corpus, name, origin]
+    ).fetchone()[0]
+    judged = [q for q in queries if q in qrels]
+    query_frame = pd.DataFrame(
+        {
+            "test_set_id": test_set,
+            "query_id": judged,
+            "text": [queries[q][0] for q in judged],
+            "metadata": [json.dumps(queries[q][1]) for q in judged],
+        }
+    )
+    qrel_rows = [(q, d, g) for q in judged for d, g in qrels[q].items()]
+    qrel_frame = pd.DataFrame(
+        {
+            "test_set_id": test_set,
+            "query_id": [r[0] for r in qrel_rows],
+            "doc_id": [r[1] for r in qrel_rows],
+            "relevance": [r[2] for r in qrel_rows],
+        }
+    )
+    con.register("new_queries", query_frame)
+    con.register("new_qrels", qrel_frame)
+    try:
+        con.execute("INSERT INTO test_queries SELECT test_set_id, query_id, text, metadata::JSON FROM new_queries")
+        con.execute("INSERT INTO qrels SELECT test_set_id, query_id, doc_id, relevance FROM new_qrels")
+    finally:
+        con.unregister("new_queries")
+        con.unregister("new_qrels")
+    missing = con.execute(
+        """SELECT count(*) FROM qrels r WHERE r.test_set_id = ?
+           AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.corpus_id = ? AND p.doc_id = r.doc_id)""",
+        [test_set, corpus],
+    ).fetchone()[0]
+    return {"id": test_set, "name": name, "n_queries": len(judged), "n_qrels": len(qrel_rows), "n_missing_docs": missing}
+
+
+def corpus_summary(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
+    """Counts for one corpus: passages, documents, files, tokens, test sets and test queries."""
+    row = con.execute(
+        """SELECT c.name, count(p.passage_id), count(DISTINCT p.doc_id), coalesce(sum(p.n_tokens), 0),
+                  coalesce(median(p.n_tokens), 0)
+           FROM corpora c LEFT JOIN passages p ON p.corpus_id = c.id WHERE c.id = ? GROUP BY c.name""",
+        [corpus],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no corpus with id {corpus}; pick one from the list")
+    files = con.execute("SELECT count(*) FROM ingested_files WHERE corpus_id = ?", [corpus]).fetchone()[0]
+    tests = con.execute(
+        """SELECT count(DISTINCT t.id), count(q.query_id) FROM test_sets t
+           LEFT JOIN test_queries q ON q.test_set_id = t.id WHERE t.corpus_id = ?""",
+        [corpus],
+    ).fetchone()
+    return {
+        "name": row[0], "passages": row[1], "documents": row[2], "tokens": int(row[3]),
+        "median_tokens": float(row[4]), "files": files, "test_sets": tests[0], "test_queries": tests[1],
+    }
+
+
+def search_passages(
+    con: duckdb.DuckDBPyConnection, corpus: int, contains: str = "", offset: int = 0, limit: int = 20
+) -> tuple[pd.DataFrame, int]:
+    """A page of a corpus's passages whose id, title or text contains ``contains`` (any case).
+
+    Returns:
+        (the page as a DataFrame, the number of matching passages).
+    """
+    where = "corpus_id = ?"
+    params: list = [corpus]
+    if contains.strip():
+        where += " AND (passage_id ILIKE ? OR title ILIKE ? OR text ILIKE ?)"
+        pattern = f"%{contains.strip()}%"
+        params += [pattern, pattern, pattern]
+    total = con.execute(f"SELECT count(*) FROM passages WHERE {where}", params).fetchone()[0]
+    page = con.execute(
+        f"""SELECT passage_id, doc_id, title, text, n_tokens, source FROM passages WHERE {where}
+            ORDER BY source, doc_id, position LIMIT ? OFFSET ?""",
+        [*params, limit, offset],
+    ).df()
+    return page, total
+
+
+def passage_lengths(con: duckdb.DuckDBPyConnection, corpus: int) -> list[int]:
+    """Token counts of every passage in a corpus (for the length histogram)."""
+    return [r[0] for r in con.execute("SELECT n_tokens FROM passages WHERE corpus_id = ?", [corpus]).fetchall()]
+
+
+def ingested_files(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
+    """The files ingested into a corpus, newest first."""
+    return con.execute(
+        """SELECT filename, kind, n_bytes, n_documents, n_passages, ingested_at FROM ingested_files
+           WHERE corpus_id = ? ORDER BY ingested_at DESC""",
+        [corpus],
+    ).df()
+
+
+def test_sets(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
+    """The held-out test sets of a corpus with their query and judgement counts."""
+    return con.execute(
+        """SELECT t.id, t.name, t.origin, t.created_at,
+                  (SELECT count(*) FROM test_queries q WHERE q.test_set_id = t.id) AS queries,
+                  (SELECT count(*) FROM qrels r WHERE r.test_set_id = t.id) AS judgements
+           FROM test_sets t WHERE t.corpus_id = ? ORDER BY t.id""",
+        [corpus],
+    ).df()
+
+
+def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
+    """Remove a corpus and everything made from it, in one transaction."""
+    from storage.db import transaction
+
+    with transaction(con):
+        queries = "SELECT id FROM queries WHERE corpus_id = ?"
+        tests = "SELECT id FROM test_sets WHERE corpus_id = ?"
+        for sql in (
+            f"DELETE FROM reviews WHERE query_id IN ({queries})",
+            f"DELETE FROM labels WHERE query_id IN ({queries})",
+            "DELETE FROM candidates WHERE run_id IN (SELECT id FROM mining_runs WHERE corpus_id = ?)",
+            "DELETE FROM mining_runs WHERE corpus_id = ?",
+            "DELETE FROM queries WHERE corpus_id = ?",
+            f"DELETE FROM eval_rankings WHERE run_id IN (SELECT id FROM eval_runs WHERE test_set_id IN ({tests}))",
+            f"DELETE FROM eval_results WHERE run_id IN (SELECT id FROM eval_runs WHERE test_set_id IN ({tests}))",
+            f"DELETE FROM eval_runs WHERE test_set_id IN ({tests})",
+            f"DELETE FROM qrels WHERE test_set_id IN ({tests})",
+            f"DELETE FROM test_queries WHERE test_set_id IN ({tests})",
+            "DELETE FROM test_sets WHERE corpus_id = ?",
+            "DELETE FROM passages WHERE corpus_id = ?",
+            "DELETE FROM ingested_files WHERE corpus_id = ?",
+            "DELETE FROM corpora WHERE id = ?",
+        ):
+            con.execute(sql, [corpus])

@@ -1,0 +1,219 @@
+"""The schema, as ordered migrations. Append new ones; never edit an applied one.
+
+Each migration is (version, name, sql). ``storage.db.migrate`` applies the missing ones
+in order, each in its own transaction, and records it in ``schema_migrations``.
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "corpora and passages",
+        """
+        CREATE SEQUENCE corpus_ids START 1;
+        CREATE TABLE corpora (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('corpus_ids'),
+            name        VARCHAR NOT NULL UNIQUE,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            settings    JSON          -- chunk size, overlap, column choices used at ingest
+        );
+        CREATE TABLE ingested_files (
+            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            filename    VARCHAR NOT NULL,
+            kind        VARCHAR NOT NULL,   -- txt, md, pdf, csv, tsv, jsonl, beir
+            n_bytes     BIGINT NOT NULL,
+            n_documents INTEGER NOT NULL,
+            n_passages  INTEGER NOT NULL,
+            ingested_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- A passage is the unit everything downstream ranks. doc_id is the document it was
+        -- split from (qrels of a BEIR test set refer to documents).
+        CREATE TABLE passages (
+            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            passage_id  VARCHAR NOT NULL,
+            doc_id      VARCHAR NOT NULL,
+            title       VARCHAR NOT NULL DEFAULT '',
+            text        VARCHAR NOT NULL,
+            text_hash   VARCHAR NOT NULL,   -- sha1 of the normalised title + text
+            n_tokens    INTEGER NOT NULL,
+            position    INTEGER NOT NULL,   -- index of the passage within its document
+            source      VARCHAR NOT NULL,   -- the file it came from
+            PRIMARY KEY (corpus_id, passage_id)
+        );
+        CREATE TABLE app_settings (
+            key   VARCHAR PRIMARY KEY,
+            value VARCHAR
+        );
+        """,
+    ),
+    (
+        2,
+        "held-out test sets and qrels",
+        """
+        CREATE SEQUENCE test_set_ids START 1;
+        CREATE TABLE test_sets (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('test_set_ids'),
+            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            name        VARCHAR NOT NULL,
+            origin      VARCHAR NOT NULL,   -- beir, sample, qrels upload, reviewed queries
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (corpus_id, name)
+        );
+        CREATE TABLE test_queries (
+            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            query_id    VARCHAR NOT NULL,
+            text        VARCHAR NOT NULL,
+            metadata    JSON,
+            PRIMARY KEY (test_set_id, query_id)
+        );
+        CREATE TABLE qrels (
+            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            query_id    VARCHAR NOT NULL,
+            doc_id      VARCHAR NOT NULL,
+            relevance   INTEGER NOT NULL,
+            PRIMARY KEY (test_set_id, query_id, doc_id)
+        );
+        """,
+    ),
+    (
+        3,
+        "synthetic queries, LLM cache, candidates, labels, reviews",
+        """
+        CREATE SEQUENCE query_ids START 1;
+        CREATE TABLE queries (
+            id             BIGINT PRIMARY KEY DEFAULT nextval('query_ids'),
+            corpus_id      INTEGER NOT NULL REFERENCES corpora(id),
+            passage_id     VARCHAR NOT NULL,       -- the source passage it was made from
+            text           VARCHAR NOT NULL,
+            qtype          VARCHAR NOT NULL,       -- question, claim, title, keywords, web, casual
+            origin         VARCHAR NOT NULL,       -- llm, offline (no LLM), human
+            generator      VARCHAR NOT NULL,       -- model name, or the offline generator's name
+            prompt_version VARCHAR NOT NULL,       -- hash of the prompt template used
+            cache_key      VARCHAR,                -- the llm_cache entry it came from
+            flags          VARCHAR[] NOT NULL DEFAULT [],  -- filters that flagged it
+            deleted        BOOLEAN NOT NULL DEFAULT false,
+            edited_text    VARCHAR,                -- a user's edit; text keeps the original
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- Every LLM call, keyed by a hash of its inputs, so nothing is paid for twice.
+        CREATE TABLE llm_cache (
+            key         VARCHAR PRIMARY KEY,
+            model       VARCHAR NOT NULL,
+            request     JSON NOT NULL,
+            response    VARCHAR,
+            error       VARCHAR,
+            tokens_in   INTEGER,
+            tokens_out  INTEGER,
+            cost_usd    DOUBLE,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE embeddings (
+            model      VARCHAR NOT NULL,
+            text_hash  VARCHAR NOT NULL,
+            vector     FLOAT[] NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        );
+        CREATE SEQUENCE mining_run_ids START 1;
+        CREATE TABLE mining_runs (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('mining_run_ids'),
+            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            settings    JSON NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE candidates (
+            run_id      INTEGER NOT NULL REFERENCES mining_runs(id),
+            query_id    BIGINT NOT NULL,
+            passage_id  VARCHAR NOT NULL,
+            rank        INTEGER NOT NULL,
+            bm25_score  DOUBLE,
+            dense_score DOUBLE,
+            fused_score DOUBLE NOT NULL,
+            is_source   BOOLEAN NOT NULL,
+            PRIMARY KEY (run_id, query_id, passage_id)
+        );
+        -- One row per judgement; re-judging with another model adds rows, never replaces.
+        CREATE SEQUENCE label_ids START 1;
+        CREATE TABLE labels (
+            id             BIGINT PRIMARY KEY DEFAULT nextval('label_ids'),
+            query_id       BIGINT NOT NULL,
+            passage_id     VARCHAR NOT NULL,
+            grade          INTEGER,             -- 0 not relevant .. 3 answers; NULL when failed
+            rationale      VARCHAR,
+            judge          VARCHAR NOT NULL,    -- model name, or the offline judge's name
+            prompt_version VARCHAR NOT NULL,
+            raw_response   VARCHAR,
+            status         VARCHAR NOT NULL,    -- ok, failed
+            error          VARCHAR,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- Human overrides, append-only: the effective label is the latest review, else the
+        -- LLM's label. Undo is a new row.
+        CREATE SEQUENCE review_ids START 1;
+        CREATE TABLE reviews (
+            id          BIGINT PRIMARY KEY DEFAULT nextval('review_ids'),
+            query_id    BIGINT NOT NULL,
+            passage_id  VARCHAR,                -- NULL for a verdict on the query itself
+            reviewer    VARCHAR NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            old_grade   INTEGER,
+            new_grade   INTEGER,
+            action      VARCHAR NOT NULL,       -- relevant, partially, not relevant, bad query, undo
+            note        VARCHAR
+        );
+        """,
+    ),
+    (
+        4,
+        "jobs, models, evaluation runs",
+        """
+        CREATE SEQUENCE job_ids START 1;
+        CREATE TABLE jobs (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('job_ids'),
+            kind        VARCHAR NOT NULL,       -- reranker, retriever
+            status      VARCHAR NOT NULL,       -- queued, running, done, failed, cancelled
+            spec        JSON NOT NULL,
+            folder      VARCHAR NOT NULL,
+            pid         INTEGER,
+            error       VARCHAR,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            started_at  TIMESTAMP,
+            finished_at TIMESTAMP
+        );
+        CREATE SEQUENCE model_ids START 1;
+        CREATE TABLE models (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('model_ids'),
+            job_id      INTEGER REFERENCES jobs(id),
+            kind        VARCHAR NOT NULL,       -- reranker, retriever
+            name        VARCHAR NOT NULL,
+            path        VARCHAR NOT NULL,
+            base_model  VARCHAR NOT NULL,
+            metrics     JSON,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE eval_run_ids START 1;
+        CREATE TABLE eval_runs (
+            id          INTEGER PRIMARY KEY DEFAULT nextval('eval_run_ids'),
+            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            system      VARCHAR NOT NULL,       -- bm25, dense, rerank:<model>, ...
+            model_id    INTEGER,
+            settings    JSON,
+            metrics     JSON,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE eval_results (
+            run_id      INTEGER NOT NULL REFERENCES eval_runs(id),
+            query_id    VARCHAR NOT NULL,
+            metric      VARCHAR NOT NULL,
+            value       DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, query_id, metric)
+        );
+        CREATE TABLE eval_rankings (
+            run_id      INTEGER NOT NULL REFERENCES eval_runs(id),
+            query_id    VARCHAR NOT NULL,
+            passage_id  VARCHAR NOT NULL,
+            rank        INTEGER NOT NULL,
+            score       DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, query_id, rank)
+        );
+        """,
+    ),
+]
