@@ -58,6 +58,10 @@ class IngestReport:
     seconds: float
 
 
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.1f} MB" if n_bytes < 10 * 2**20 else f"{n_bytes / 2**20:.0f} MB"
+
+
 def expand_zip(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
     """The files inside a zip, checked for unsafe names and for zip bombs.
 
@@ -76,7 +80,7 @@ def expand_zip(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
             raise BadUpload(f"contains an unsafe path {member.filename!r}; re-create the zip with relative paths only", filename=name)
     total = sum(m.file_size for m in members)
     if total > limit:
-        raise BadUpload(f"unpacks to {total / 2**20:.0f} MB, above the limit of {limit / 2**20:.0f} MB; split it into smaller zips", filename=name)
+        raise BadUpload(f"unpacks to {_mb(total)}, above the limit of {_mb(limit)}; split it into smaller zips", filename=name)
     entries, unpacked = [], 0
     for member in members:
         if member.file_size > 1_000_000 and member.file_size > _MAX_RATIO * max(member.compress_size, 1):
@@ -85,7 +89,7 @@ def expand_zip(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
             content = handle.read(limit - unpacked + 1)
         unpacked += len(content)
         if unpacked > limit:
-            raise BadUpload(f"unpacks to more than the limit of {limit / 2**20:.0f} MB; split it into smaller zips", filename=name)
+            raise BadUpload(f"unpacks to more than the limit of {_mb(limit)}; split it into smaller zips", filename=name)
         parts = PurePosixPath(member.filename.replace("\\", "/")).parts
         if parts[0] == "__MACOSX" or parts[-1].startswith("."):
             continue
@@ -158,7 +162,7 @@ def unpack_upload(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     for name, data in files:
         if len(data) > limit:
             raise BadUpload(
-                f"is {len(data) / 2**20:.0f} MB, above the limit of {limit / 2**20:.0f} MB; split it, or raise QURATE_MAX_UPLOAD_MB",
+                f"is {_mb(len(data))}, above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB",
                 filename=name,
             )
         if readers.kind_of(name) is None:
@@ -273,7 +277,7 @@ def ingest_path(
         relative = file.relative_to(path)
         if file.is_file() and not any(part.startswith(".") for part in relative.parts):
             if file.stat().st_size > limit:
-                raise BadUpload(f"is above the limit of {limit / 2**20:.0f} MB; split it, or raise QURATE_MAX_UPLOAD_MB", filename=str(relative))
+                raise BadUpload(f"is above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB", filename=str(relative))
             entries.append((f"{path.name}/{relative.as_posix()}", file.read_bytes()))
     return _store(con, corpus_name, entries, options, progress)
 

@@ -55,9 +55,9 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def content_hash(title: str, text: str) -> str:
-    """The identity of a passage's content, used to drop duplicates."""
-    return hashlib.sha1(f"{title}\n{text}".encode("utf-8")).hexdigest()
+def content_hash(text: str) -> str:
+    """The identity of a passage's (normalised) text, used to drop duplicates."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def split_text(text: str, chunk_tokens: int, overlap_tokens: int) -> list[str]:
@@ -140,8 +140,8 @@ def make_passages(
     n_tokens = count_tokens(text)
     windows = split_text(text, chunk_tokens, overlap_tokens) if split and n_tokens > chunk_tokens else [text]
     if len(windows) == 1:
-        return [Passage(document.doc_id, document.doc_id, title, text, content_hash(title, text), n_tokens, 0, document.source)]
+        return [Passage(document.doc_id, document.doc_id, title, text, content_hash(text), n_tokens, 0, document.source)]
     return [
-        Passage(f"{document.doc_id}#{i}", document.doc_id, title, window, content_hash(title, window), count_tokens(window), i, document.source)
+        Passage(f"{document.doc_id}#{i}", document.doc_id, title, window, content_hash(window), count_tokens(window), i, document.source)
         for i, window in enumerate(windows)
     ]

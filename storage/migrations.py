@@ -17,7 +17,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             settings    JSON          -- chunk size, overlap, column choices used at ingest
         );
         CREATE TABLE ingested_files (
-            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            corpus_id   INTEGER NOT NULL,
             filename    VARCHAR NOT NULL,
             kind        VARCHAR NOT NULL,   -- txt, md, pdf, csv, tsv, jsonl, beir
             n_bytes     BIGINT NOT NULL,
@@ -28,12 +28,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         -- A passage is the unit everything downstream ranks. doc_id is the document it was
         -- split from (qrels of a BEIR test set refer to documents).
         CREATE TABLE passages (
-            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            corpus_id   INTEGER NOT NULL,
             passage_id  VARCHAR NOT NULL,
             doc_id      VARCHAR NOT NULL,
             title       VARCHAR NOT NULL DEFAULT '',
             text        VARCHAR NOT NULL,
-            text_hash   VARCHAR NOT NULL,   -- sha1 of the normalised title + text
+            text_hash   VARCHAR NOT NULL,   -- sha1 of the normalised text
             n_tokens    INTEGER NOT NULL,
             position    INTEGER NOT NULL,   -- index of the passage within its document
             source      VARCHAR NOT NULL,   -- the file it came from
@@ -52,21 +52,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE test_set_ids START 1;
         CREATE TABLE test_sets (
             id          INTEGER PRIMARY KEY DEFAULT nextval('test_set_ids'),
-            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            corpus_id   INTEGER NOT NULL,
             name        VARCHAR NOT NULL,
             origin      VARCHAR NOT NULL,   -- beir, sample, qrels upload, reviewed queries
             created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
             UNIQUE (corpus_id, name)
         );
         CREATE TABLE test_queries (
-            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            test_set_id INTEGER NOT NULL,
             query_id    VARCHAR NOT NULL,
             text        VARCHAR NOT NULL,
             metadata    JSON,
             PRIMARY KEY (test_set_id, query_id)
         );
         CREATE TABLE qrels (
-            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            test_set_id INTEGER NOT NULL,
             query_id    VARCHAR NOT NULL,
             doc_id      VARCHAR NOT NULL,
             relevance   INTEGER NOT NULL,
@@ -81,7 +81,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE query_ids START 1;
         CREATE TABLE queries (
             id             BIGINT PRIMARY KEY DEFAULT nextval('query_ids'),
-            corpus_id      INTEGER NOT NULL REFERENCES corpora(id),
+            corpus_id      INTEGER NOT NULL,
             passage_id     VARCHAR NOT NULL,       -- the source passage it was made from
             text           VARCHAR NOT NULL,
             qtype          VARCHAR NOT NULL,       -- question, claim, title, keywords, web, casual
@@ -115,12 +115,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE mining_run_ids START 1;
         CREATE TABLE mining_runs (
             id          INTEGER PRIMARY KEY DEFAULT nextval('mining_run_ids'),
-            corpus_id   INTEGER NOT NULL REFERENCES corpora(id),
+            corpus_id   INTEGER NOT NULL,
             settings    JSON NOT NULL,
             created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
         );
         CREATE TABLE candidates (
-            run_id      INTEGER NOT NULL REFERENCES mining_runs(id),
+            run_id      INTEGER NOT NULL,
             query_id    BIGINT NOT NULL,
             passage_id  VARCHAR NOT NULL,
             rank        INTEGER NOT NULL,
@@ -181,7 +181,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE model_ids START 1;
         CREATE TABLE models (
             id          INTEGER PRIMARY KEY DEFAULT nextval('model_ids'),
-            job_id      INTEGER REFERENCES jobs(id),
+            job_id      INTEGER,
             kind        VARCHAR NOT NULL,       -- reranker, retriever
             name        VARCHAR NOT NULL,
             path        VARCHAR NOT NULL,
@@ -192,7 +192,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE eval_run_ids START 1;
         CREATE TABLE eval_runs (
             id          INTEGER PRIMARY KEY DEFAULT nextval('eval_run_ids'),
-            test_set_id INTEGER NOT NULL REFERENCES test_sets(id),
+            test_set_id INTEGER NOT NULL,
             system      VARCHAR NOT NULL,       -- bm25, dense, rerank:<model>, ...
             model_id    INTEGER,
             settings    JSON,
@@ -200,14 +200,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
         );
         CREATE TABLE eval_results (
-            run_id      INTEGER NOT NULL REFERENCES eval_runs(id),
+            run_id      INTEGER NOT NULL,
             query_id    VARCHAR NOT NULL,
             metric      VARCHAR NOT NULL,
             value       DOUBLE NOT NULL,
             PRIMARY KEY (run_id, query_id, metric)
         );
         CREATE TABLE eval_rankings (
-            run_id      INTEGER NOT NULL REFERENCES eval_runs(id),
+            run_id      INTEGER NOT NULL,
             query_id    VARCHAR NOT NULL,
             passage_id  VARCHAR NOT NULL,
             rank        INTEGER NOT NULL,

@@ -1,0 +1,150 @@
+"""Every kind of bad upload gets a clear error naming the file, and stores nothing."""
+
+import io
+import zipfile
+
+import pytest
+
+from core.errors import BadUpload
+from core.ingest import IngestOptions, ingest_files, load_sample_corpus
+from core.readers import Fields
+from tests.conftest import make_pdf, make_zip
+
+
+@pytest.fixture
+def before(con):
+    """A workspace that already holds the sample corpus; returns a snapshot function."""
+    load_sample_corpus(con)
+
+    def snapshot():
+        return (
+            con.execute("SELECT count(*), sum(hash(text)) FROM passages").fetchone(),
+            con.execute("SELECT list(name ORDER BY name) FROM corpora").fetchone(),
+            con.execute("SELECT count(*) FROM ingested_files").fetchone(),
+            con.execute("SELECT count(*) FROM test_sets").fetchone(),
+        )
+
+    return snapshot
+
+
+def assert_refused(con, before, files, match, options=None, corpus="Sample: home bicycle maintenance"):
+    """The upload raises BadUpload matching ``match`` and leaves the database as it was."""
+    state = before()
+    with pytest.raises(BadUpload, match=match):
+        ingest_files(con, corpus, files, options)
+    assert before() == state
+    with pytest.raises(BadUpload, match=match):  # into a new corpus: not even the corpus is made
+        ingest_files(con, "new corpus", files, options)
+    assert before() == state
+
+
+def test_empty_file(con, before):
+    assert_refused(con, before, [("ok.txt", b"Fine text."), ("empty.txt", b"  \n")], r"empty\.txt: the file is empty")
+
+
+def test_binary_file_renamed_txt(con, before):
+    assert_refused(con, before, [("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)], r"photo\.txt: this looks like a binary file")
+
+
+def test_wrong_encoding_names_the_line_and_the_fix(con, before):
+    data = "first line\nsecond line café\n".encode("cp1252")
+    assert_refused(con, before, [("latin.txt", data)], r"latin\.txt, line 2: not valid UTF-8 .*pick its encoding")
+    report = ingest_files(con, "latin", [("latin.txt", data)], IngestOptions(encoding="cp1252"))
+    assert report.n_passages == 1
+    assert "café" in con.execute("SELECT text FROM passages WHERE source = 'latin.txt'").fetchone()[0]
+
+
+def test_unknown_encoding_name(con, before):
+    assert_refused(con, before, [("a.txt", b"text")], r"unknown encoding 'klingon'", IngestOptions(encoding="klingon"))
+
+
+def test_malformed_csv_row_names_its_line(con, before):
+    data = b"id,text\n1,fine\n2,has,too,many\n"
+    assert_refused(con, before, [("rows.csv", data)], r"rows\.csv, line 3: has 4 cells but the header has 2")
+
+
+def test_malformed_jsonl_line_names_its_line(con, before):
+    data = b'{"_id": "1", "text": "fine"}\n{"_id": "2", "text": \n'
+    assert_refused(con, before, [("c.jsonl", data)], r"c\.jsonl, line 2: is not valid JSON")
+
+
+def test_jsonl_line_that_is_not_an_object(con, before):
+    assert_refused(con, before, [("c.jsonl", b'{"text": "a"}\n["a list"]\n')], r"c\.jsonl, line 2: holds a list")
+
+
+def test_missing_text_column_lists_the_columns(con, before):
+    assert_refused(con, before, [("t.csv", b"key,body_text\n1,abc\n")], r"t\.csv: no text field found among \['key', 'body_text'\]")
+
+
+def test_picked_column_that_does_not_exist(con, before):
+    options = IngestOptions(fields=Fields(text="content"))
+    assert_refused(con, before, [("t.csv", b"text\nabc\n")], r"has no text field 'content'; its fields are \['text'\]", options)
+
+
+def test_jsonl_record_missing_the_text_field(con, before):
+    data = b'{"_id": "1", "text": "fine"}\n{"_id": "2", "body": "elsewhere"}\n'
+    assert_refused(con, before, [("c.jsonl", data)], r"c\.jsonl, line 2: has no field 'text'")
+
+
+def test_zip_with_path_traversal_names(con, before):
+    archive = make_zip({"../../etc/evil.txt": b"evil"})
+    assert_refused(con, before, [("evil.zip", archive)], r"evil\.zip: contains an unsafe path '../../etc/evil.txt'")
+
+
+def test_zip_with_absolute_path(con, before):
+    archive = make_zip({"/abs.txt": b"evil"})
+    assert_refused(con, before, [("abs.zip", archive)], r"unsafe path")
+
+
+def test_zip_bomb(con, before):
+    archive = make_zip({"bomb.txt": b"0" * 30_000_000})
+    assert len(archive) < 100_000
+    assert_refused(con, before, [("bomb.zip", archive)], r"bomb\.zip: member 'bomb.txt' unpacks at a ratio above")
+
+
+def test_zip_unpacking_beyond_the_limit(con, before, monkeypatch):
+    monkeypatch.setenv("QURATE_MAX_UPLOAD_MB", "0.5")
+    archive = make_zip({f"f{i}.txt": bytes(range(256)) * 1000 for i in range(3)})
+    assert_refused(con, before, [("big.zip", archive)], r"big\.zip: unpacks to .* above the limit")
+
+
+def test_not_a_zip(con, before):
+    assert_refused(con, before, [("fake.zip", b"just text")], r"fake\.zip: is not a valid zip file")
+
+
+def test_pdf_without_text_layer(con, before):
+    assert_refused(con, before, [("scan.pdf", make_pdf([]))], r"scan\.pdf: no text layer .* run OCR")
+
+
+def test_corrupt_pdf(con, before):
+    assert_refused(con, before, [("broken.pdf", b"%PDF-1.4\nthis is not really a pdf")], r"broken\.pdf: cannot read this PDF")
+
+
+def test_upload_above_the_size_limit(con, before, monkeypatch):
+    monkeypatch.setenv("QURATE_MAX_UPLOAD_MB", "0.001")
+    assert_refused(con, before, [("big.txt", b"word " * 1000)], r"big\.txt: is 0\.0 MB, above the limit of 0\.0 MB.*QURATE_MAX_UPLOAD_MB")
+
+
+def test_unsupported_type(con, before):
+    assert_refused(con, before, [("doc.docx", b"PK...")], r"doc\.docx: is not a supported type")
+
+
+def test_the_same_id_with_different_text(con, before):
+    assert_refused(con, before, [("d.csv", b"id,text\n1,alpha\n1,beta\n")], r"id '1' is used twice with different text")
+
+
+def test_good_files_before_a_bad_one_are_not_stored(con, before):
+    files = [("a.txt", b"Good one."), ("b.txt", b"Good two."), ("c.jsonl", b"not json\n")]
+    assert_refused(con, before, files, r"c\.jsonl, line 1")
+
+
+def test_empty_corpus_name_is_refused(con):
+    with pytest.raises(ValueError, match="give the corpus a name"):
+        ingest_files(con, "  ", [("a.txt", b"text")])
+
+
+def test_uploaded_names_never_become_paths(con):
+    report = ingest_files(con, "c", [("../../x/../notes.txt", b"Some text.")])
+    doc_id = con.execute("SELECT doc_id FROM passages").fetchone()[0]
+    assert ".." not in doc_id and not doc_id.startswith("/")
+    assert report.n_passages == 1

@@ -1,0 +1,24 @@
+from core.cli import main
+from core.settings import database_path
+from storage.db import connect
+
+
+def test_sample_then_ingest_a_folder_then_list(tmp_path, capsys):
+    assert main(["sample"]) == 0
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Chains need oil.")
+    (folder / "b.md").write_text("# Brakes\nPads wear.")
+    assert main(["ingest", "Notes", str(folder)]) == 0
+    assert main(["corpora"]) == 0
+    out = capsys.readouterr().out
+    assert "2 passages stored in 'Notes'" in out and "Sample: home bicycle maintenance" in out
+    con = connect(database_path())
+    assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == 47 + 2
+
+
+def test_a_user_error_exits_2_with_the_message(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    assert main(["ingest", "x", str(bad)]) == 2
+    assert "bad.jsonl, line 1: is not valid JSON" in capsys.readouterr().err

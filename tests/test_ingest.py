@@ -1,0 +1,138 @@
+"""Ingest of every supported format, through the same function the page calls."""
+
+import json
+
+import pytest
+
+from core.ingest import IngestOptions, ingest_files, ingest_path, load_sample_corpus
+from core.readers import Fields, table_columns
+from storage import corpora
+from tests.conftest import make_pdf, make_zip
+
+
+def stored(con, corpus_name):
+    corpus = corpora.corpus_id(con, corpus_name)
+    return con.execute(
+        "SELECT passage_id, doc_id, title, text FROM passages WHERE corpus_id = ? ORDER BY passage_id", [corpus]
+    ).fetchall()
+
+
+def test_txt_is_one_document_split_into_overlapping_windows(con):
+    text = " ".join(f"Sentence number {i} about chains." for i in range(100)).encode()
+    report = ingest_files(con, "c", [("notes.txt", text)], IngestOptions(chunk_tokens=40, overlap_tokens=10))
+    rows = stored(con, "c")
+    assert report.n_documents == 1 and report.n_passages == len(rows) > 1
+    assert {r[1] for r in rows} == {"notes"}
+    assert all(r[2] == "notes" for r in rows)
+
+
+def test_markdown_title_is_its_first_heading(con):
+    ingest_files(con, "c", [("guide.md", b"# Fixing flats\n\nFind the thorn first.\n")])
+    assert stored(con, "c") == [("guide", "guide", "Fixing flats", "Fixing flats Find the thorn first.")]
+
+
+def test_pdf_text_layer_is_read(con):
+    ingest_files(con, "c", [("manual.pdf", make_pdf(["Brake pads wear out.", "Replace them in pairs."]))])
+    (row,) = stored(con, "c")
+    assert row[3] == "Brake pads wear out. Replace them in pairs."
+
+
+def test_csv_with_picked_columns(con):
+    data = b"key,heading,body,other\nk1,First,Alpha text,x\nk2,Second,\"Beta, with comma\",y\n"
+    assert table_columns("t.csv", data) == ["key", "heading", "body", "other"]
+    ingest_files(con, "c", [("t.csv", data)], IngestOptions(fields=Fields(text="body", id="key", title="heading")))
+    assert stored(con, "c") == [("k1", "k1", "First", "Alpha text"), ("k2", "k2", "Second", "Beta, with comma")]
+
+
+def test_tsv_with_usual_column_names_needs_no_choice(con):
+    ingest_files(con, "c", [("t.tsv", b"id\ttitle\ttext\na\tA\tfirst\nb\tB\tsecond\n")])
+    assert stored(con, "c") == [("a", "a", "A", "first"), ("b", "b", "B", "second")]
+
+
+def test_csv_without_id_column_numbers_rows_by_line(con):
+    ingest_files(con, "c", [("t.csv", b"text\nalpha\n\nbeta\n")])
+    assert [r[0] for r in stored(con, "c")] == ["t:2", "t:4"]
+
+
+def test_jsonl_beir_fields_and_a_picked_field(con):
+    beir = b'{"_id": "d1", "title": "T1", "text": "one"}\n{"_id": "d2", "title": "T2", "text": "two"}\n'
+    ingest_files(con, "a", [("c.jsonl", beir)])
+    assert stored(con, "a") == [("d1", "d1", "T1", "one"), ("d2", "d2", "T2", "two")]
+    other = b'{"uid": 7, "body": "seven"}\n'
+    ingest_files(con, "b", [("o.jsonl", other)], IngestOptions(fields=Fields(text="body", id="uid")))
+    assert stored(con, "b") == [("7", "7", "", "seven")]
+
+
+def test_long_records_stay_whole_unless_asked(con):
+    record = json.dumps({"_id": "long", "text": " ".join(f"Sentence {i} has words." for i in range(60))}).encode()
+    ingest_files(con, "whole", [("l.jsonl", record)], IngestOptions(chunk_tokens=50, overlap_tokens=0))
+    ingest_files(con, "split", [("l.jsonl", record)], IngestOptions(chunk_tokens=50, overlap_tokens=0, split_records=True))
+    assert [r[0] for r in stored(con, "whole")] == ["long"]
+    assert len(stored(con, "split")) > 1
+
+
+def test_zip_of_mixed_files(con):
+    archive = make_zip({"docs/a.txt": b"Alpha text.", "docs/b.md": b"# B\nBeta text.", "docs/c.csv": b"text\nGamma\n", "__MACOSX/._a.txt": b"junk"})
+    report = ingest_files(con, "c", [("bundle.zip", archive)])
+    assert report.n_passages == 3
+    assert sorted(f["kind"] for f in report.files) == ["csv", "md", "txt"]
+
+
+def test_beir_zip_keeps_queries_and_qrels_as_test_set(con):
+    archive = make_zip({
+        "mini/corpus.jsonl": b'{"_id": "d1", "text": "chains"}\n{"_id": "d2", "text": "brakes"}\n',
+        "mini/queries.jsonl": b'{"_id": "q1", "text": "oil?"}\n{"_id": "q9", "text": "unjudged"}\n',
+        "mini/qrels/test.tsv": b"query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+    })
+    report = ingest_files(con, "c", [("mini.zip", archive)])
+    assert report.n_passages == 2
+    assert report.test_set["n_queries"] == 1 and report.test_set["n_qrels"] == 1
+    assert con.execute("SELECT query_id, doc_id, relevance FROM qrels").fetchall() == [("q1", "d1", 1)]
+
+
+def test_adding_to_a_corpus_skips_duplicates(con):
+    ingest_files(con, "c", [("a.txt", b"Same text.")])
+    report = ingest_files(con, "c", [("b.txt", b"Same   text."), ("c.txt", b"New text.")])
+    assert report.n_passages == 1 and report.n_duplicates == 1
+    assert len(stored(con, "c")) == 2
+
+
+def test_several_corpora_live_side_by_side(con):
+    ingest_files(con, "one", [("a.txt", b"First corpus.")])
+    ingest_files(con, "two", [("a.txt", b"Second corpus.")])
+    listing = corpora.list_corpora(con)
+    assert listing["name"].tolist() == ["one", "two"]
+    assert listing["passages"].tolist() == [1, 1]
+
+
+def test_sample_corpus_has_passages_and_held_out_questions(con):
+    report = load_sample_corpus(con)
+    assert 40 <= report.n_passages <= 80
+    assert report.test_set["n_queries"] >= 10 and report.test_set["n_missing_docs"] == 0
+    assert report.warnings == []
+
+
+def test_medquad_as_a_beir_folder(con, medquad):
+    report = ingest_path(con, "medquad", medquad)
+    assert report.n_passages == 15_775
+    assert report.test_set["n_queries"] > 16_000 and report.test_set["n_missing_docs"] == 0
+    assert any("README.md" in w for w in report.warnings)
+    summary = corpora.corpus_summary(con, report.corpus_id)
+    assert summary["documents"] == 15_775
+
+
+def test_search_and_pages(con):
+    ingest_files(con, "c", [("t.csv", b"text\n" + b"".join(b"row %d about chains\n" % i for i in range(30)) + b"brakes only\n")])
+    corpus = corpora.corpus_id(con, "c")
+    page, total = corpora.search_passages(con, corpus, "CHAINS", offset=20, limit=20)
+    assert total == 30 and len(page) == 10
+    _, total = corpora.search_passages(con, corpus, "brakes")
+    assert total == 1
+
+
+def test_delete_corpus_removes_it_and_its_test_set(con):
+    report = load_sample_corpus(con)
+    ingest_files(con, "other", [("a.txt", b"Stays.")])
+    corpora.delete_corpus(con, report.corpus_id)
+    assert corpora.list_corpora(con)["name"].tolist() == ["other"]
+    assert con.execute("SELECT count(*) FROM qrels").fetchone()[0] == 0
