@@ -217,3 +217,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        5,
+        "queries: filter flags a user restored",
+        """
+        ALTER TABLE queries ADD COLUMN restored BOOLEAN DEFAULT false;
+        CREATE INDEX queries_by_corpus ON queries (corpus_id, passage_id);
+        """,
+    )
+)

@@ -1,0 +1,207 @@
+"""Synthetic queries for passages: through an LLM (litellm) or the offline generator.
+
+Each (passage, type, variant) is one request with a cache key built from the model,
+the prompt version, the passage's content hash, the type and the variant number. A
+query is stored the moment its answer arrives; a run that is stopped or killed and
+started again skips what is stored and pays for nothing twice.
+"""
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+
+from core import filters
+from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
+from core.offline import NAME as OFFLINE_NAME
+from core.offline import OfflineGenerator
+from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, render
+from storage import queries as store
+from storage.db import transaction
+
+
+@dataclass
+class GenerationSettings:
+    """What to generate and with what.
+
+    Attributes:
+        per_type: query type -> queries per passage (types left out make none).
+        templates: type -> prompt template (defaults in core.prompts).
+        examples: few-shot examples pasted by the user, added to every prompt.
+        llm: the model; ``LLMConfig()`` (model "offline") uses the offline generator.
+    """
+
+    per_type: dict[str, int] = field(default_factory=lambda: {"question": 1, "keywords": 1})
+    templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    examples: str = ""
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+    def __post_init__(self):
+        unknown = set(self.per_type) - set(QUERY_TYPES)
+        if unknown:
+            raise ValueError(f"unknown query types {sorted(unknown)}; use {QUERY_TYPES}")
+        if not any(n > 0 for n in self.per_type.values()):
+            raise ValueError("ask for at least one query of one type")
+
+
+@dataclass
+class GenerationReport:
+    """What a run made: counts, the failures with their reasons, and the meter."""
+
+    generator: str
+    planned: int
+    made: int
+    skipped: int  # already made by an earlier run
+    flagged: int
+    failures: list[dict]
+    meter: Meter
+    seconds: float
+
+
+@dataclass
+class _Item:
+    passage_id: str
+    title: str
+    text: str
+    text_hash: str
+    qtype: str
+    index: int
+    version: str
+    key: str
+    request: LLMRequest | None
+
+
+def select_passages(
+    con: duckdb.DuckDBPyConnection, corpus: int, mode: str = "all", n: int = 100, seed: int = 0, contains: str = ""
+) -> list[str]:
+    """Passage ids to generate for: ``all``, a seeded random ``sample`` of n, or those whose text ``contains`` a string."""
+    ids = [r[0] for r in con.execute(
+        "SELECT passage_id FROM passages WHERE corpus_id = ? AND (? = '' OR title ILIKE ? OR text ILIKE ?) ORDER BY passage_id",
+        [corpus, contains.strip(), f"%{contains.strip()}%", f"%{contains.strip()}%"],
+    ).fetchall()]
+    if mode == "sample":
+        return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+    if mode not in ("all", "filter"):
+        raise ValueError(f"mode must be all, sample or filter, got {mode!r}")
+    return ids
+
+
+def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings, salt: str = "") -> list[_Item]:
+    rows = con.execute(
+        "SELECT passage_id, title, text, text_hash FROM passages WHERE corpus_id = ? AND passage_id IN (SELECT unnest(?))",
+        [corpus, passage_ids],
+    ).fetchall()
+    model = OFFLINE_NAME if settings.llm.offline else settings.llm.model
+    items = []
+    for passage_id, title, text, text_hash in sorted(rows):
+        for qtype in QUERY_TYPES:
+            template = settings.templates.get(qtype, DEFAULT_TEMPLATES[qtype])
+            version = "offline" if settings.llm.offline else prompt_version(SYSTEM, template, settings.examples)
+            for index in range(settings.per_type.get(qtype, 0)):
+                key = cache_key(model, version, text_hash, qtype, index, salt)
+                request = None
+                if not settings.llm.offline:
+                    prompt = render(template, title, text, settings.examples, index)
+                    request = LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+                items.append(_Item(passage_id, title, text, text_hash, qtype, index, version, key, request))
+    return items
+
+
+def estimate_generation(con, corpus: int, passage_ids: list[str], settings: GenerationSettings) -> dict:
+    """Calls, tokens and cost (None when unknown or offline) that a run would take, before running it."""
+    items = _plan(con, corpus, passage_ids, settings)
+    done = store.existing_keys(con, corpus)
+    todo = [i for i in items if i.key not in done]
+    if settings.llm.offline:
+        return {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "queries": len(todo), "already_made": len(items) - len(todo)}
+    result = estimate(settings.llm.model, [i.request for i in todo], settings.llm.max_tokens)
+    return {**result, "queries": len(todo), "already_made": len(items) - len(todo)}
+
+
+def generate_queries(
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    passage_ids: list[str],
+    settings: GenerationSettings,
+    progress: Callable[[Meter], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    salt: str = "",
+) -> GenerationReport:
+    """Generate and store queries for passages; resumes where an earlier run stopped.
+
+    Args:
+        con: the workspace database.
+        corpus: the corpus the passages belong to.
+        passage_ids: which passages (see ``select_passages``).
+        settings: types and counts, prompts, model.
+        progress: called with the live Meter (counts, tokens, cost).
+        should_stop: polled between calls; True ends the run cleanly.
+        salt: makes new cache keys (regenerating a passage).
+
+    Returns:
+        A GenerationReport.
+
+    Raises:
+        LLMUnavailable: the provider refused the key or the model.
+    """
+    started = time.perf_counter()
+    items = _plan(con, corpus, passage_ids, settings, salt)
+    done = store.existing_keys(con, corpus)
+    todo = [i for i in items if i.key not in done]
+    kept = store.kept_texts(con, corpus)
+    made = flagged = 0
+    failures: list[dict] = []
+
+    def keep(item: _Item, raw: str | None, origin: str, generator: str) -> dict:
+        nonlocal made, flagged
+        text = filters.parse_query(raw)
+        flags = filters.flags_for(text, item.text, kept.get(item.passage_id, []))
+        if not flags:
+            kept.setdefault(item.passage_id, []).append(text)
+        made += 1
+        flagged += bool(flags)
+        return {"passage_id": item.passage_id, "text": text, "qtype": item.qtype, "origin": origin,
+                "generator": generator, "prompt_version": item.version, "cache_key": item.key, "flags": flags}
+
+    if settings.llm.offline:
+        meter = Meter(planned=len(todo))
+        generator = OfflineGenerator([t for (t,) in con.execute("SELECT title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()])
+        for start in range(0, len(todo), 500):
+            if should_stop and should_stop():
+                meter.stopped = "stopped by user"
+                break
+            batch = todo[start:start + 500]
+            rows = [keep(i, generator.make(i.title, i.text, i.qtype, i.index), "offline", OFFLINE_NAME) for i in batch]
+            with transaction(con):
+                store.insert_queries(con, corpus, rows)
+            meter.done += len(batch)
+            if progress:
+                progress(meter)
+    else:
+        by_key = {i.key: i for i in todo}
+
+        def on_result(result: LLMResult) -> None:
+            item = by_key[result.key]
+            if result.error is not None:
+                failures.append({"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error})
+                return
+            store.insert_queries(con, corpus, [keep(item, result.text, "llm", settings.llm.model)])
+
+        meter = run_requests(con, settings.llm, [i.request for i in todo], on_result, progress, should_stop)
+    return GenerationReport(
+        OFFLINE_NAME if settings.llm.offline else settings.llm.model, len(items), made,
+        len(items) - len(todo), flagged, failures, meter, time.perf_counter() - started,
+    )
+
+
+def regenerate_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str, settings: GenerationSettings, progress=None) -> GenerationReport:
+    """Delete a passage's live queries and make new ones (new cache keys, so new answers)."""
+    with transaction(con):
+        for (query_id,) in con.execute(
+            "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]
+        ).fetchall():
+            store.delete_query(con, query_id)
+    salt = f"regenerated-{store.deleted_count_for_passage(con, corpus, passage_id)}"
+    return generate_queries(con, corpus, [passage_id], settings, progress, salt=salt)

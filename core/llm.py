@@ -1,0 +1,263 @@
+"""Calling LLMs through litellm: bounded concurrency, retries, a cache, a cost meter, a budget.
+
+One mechanism for every LLM step (query generation, judging): the caller hands a list
+of requests, each with a cache key built from its inputs; answers already in the
+``llm_cache`` table are reused, the rest are called concurrently, and every answer is
+written to the cache the moment it arrives, so a stopped or crashed run resumes without
+paying twice. Keys come from the environment (or Streamlit secrets copied into it by
+the app); they are never stored.
+"""
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+
+from core.errors import LLMUnavailable
+
+# litellm fetches its price table from the network at import unless told otherwise.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+OFFLINE = "offline"
+
+
+@dataclass
+class LLMConfig:
+    """Which model to call and how.
+
+    Attributes:
+        model: a litellm model string (``gpt-4o-mini``, ``ollama/llama3.1``,
+            ``hosted_vllm/...``); ``"offline"`` means no LLM at all.
+        api_base: the server's address, for self-hosted models.
+        temperature, max_tokens: sampling settings.
+        concurrency: calls in flight at once.
+        max_tries: tries per call before giving up on it (rate limits, server errors,
+            timeouts are retried with exponential backoff and jitter).
+        timeout_s: seconds one try may take.
+        budget_usd: stop before spending more than this (None: no limit).
+    """
+
+    model: str = OFFLINE
+    api_base: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 200
+    concurrency: int = 8
+    max_tries: int = 4
+    timeout_s: float = 60.0
+    budget_usd: float | None = None
+    backoff_s: float = 1.0
+
+    @property
+    def offline(self) -> bool:
+        return not self.model or self.model == OFFLINE
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One call: its cache key (a hash of everything that shapes the answer) and its messages."""
+
+    key: str
+    messages: list
+
+
+@dataclass
+class LLMResult:
+    """The answer to one request: text, or the error that made it give up."""
+
+    key: str
+    text: str | None
+    error: str | None
+    cached: bool
+
+
+@dataclass
+class Meter:
+    """Live counts of a run, for progress bars and the final report."""
+
+    planned: int = 0
+    done: int = 0
+    cached: int = 0
+    failed: int = 0
+    retries: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    stopped: str | None = None  # None, "stopped by user", "budget reached"
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def cache_key(*parts) -> str:
+    """A stable key for the inputs of a call."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prompt_version(*texts: str) -> str:
+    """A short hash of a prompt template (and its few-shot examples): edits make a new version."""
+    return hashlib.sha1("\x00".join(texts).encode()).hexdigest()[:10]
+
+
+def price_per_token(model: str) -> tuple[float, float] | None:
+    """(input, output) USD per token from litellm's price table, or None for an unknown model."""
+    import litellm
+
+    info = litellm.model_cost.get(model) or litellm.model_cost.get(model.split("/", 1)[-1])
+    if not info or "input_cost_per_token" not in info:
+        return None
+    return info["input_cost_per_token"], info.get("output_cost_per_token", 0.0)
+
+
+def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
+    """Calls, tokens (about 4 characters a token) and cost (None when the price is unknown)."""
+    tokens_in = sum(len(json.dumps(r.messages)) // 4 for r in requests)
+    tokens_out = len(requests) * max_tokens // 2
+    price = price_per_token(model)
+    cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
+    return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
+
+
+def cached_answers(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
+    """The successful cached responses among ``keys``."""
+    if not keys:
+        return {}
+    rows = con.execute(
+        "SELECT key, response FROM llm_cache WHERE key IN (SELECT unnest(?)) AND response IS NOT NULL", [keys]
+    ).fetchall()
+    return dict(rows)
+
+
+def _store(con, key: str, model: str, messages, text, error, tokens_in, tokens_out, cost) -> None:
+    con.execute(
+        """INSERT OR REPLACE INTO llm_cache (key, model, request, response, error, tokens_in, tokens_out, cost_usd)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [key, model, json.dumps(messages), text, error, tokens_in, tokens_out, cost],
+    )
+
+
+async def _call(config: LLMConfig, request: LLMRequest, meter: Meter) -> tuple[str | None, str | None, int, int, float | None]:
+    """One request with retries. Returns (text, error, tokens in, tokens out, cost)."""
+    import litellm
+
+    retryable = (
+        litellm.RateLimitError, litellm.InternalServerError, litellm.ServiceUnavailableError,
+        litellm.BadGatewayError, litellm.Timeout, litellm.APIConnectionError,
+    )
+    fatal = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)
+    error = "not tried"
+    for attempt in range(config.max_tries):
+        if attempt:
+            meter.retries += 1
+            await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
+        try:
+            response = await litellm.acompletion(
+                model=config.model, messages=request.messages, api_base=config.api_base,
+                temperature=config.temperature, max_tokens=config.max_tokens,
+                timeout=config.timeout_s, num_retries=0, max_retries=0,
+            )
+        except retryable as err:
+            error = f"{type(err).__name__}: {str(err)[:300]}"
+            continue
+        except (*fatal, litellm.BadRequestError) as err:
+            # litellm maps some providers' 401/403/404 to BadRequestError: the status code decides.
+            if isinstance(err, fatal) or getattr(err, "status_code", None) in (401, 403, 404):
+                raise LLMUnavailable(
+                    f"{config.model} refused the call ({getattr(err, 'status_code', '')} {str(err)[:200]}); "
+                    "check the model name and its API key"
+                ) from None
+            return None, f"BadRequestError: {str(err)[:300]}", 0, 0, 0.0  # the request itself is wrong
+        usage = getattr(response, "usage", None)
+        tokens_in = getattr(usage, "prompt_tokens", 0) or 0
+        tokens_out = getattr(usage, "completion_tokens", 0) or 0
+        price = price_per_token(config.model)
+        cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
+        text = response.choices[0].message.content if response.choices else None
+        return text or "", None, tokens_in, tokens_out, cost
+    return None, f"gave up after {config.max_tries} tries: {error}", 0, 0, 0.0
+
+
+def run_requests(
+    con: duckdb.DuckDBPyConnection,
+    config: LLMConfig,
+    requests: list[LLMRequest],
+    on_result: Callable[[LLMResult], None],
+    progress: Callable[[Meter], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Meter:
+    """Answer every request: from the cache where possible, else by calling the model.
+
+    Args:
+        con: the workspace database (holds the cache).
+        config: model, concurrency, retries, budget.
+        requests: what to ask; requests with the same key are asked once.
+        on_result: called in this thread for every answer (cached ones first), right
+            after it is cached: the caller stores what it makes of it.
+        progress: called with the live Meter after each answer.
+        should_stop: polled between calls; True stops the run cleanly (calls in flight
+            finish and are kept).
+
+    Returns:
+        The Meter, with ``stopped`` set when the user or the budget ended the run early.
+
+    Raises:
+        LLMUnavailable: the provider refused the key or does not know the model.
+    """
+    progress = progress or (lambda meter: None)
+    should_stop = should_stop or (lambda: False)
+    unique = list({r.key: r for r in requests}.values())
+    meter = Meter(planned=len(unique))
+    hits = cached_answers(con, [r.key for r in unique])
+    for request in unique:
+        if request.key in hits:
+            meter.done += 1
+            meter.cached += 1
+            on_result(LLMResult(request.key, hits[request.key], None, True))
+    progress(meter)
+    pending = [r for r in unique if r.key not in hits]
+    if pending:
+        asyncio.run(_run_pending(con, config, pending, on_result, progress, should_stop, meter))
+    return meter
+
+
+async def _run_pending(con, config, pending, on_result, progress, should_stop, meter) -> None:
+    queue = list(reversed(pending))
+    over_budget = lambda: config.budget_usd is not None and meter.cost_usd >= config.budget_usd  # noqa: E731
+
+    async def worker() -> None:
+        while queue:
+            if should_stop():
+                meter.stopped = meter.stopped or "stopped by user"
+                return
+            if over_budget():
+                meter.stopped = meter.stopped or "budget reached"
+                return
+            request = queue.pop()
+            text, error, tokens_in, tokens_out, cost = await _call(config, request, meter)
+            _store(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
+            meter.done += 1
+            meter.failed += error is not None
+            meter.tokens_in += tokens_in
+            meter.tokens_out += tokens_out
+            if cost is None:
+                meter.cost_known = False
+            else:
+                meter.cost_usd += cost
+            on_result(LLMResult(request.key, text, error, False))
+            progress(meter)
+
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(config.concurrency, len(pending))))]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:
+        for task in workers:
+            task.cancel()
+        raise

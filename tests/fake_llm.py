@@ -1,0 +1,89 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, for reaching litellm's real client in tests.
+
+``FakeLLM(behaviour)`` serves POST /v1/chat/completions. ``behaviour(body, nth)`` gets the
+request body and how many times this same prompt was asked before (0 the first time),
+and returns (HTTP status, reply, delay in seconds): a reply that is a str is sent as
+the message content; a dict is sent as the JSON body; bytes are sent raw.
+"""
+
+import hashlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def answer_for(body: dict) -> str:
+    """The deterministic normal answer: derived from the prompt, so resumed runs match."""
+    prompt = body["messages"][-1]["content"]
+    return f"synthetic query {hashlib.sha1(prompt.encode()).hexdigest()[:8]} about bicycles"
+
+
+def normal(body, nth):
+    return 200, answer_for(body), 0.0
+
+
+def completion(content: str, model: str = "fake") -> dict:
+    return {
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
+
+
+class FakeLLM:
+    def __init__(self, behaviour=normal):
+        self.behaviour = behaviour
+        self.calls: list[dict] = []
+        self.seen: dict[str, int] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = json.dumps(body["messages"])
+                with fake.lock:
+                    nth = fake.seen.get(prompt, 0)
+                    fake.seen[prompt] = nth + 1
+                    fake.calls.append(body)
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    status, reply, delay = fake.behaviour(body, nth)
+                    time.sleep(delay)
+                    if isinstance(reply, str):
+                        reply = completion(reply, body.get("model", "fake"))
+                    data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+                finally:
+                    with fake.lock:
+                        fake.in_flight -= 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def unique_prompts(self) -> int:
+        return len(self.seen)

@@ -1,0 +1,236 @@
+"""Query generation through litellm's real client against a fake OpenAI server on 127.0.0.1."""
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+
+import pytest
+
+from core.errors import LLMUnavailable
+from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
+from core.ingest import ingest_files, load_sample_corpus
+from core.llm import LLMConfig
+from core.prompts import QUERY_TYPES
+from storage import queries as store
+from storage.db import connect
+from tests.fake_llm import FakeLLM, normal
+
+
+@pytest.fixture(autouse=True)
+def fake_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+
+
+CSV = ("id,title,text\n" + "".join(f"p{i},Passage {i},\"Text of passage {i} about wheel number {i} and its spokes.\"\n" for i in range(6))).encode()
+
+
+@pytest.fixture
+def corpus(con):
+    return ingest_files(con, "c", [("p.csv", CSV)]).corpus_id
+
+
+def settings(fake, **llm) -> GenerationSettings:
+    llm = {"backoff_s": 0.01, "timeout_s": 5, **llm}
+    config = LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, **llm)
+    return GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config)
+
+
+def stored(con, corpus):
+    return con.execute("SELECT passage_id, qtype, text, flags FROM queries WHERE corpus_id = ? ORDER BY ALL", [corpus]).fetchall()
+
+
+def test_normal_answers_become_queries_with_provenance(con, corpus):
+    with FakeLLM() as fake:
+        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake))
+    assert report.made == 12 and report.failures == [] and len(fake.calls) == 12
+    rows = con.execute("SELECT origin, generator, prompt_version, text FROM queries").fetchall()
+    assert {r[0] for r in rows} == {"llm"} and {r[1] for r in rows} == {"openai/gpt-4o-mini"}
+    assert len({r[2] for r in rows}) == 2  # one prompt version per type template
+    assert all(r[3].startswith("synthetic query") for r in rows)
+    assert report.meter.tokens_in == 12 * 100 and report.meter.cost_usd > 0
+
+
+def test_the_prompt_carries_the_passage_and_the_key_is_never_stored(con, corpus):
+    with FakeLLM() as fake:
+        generate_queries(con, corpus, ["p3"], settings(fake))
+    prompt = fake.calls[0]["messages"][-1]["content"]
+    assert "Text of passage 3 about wheel number 3" in prompt
+    dump = json.dumps(con.execute("SELECT * FROM llm_cache").fetchall(), default=str)
+    assert "sk-test-not-a-real-key" not in dump
+
+
+def test_rate_limit_then_success_is_retried(con, corpus):
+    behaviour = lambda body, nth: (429, {"error": {"message": "slow down", "type": "rate_limit"}}, 0) if nth == 0 else normal(body, nth)
+    with FakeLLM(behaviour) as fake:
+        report = generate_queries(con, corpus, ["p0", "p1"], settings(fake))
+    assert report.made == 4 and not report.failures
+    assert len(fake.calls) == 8 and report.meter.retries == 4
+
+
+def test_server_errors_give_up_after_bounded_tries_and_record_why(con, corpus):
+    with FakeLLM(lambda body, nth: (500, {"error": {"message": "boom"}}, 0)) as fake:
+        report = generate_queries(con, corpus, ["p0"], settings(fake, max_tries=3))
+    assert report.made == 0 and len(report.failures) == 2
+    assert "gave up after 3 tries" in report.failures[0]["error"]
+    assert len(fake.calls) == 2 * 3
+    errors = con.execute("SELECT error FROM llm_cache").fetchall()
+    assert len(errors) == 2 and all("InternalServerError" in e[0] for e in errors)
+
+
+def test_failed_calls_are_retried_on_the_next_run(con, corpus):
+    with FakeLLM(lambda body, nth: (500, {"error": {"message": "boom"}}, 0)) as fake:
+        generate_queries(con, corpus, ["p0"], settings(fake, max_tries=1))
+    with FakeLLM() as fake:
+        report = generate_queries(con, corpus, ["p0"], settings(fake))
+    assert report.made == 2 and len(fake.calls) == 2
+
+
+def test_timeouts_are_retried_then_recorded(con, corpus):
+    with FakeLLM(lambda body, nth: normal(body, nth)[:2] + (3.0,)) as fake:
+        report = generate_queries(con, corpus, ["p0"], settings(fake, timeout_s=0.3, max_tries=2))
+    assert report.made == 0 and all("Timeout" in f["error"] or "gave up" in f["error"] for f in report.failures)
+    assert len(fake.calls) == 4
+
+
+def test_malformed_and_empty_output_is_flagged_not_dropped(con, corpus):
+    answers = iter(["", "\n\n   \n", '1. Query: "how tight should spokes be?"', "spokes"])
+    lock = threading.Lock()
+
+    def behaviour(body, nth):
+        with lock:
+            return 200, next(answers), 0
+
+    with FakeLLM(behaviour) as fake:
+        report = generate_queries(con, corpus, ["p0", "p1"], settings(fake))
+    rows = stored(con, corpus)
+    assert report.made == 4 and len(rows) == 4
+    flags = sorted(tuple(r[3]) for r in rows)
+    assert flags == [(), ("empty",), ("empty",), ("too short",)]
+    assert "how tight should spokes be?" in [r[2] for r in rows]
+
+
+def test_broken_json_from_the_server_is_a_recorded_failure(con, corpus):
+    with FakeLLM(lambda body, nth: (200, b"{not json", 0)) as fake:
+        report = generate_queries(con, corpus, ["p0"], settings(fake, max_tries=2))
+    assert report.made == 0 and len(report.failures) == 2
+
+
+def test_a_wrong_key_stops_the_run_with_a_clear_error(con, corpus):
+    with FakeLLM(lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)) as fake:
+        with pytest.raises(LLMUnavailable, match="check the model name and its API key"):
+            generate_queries(con, corpus, ["p0"], settings(fake))
+
+
+def test_a_slow_server_is_used_concurrently(con, corpus):
+    with FakeLLM(lambda body, nth: normal(body, nth)[:2] + (0.3,)) as fake:
+        started = time.perf_counter()
+        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=6))
+        elapsed = time.perf_counter() - started
+    assert report.made == 12
+    assert fake.max_in_flight == 6
+    assert elapsed < 12 * 0.3  # serial would take 3.6 s
+
+
+def test_budget_stops_the_run_cleanly(con, corpus):
+    # gpt-4o-mini: 100 tokens in, 20 out per call -> 2.7e-5 USD a call
+    with FakeLLM() as fake:
+        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=1, budget_usd=1e-4))
+    assert report.meter.stopped == "budget reached"
+    assert 3 <= report.made <= 4 and len(fake.calls) == report.made
+    assert report.meter.cost_usd >= 1e-4
+
+
+def test_stop_then_resume_matches_an_uninterrupted_run_without_paying_twice(con, corpus, tmp_path):
+    other = connect(tmp_path / "uninterrupted.duckdb")
+    other_corpus = ingest_files(other, "c", [("p.csv", CSV)]).corpus_id
+    with FakeLLM() as fake:
+        generate_queries(other, other_corpus, select_passages(other, other_corpus), settings(fake))
+    uninterrupted = stored(other, other_corpus)
+    with FakeLLM() as fake:
+        polls = iter(range(100))
+        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=2),
+                                  should_stop=lambda: next(polls) >= 5)
+        assert report.meter.stopped == "stopped by user" and 0 < report.made < 12
+        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=2))
+        assert report.skipped > 0
+    assert stored(con, corpus) == uninterrupted
+    assert len(fake.calls) == fake.unique_prompts == 12
+
+
+def _generate_in_a_process(db_path: str, url: str) -> None:
+    os.environ["OPENAI_API_KEY"] = "sk-test"
+    con = connect(db_path)
+    corpus = con.execute("SELECT id FROM corpora").fetchone()[0]
+    config = LLMConfig(model="openai/gpt-4o-mini", api_base=url, concurrency=1, backoff_s=0.01)
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config))
+
+
+def test_a_killed_run_resumes_to_the_same_queries(tmp_path):
+    path = tmp_path / "killed.duckdb"
+    con = connect(path)
+    corpus = load_sample_corpus(con).corpus_id
+    ids = select_passages(con, corpus)[:8]
+    con.execute("DELETE FROM passages WHERE corpus_id = ? AND passage_id NOT IN (SELECT unnest(?))", [corpus, ids])
+    con.close()
+    with FakeLLM(lambda body, nth: normal(body, nth)[:2] + (0.15,)) as fake:
+        process = multiprocessing.get_context("spawn").Process(target=_generate_in_a_process, args=(str(path), fake.url))
+        process.start()
+        deadline = time.time() + 60
+        while len(fake.calls) < 6 and time.time() < deadline:
+            time.sleep(0.05)
+        process.kill()
+        process.join()
+        con = connect(path)
+        made_before = con.execute("SELECT count(*) FROM queries").fetchone()[0]
+        assert 0 < made_before < 16
+        calls_before = len(fake.calls)
+        generate_queries(con, corpus, ids, GenerationSettings(per_type={"question": 1, "keywords": 1},
+                         llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01)))
+    rows = con.execute("SELECT passage_id, qtype, text FROM queries ORDER BY ALL").fetchall()
+    assert len(rows) == 16 and len(set(rows)) == 16
+    assert all(text.startswith("synthetic query") for _, _, text in rows)
+    # only the call in flight when the process died may be asked twice
+    assert len(fake.calls) - fake.unique_prompts <= 1
+    assert len(fake.calls) - calls_before == 16 - made_before  # the resumed run asks only for what is missing
+
+
+def test_estimate_before_running(con, corpus):
+    with FakeLLM() as fake:
+        plan = estimate_generation(con, corpus, select_passages(con, corpus), settings(fake))
+        assert plan["calls"] == 12 and plan["cost_usd"] > 0 and plan["queries"] == 12
+        generate_queries(con, corpus, ["p0"], settings(fake))
+        assert estimate_generation(con, corpus, select_passages(con, corpus), settings(fake))["already_made"] == 2
+    unknown = GenerationSettings(llm=LLMConfig(model="openai/some-local-model"))
+    assert estimate_generation(con, corpus, ["p0"], unknown)["cost_usd"] is None
+
+
+def test_regenerate_one_passage_asks_again(con, corpus):
+    with FakeLLM() as fake:
+        generate_queries(con, corpus, ["p0"], settings(fake))
+        regenerate_passage(con, corpus, "p0", settings(fake))
+    assert len(fake.calls) == 4
+    live, _ = store.list_queries(con, corpus, show="kept")
+    deleted, _ = store.list_queries(con, corpus, show="deleted")
+    assert len(live) == 2 and len(deleted) == 2
+
+
+def test_offline_generator_makes_every_type_without_network(con):
+    corpus = load_sample_corpus(con).corpus_id
+    report = generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES}))
+    rows = con.execute("SELECT qtype, text, origin, generator FROM queries").fetchall()
+    assert report.made == 47 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
+    assert all(r[1].strip() for r in rows)
+    assert {r[2] for r in rows} == {"offline"} and all("no LLM" in r[3] for r in rows)
+
+
+def test_offline_generator_on_medquad_passages(con, medquad):
+    lines = (medquad / "corpus.jsonl").read_bytes().splitlines()[:300]
+    corpus = ingest_files(con, "m", [("corpus.jsonl", b"\n".join(lines))]).corpus_id
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES}))
+    rows = con.execute("SELECT qtype, text FROM queries").fetchall()
+    assert len(rows) == 300 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
+    assert all(len(r[1].split()) >= 1 for r in rows)
+    kept, _ = store.list_queries(con, corpus, show="kept", limit=10_000)
+    assert len(kept) > 0.8 * len(rows)
