@@ -3,6 +3,7 @@
     qurate ingest "My corpus" path/to/folder-or-file [--chunk-tokens 180 --overlap-tokens 30]
     qurate sample
     qurate corpora
+    qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
 
 The workspace is the one the app uses (QURATE_WORKSPACE). DuckDB lets one process write
 a file at a time: stop the app before running a command on the same workspace.
@@ -11,7 +12,10 @@ a file at a time: stop the app before running a command on the same workspace.
 import argparse
 import sys
 
-from core.errors import QurateError
+from core.errors import NotFound, QurateError
+from core.generate import GenerationSettings, generate_queries, select_passages
+from core.llm import OFFLINE, LLMConfig
+from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.readers import Fields
@@ -33,6 +37,37 @@ def _progress():
     return update
 
 
+def _generate(con, args) -> int:
+    corpus = corpora.corpus_id(con, args.corpus)
+    if corpus is None:
+        raise NotFound(f"no corpus named {args.corpus!r}; see `qurate corpora`")
+    try:
+        per_type = {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
+    except ValueError:
+        raise ValueError(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
+    config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
+    passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="query")
+
+    def show(meter):
+        bar.total = meter.planned
+        bar.n = meter.done
+        bar.set_postfix(failed=meter.failed, cached=meter.cached, cost=f"${meter.cost_usd:.4f}")
+        bar.refresh()
+
+    try:
+        report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, llm=config), show)
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was made is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    bar.close()
+    print(f"{report.generator}: {report.made:,} queries made ({report.flagged:,} flagged), {report.skipped:,} already there, "
+          f"{len(report.failures):,} failed, {report.seconds:.1f} s" + (f"; {report.meter.stopped}" if report.meter.stopped else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code (2 for a user error, with its message)."""
     parser = argparse.ArgumentParser(prog="qurate", description=__doc__.split("\n\n")[0])
@@ -47,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--text-field")
     ingest.add_argument("--id-field")
     ingest.add_argument("--title-field")
+    generate = commands.add_parser("generate", help="generate synthetic queries (offline unless --model)")
+    generate.add_argument("corpus")
+    generate.add_argument("--types", default="question=1,keywords=1", help="type=count,... of " + ",".join(QUERY_TYPES))
+    generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--model", default=OFFLINE, help="a litellm model name; default: the offline generator")
+    generate.add_argument("--api-base")
+    generate.add_argument("--concurrency", type=int, default=8)
+    generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
     commands.add_parser("sample", help="load the sample corpus")
     commands.add_parser("corpora", help="list the workspace's corpora")
     args = parser.parse_args(argv)
@@ -59,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 Fields(args.text_field, args.id_field, args.title_field),
             )
             report = ingest_path(con, args.corpus, args.path, options, _progress())
+        elif args.command == "generate":
+            return _generate(con, args)
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:

@@ -20,6 +20,7 @@ from typing import Callable
 import duckdb
 
 from core.errors import LLMUnavailable
+from storage.db import transaction
 
 # litellm fetches its price table from the network at import unless told otherwise.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -199,8 +200,9 @@ def run_requests(
         con: the workspace database (holds the cache).
         config: model, concurrency, retries, budget.
         requests: what to ask; requests with the same key are asked once.
-        on_result: called in this thread for every answer (cached ones first), right
-            after it is cached: the caller stores what it makes of it.
+        on_result: called in this thread for every answer (cached ones first), inside
+            the transaction that caches it: the caller stores what it makes of it, and
+            the two land together or not at all.
         progress: called with the live Meter after each answer.
         should_stop: polled between calls; True stops the run cleanly (calls in flight
             finish and are kept).
@@ -242,7 +244,9 @@ async def _run_pending(con, config, pending, on_result, progress, should_stop, m
                 return
             request = queue.pop()
             text, error, tokens_in, tokens_out, cost = await _call(config, request, meter)
-            _store(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
+            with transaction(con):  # the answer and what the caller makes of it land together
+                _store(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
+                on_result(LLMResult(request.key, text, error, False))
             meter.done += 1
             meter.failed += error is not None
             meter.tokens_in += tokens_in
@@ -251,7 +255,6 @@ async def _run_pending(con, config, pending, on_result, progress, should_stop, m
                 meter.cost_known = False
             else:
                 meter.cost_usd += cost
-            on_result(LLMResult(request.key, text, error, False))
             progress(meter)
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(config.concurrency, len(pending))))]

@@ -37,3 +37,74 @@ def set_active_corpus(con, corpus: int) -> None:
     """Make ``corpus`` the active one for every page (and the next visit)."""
     workspace.set_setting(con, ACTIVE_CORPUS, str(corpus))
     st.session_state.pop("active_corpus_picker", None)
+
+
+def load_secrets() -> None:
+    """Copy Streamlit secrets (API keys) into the environment, where litellm reads them.
+
+    Values already in the environment win. Nothing is written anywhere else.
+    """
+    import os
+
+    from streamlit.errors import StreamlitSecretNotFoundError
+
+    try:
+        secrets = {k: v for k, v in st.secrets.items() if isinstance(v, str)}
+    except StreamlitSecretNotFoundError:
+        return
+    for name, value in secrets.items():
+        os.environ.setdefault(name, value)
+
+
+def key_status(model: str) -> str:
+    """Which API key variable litellm will use for a model, and whether it is set (never its value)."""
+    import os
+
+    provider = model.split("/", 1)[0] if "/" in model else ("anthropic" if model.startswith("claude") else "openai")
+    names = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
+             "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "together_ai": "TOGETHERAI_API_KEY"}
+    name = names.get(provider)
+    if name is None:
+        return f"provider `{provider}`: litellm reads its own settings (a local server may need no key)"
+    return f"`{name}` is {'set' if os.environ.get(name) else 'NOT set: add it to the environment or .streamlit/secrets.toml'}"
+
+
+def llm_settings(con, prefix: str, default_concurrency: int = 8):
+    """The LLM chooser shared by the Queries and Labels pages; returns an LLMConfig.
+
+    The model and API base last used are remembered in the workspace (never the key).
+    """
+    from core.llm import OFFLINE, LLMConfig  # noqa: F401
+
+    load_secrets()
+    mode = st.radio(
+        "Generator", ["Offline (no LLM)", "LLM through litellm"], horizontal=True, key=f"{prefix}_mode",
+        index=0 if workspace.get_setting(con, "llm_mode") != "llm" else 1,
+        help="Offline needs no key and no network; its output is labelled 'no LLM' everywhere.",
+    )
+    workspace.set_setting(con, "llm_mode", "offline" if mode.startswith("Offline") else "llm")
+    if mode.startswith("Offline"):
+        return LLMConfig(model=OFFLINE)
+    left, right = st.columns(2)
+    stored = workspace.get_setting(con, "llm_model")
+    model = left.text_input("Model (litellm name)", value=stored or "gpt-4o-mini",
+                            key=f"{prefix}_model", help="e.g. gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<name>")
+    api_base = right.text_input("API base (self-hosted only)", value=workspace.get_setting(con, "llm_api_base") or "",
+                                key=f"{prefix}_api_base")
+    st.caption(key_status(model))
+    a, b, c, d = st.columns(4)
+    temperature = a.slider("Temperature", 0.0, 1.5, 0.7, 0.1, key=f"{prefix}_temperature")
+    concurrency = b.number_input("Concurrency", 1, 64, default_concurrency, key=f"{prefix}_concurrency")
+    budget = c.number_input("Budget (USD, 0 = none)", 0.0, 10_000.0, 1.0, 0.5, key=f"{prefix}_budget")
+    tries = d.number_input("Tries per call", 1, 10, 4, key=f"{prefix}_tries")
+    workspace.set_setting(con, "llm_model", model.strip())
+    workspace.set_setting(con, "llm_api_base", api_base.strip())
+    return LLMConfig(model=model.strip(), api_base=api_base.strip() or None, temperature=temperature,
+                     concurrency=int(concurrency), budget_usd=budget or None, max_tries=int(tries))
+
+
+def meter_text(meter) -> str:
+    """One line of live counts for a progress bar."""
+    cost = f"${meter.cost_usd:.4f}" + ("" if meter.cost_known else " + unknown") if meter.tokens_in or meter.cost_usd else "$0"
+    return (f"{meter.done:,}/{meter.planned:,} done ({meter.cached:,} cached), {meter.failed:,} failed, "
+            f"{meter.tokens_in + meter.tokens_out:,} tokens, {cost}, {meter.seconds:.0f} s")

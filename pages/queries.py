@@ -1,12 +1,134 @@
-"""Queries: Generate synthetic queries of several types for each passage, with an LLM or the offline generator."""
+"""Queries: generate synthetic queries of several types per passage; preview, edit, filter."""
 
+import plotly.express as px
 import streamlit as st
 
-from pages._shared import active_corpus, connection
-from storage.workspace import flow_counts
+from core.errors import QurateError
+from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
+from core.llm import prompt_version
+from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
+from pages._shared import active_corpus, connection, llm_settings, meter_text
+from storage import queries as store
 
 st.title("Queries")
-st.write("Generate synthetic queries of several types for each passage, with an LLM or the offline generator.")
-corpus = active_corpus(connection())
-st.warning("This step is not built yet (tracked in issue #3); the counts below show what it will start from.")
-st.json(flow_counts(connection(), corpus))
+con = connection()
+corpus = active_corpus(con)
+if corpus is None:
+    st.info("No corpus yet: add one on the Corpus page first.")
+    st.stop()
+
+if "last_generation" in st.session_state:
+    report = st.session_state.pop("last_generation")
+    message = (f"{report.generator}: made {report.made:,} queries ({report.flagged:,} flagged), "
+               f"{report.skipped:,} already there; {meter_text(report.meter)}.")
+    (st.warning if report.meter.stopped else st.success)(message + (f" Run ended early: {report.meter.stopped}." if report.meter.stopped else ""))
+    if report.failures:
+        st.error(f"{len(report.failures)} calls failed after their retries; run again to retry them.")
+        st.dataframe(report.failures[:50], hide_index=True)
+
+with st.expander("Generate queries", expanded=store.counts_by_type(con, corpus).empty):
+    config = llm_settings(con, "gen")
+    if config.offline:
+        st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
+                   "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words.")
+    scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
+    a, b = st.columns(2)
+    sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
+    contains = b.text_input("Text to contain", key="gen_contains", disabled=scope != "Containing text")
+    mode = {"All": "all", "Random sample": "sample", "Containing text": "filter"}[scope]
+    passage_ids = select_passages(con, corpus, mode, int(sample_n), 0, contains if mode == "filter" else "")
+
+    st.write("Queries per passage, by type")
+    columns = st.columns(len(QUERY_TYPES))
+    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, 1, key=f"gen_n_{t}")) for i, t in enumerate(QUERY_TYPES)}
+    templates = dict(DEFAULT_TEMPLATES)
+    examples = ""
+    if not config.offline:
+        with st.popover("Prompts and few-shot examples"):
+            tabs = st.tabs([TYPE_LABELS[t] for t in QUERY_TYPES])
+            for tab, qtype in zip(tabs, QUERY_TYPES):
+                templates[qtype] = tab.text_area("Template ({title}, {passage}, {examples})", DEFAULT_TEMPLATES[qtype], height=220, key=f"gen_prompt_{qtype}")
+            examples = st.text_area("Few-shot examples (one query per line; optional)", key="gen_examples")
+            st.caption("Versions: " + ", ".join(f"{t} `{prompt_version(SYSTEM, templates[t], examples)}`" for t in QUERY_TYPES))
+
+    try:
+        settings = GenerationSettings(per_type=per_type, templates=templates, examples=examples, llm=config)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    plan = estimate_generation(con, corpus, passage_ids, settings)
+    cost = "free (offline)" if config.offline else ("unknown (no price for this model)" if plan["cost_usd"] is None else f"about ${plan['cost_usd']:.4f}")
+    st.info(f"{len(passage_ids):,} passages → {plan['queries']:,} new queries ({plan['already_made']:,} already made); "
+            f"{plan['calls']:,} LLM calls, about {plan['tokens_in'] + plan['tokens_out']:,} tokens; cost {cost}.")
+    go, stop = st.columns([1, 5])
+    if go.button("Generate", type="primary", key="generate", disabled=plan["queries"] == 0):
+        bar = st.progress(0.0, text="Starting")
+        stop.button("Stop", key="stop_generation", help="Stops after the calls in flight; run again to resume.")
+
+        def show(meter):
+            bar.progress(meter.done / max(meter.planned, 1), text=meter_text(meter))
+
+        try:
+            st.session_state["last_generation"] = generate_queries(con, corpus, passage_ids, settings, show)
+        except QurateError as err:
+            st.error(f"{err}\n\nQueries made before the error are kept; run again to resume.")
+            st.stop()
+        st.rerun()
+
+counts = store.counts_by_type(con, corpus)
+if counts.empty:
+    st.info("No queries yet: generate some above.")
+    st.stop()
+
+st.subheader("Queries by type")
+long = counts.melt(id_vars="qtype", var_name="status", value_name="queries")
+figure = px.bar(long, x="qtype", y="queries", color="status", barmode="stack", height=280,
+                color_discrete_map={"kept": "#2f6f8f", "flagged": "#e0a030", "deleted": "#bbbbbb"})
+figure.update_layout(margin=dict(t=10, b=10), xaxis_title=None)
+st.plotly_chart(figure, width="stretch")
+flags = store.flag_counts(con, corpus)
+if flags:
+    st.caption("Flagged (left out of training unless restored): " + ", ".join(f"{k} {v:,}" for k, v in sorted(flags.items())))
+
+st.subheader("Preview and edit")
+f1, f2, f3 = st.columns([1, 2, 2])
+show = f1.selectbox("Show", ["kept", "flagged", "deleted", "all"], key="q_show")
+types = f2.multiselect("Types", QUERY_TYPES, key="q_types")
+contains = f3.text_input("Query contains", key="q_contains")
+page, total = store.list_queries(con, corpus, qtypes=types, show=show, contains=contains, limit=200)
+st.caption(f"{total:,} queries match; showing the first {len(page):,}. Edit a query's text, tick 'delete' or 'restore', then save.")
+page["delete"] = page["deleted"]
+page["restore"] = page["restored"]
+edited = st.data_editor(
+    page[["id", "passage_id", "passage_title", "query", "qtype", "generator", "flags", "delete", "restore"]],
+    disabled=["id", "passage_id", "passage_title", "qtype", "generator", "flags"],
+    hide_index=True, width="stretch", key="query_editor",
+)
+if st.button("Save changes", key="save_queries"):
+    changed = 0
+    for (_, before), (_, after) in zip(page.iterrows(), edited.iterrows()):
+        try:
+            if after["query"] != before["query"]:
+                store.edit_query(con, int(after["id"]), after["query"])
+                changed += 1
+            if bool(after["delete"]) != bool(before["deleted"]):
+                store.delete_query(con, int(after["id"]), bool(after["delete"]))
+                changed += 1
+            if bool(after["restore"]) != bool(before["restored"]):
+                store.restore_query(con, int(after["id"]), bool(after["restore"]))
+                changed += 1
+        except (QurateError, ValueError) as err:
+            st.error(f"Query {after['id']}: {err}")
+    st.success(f"Saved {changed} changes.")
+    st.rerun()
+
+with st.expander("Regenerate the queries of one passage"):
+    passage = st.selectbox("Passage", sorted(set(page["passage_id"])), key="regen_passage")
+    st.caption("Its current queries are deleted (kept in the database) and new ones are made with the settings above.")
+    if st.button("Regenerate", key="regenerate", disabled=passage is None):
+        try:
+            st.session_state["last_generation"] = regenerate_passage(con, corpus, passage, settings)
+        except QurateError as err:
+            st.error(str(err))
+            st.stop()
+        st.rerun()

@@ -29,6 +29,14 @@ def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]
     """Store queries: dicts with passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags."""
     if not rows:
         return
+    if len(rows) == 1:  # the LLM path stores answers one by one: skip the DataFrame
+        r = rows[0]
+        con.execute(
+            """INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [corpus, r["passage_id"], r["text"], r["qtype"], r["origin"], r["generator"], r["prompt_version"], r["cache_key"], r["flags"]],
+        )
+        return
     frame = pd.DataFrame(rows)
     frame["corpus_id"] = corpus
     con.register("new_queries_frame", frame)

@@ -22,3 +22,14 @@ def test_a_user_error_exits_2_with_the_message(tmp_path, capsys):
     bad.write_text("{not json\n")
     assert main(["ingest", "x", str(bad)]) == 2
     assert "bad.jsonl, line 1: is not valid JSON" in capsys.readouterr().err
+
+
+def test_generate_offline_from_the_command_line(capsys):
+    assert main(["sample"]) == 0
+    assert main(["generate", "Sample: home bicycle maintenance", "--types", "question=1,web=2", "--sample", "10"]) == 0
+    assert "30 queries made" in capsys.readouterr().out
+    con = connect(database_path())
+    assert con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL ORDER BY ALL").fetchall() == [("question", 10), ("web", 20)]
+    con.close()
+    assert main(["generate", "nope"]) == 2
+    assert main(["generate", "Sample: home bicycle maintenance", "--types", "question"]) == 2

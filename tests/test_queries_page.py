@@ -1,0 +1,99 @@
+"""AppTest behaviour of the Queries page: offline and LLM generation, edit, delete, restore."""
+
+import pytest
+
+from core.settings import database_path
+from storage.db import shared_cursor
+from tests.fake_llm import FakeLLM
+from tests.test_pages import app
+
+
+def queries_page():
+    at = app().switch_page("pages/corpus.py").run()
+    at.button(key="load_sample").click().run()
+    return at.switch_page("pages/queries.py").run()
+
+
+def db():
+    return shared_cursor(database_path())
+
+
+def test_offline_generation_shows_counts_chart_and_preview():
+    at = queries_page()
+    assert "47 passages → 282 new queries" in at.info[0].value
+    at.button(key="generate").click().run()
+    assert not at.exception and not at.error
+    assert "offline-v1 (no LLM): made 282 queries" in at.success[0].value
+    assert len(at.get("plotly_chart")) == 1
+    table = at.get("data_editor")[0]
+    assert table is not None
+    assert db().execute("SELECT count(DISTINCT qtype), min(origin), max(origin) FROM queries").fetchone() == (6, "offline", "offline")
+
+
+def test_sample_and_types_shape_the_plan():
+    at = queries_page()
+    at.radio(key="gen_scope").set_value("Random sample").run()
+    at.number_input(key="gen_sample_n").set_value(5).run()
+    for qtype in ["claim", "title", "web", "casual"]:
+        at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
+    at.number_input(key="gen_n_question").set_value(2).run()
+    assert "5 passages → 15 new queries" in at.info[0].value
+    at.button(key="generate").click().run()
+    assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == 15
+
+
+def test_no_type_selected_is_explained():
+    at = queries_page()
+    for qtype in ["question", "claim", "title", "keywords", "web", "casual"]:
+        at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
+    assert "ask for at least one query" in at.error[0].value
+
+
+def test_edits_deletes_and_restores_show_in_the_preview():
+    # AppTest cannot type into a data_editor; the page's save calls these same functions.
+    from storage import queries as store
+
+    at = queries_page()
+    at.button(key="generate").click().run()
+    kept = db().execute("SELECT min(id), max(id) FROM queries WHERE len(flags) = 0").fetchone()
+    store.edit_query(db(), kept[0], "how do I clean a very dirty chain?")
+    store.delete_query(db(), kept[1])
+    at.text_input(key="q_contains").input("very dirty chain").run()
+    assert [c.value for c in at.caption if "match" in c.value][0].startswith("1 queries match")
+    at.text_input(key="q_contains").input("").run()
+    at.selectbox(key="q_show").select("deleted").run()
+    assert [c.value for c in at.caption if "match" in c.value][0].startswith("1 queries match")
+    row = db().execute("SELECT text, edited_text FROM queries WHERE id = ?", [kept[0]]).fetchone()
+    assert row[1] == "how do I clean a very dirty chain?" and row[0] != row[1]
+    flagged = db().execute("SELECT count(*) FROM queries WHERE len(flags) > 0").fetchone()[0]
+    at.selectbox(key="q_show").select("flagged").run()
+    assert [c.value for c in at.caption if "match" in c.value][0].startswith(f"{flagged} queries match")
+
+
+def test_llm_generation_through_the_page(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeLLM() as fake:
+        at = queries_page()
+        at.radio(key="gen_mode").set_value("LLM through litellm").run()
+        at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
+        at.text_input(key="gen_api_base").input(fake.url).run()
+        at.radio(key="gen_scope").set_value("Random sample").run()
+        at.number_input(key="gen_sample_n").set_value(3).run()
+        assert "`OPENAI_API_KEY` is set" in [c.value for c in at.caption if "API_KEY" in c.value][0]
+        assert "18 LLM calls" in at.info[0].value and "cost about $" in at.info[0].value
+        at.button(key="generate").click().run()
+        assert not at.exception
+        assert "openai/gpt-4o-mini: made 18 queries" in at.success[0].value
+        assert len(fake.calls) == 18
+
+
+def test_a_refused_key_shows_an_error_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    with FakeLLM(lambda body, nth: (401, {"error": {"message": "Incorrect API key"}}, 0)) as fake:
+        at = queries_page()
+        at.radio(key="gen_mode").set_value("LLM through litellm").run()
+        at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
+        at.text_input(key="gen_api_base").input(fake.url).run()
+        at.button(key="generate").click().run()
+    assert not at.exception
+    assert "check the model name and its API key" in at.error[0].value
