@@ -10,7 +10,18 @@ ACTIVE_CORPUS = "active_corpus"
 
 
 def connection():
-    """A cursor on the workspace database (one connection per process, shared by sessions)."""
+    """A cursor on the workspace database (one connection per process, shared by sessions).
+
+    Every page calls this first, so it also mends Streamlit's start-up quirk: until some
+    session has run app.py's st.navigation, a deep link (or a reload) on /queries runs
+    pages/queries.py alone in the legacy multipage mode, without app.py's navigation.
+    Switching the mode off and rerunning sends the session through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     return shared_cursor(database_path())
 
 

@@ -52,8 +52,7 @@ if "last_ingest" in st.session_state:
 upload_tab, sample_tab = st.tabs(["Upload files", "Sample corpus"])
 with upload_tab:
     names = corpora.list_corpora(con)["name"].tolist()
-    default_name = corpora.corpus_summary(con, corpus)["name"] if corpus else "My corpus"
-    name = st.text_input("Corpus name", value=default_name, key="corpus_name", help="A new name makes a new corpus; an existing name adds to it.")
+    name = st.text_input("Corpus name", value="My corpus", key="corpus_name", help="A new name makes a new corpus; an existing name adds to it.")
     if name.strip() in names:
         st.caption(f"Files will be added to the existing corpus “{name.strip()}”; duplicate passages are skipped.")
     uploads = st.file_uploader(
