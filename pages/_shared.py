@@ -9,18 +9,30 @@ from storage.db import shared_cursor
 ACTIVE_CORPUS = "active_corpus"
 
 
-def connection():
-    """A cursor on the workspace database (one connection per process, shared by sessions).
+def _leave_legacy_multipage_mode() -> bool:
+    """Mend a Streamlit start-up quirk, once per server process.
 
-    Every page calls this first, so it also mends Streamlit's start-up quirk: until some
-    session has run app.py's st.navigation, a deep link (or a reload) on /queries runs
-    pages/queries.py alone in the legacy multipage mode, without app.py's navigation.
-    Switching the mode off and rerunning sends the session through app.py.
+    Until some session has run app.py's st.navigation, Streamlit runs a deep-linked (or
+    reloaded) /queries as pages/queries.py alone, in its legacy multipage mode: no
+    navigation, a sidebar listing files. Turning that mode off when this module is
+    first imported, and rerunning that one session, sends it through app.py.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
+        return True
+    return False
+
+
+_rerun_through_app = _leave_legacy_multipage_mode()
+
+
+def connection():
+    """A cursor on the workspace database (one connection per process, shared by sessions)."""
+    global _rerun_through_app
+    if _rerun_through_app:
+        _rerun_through_app = False
         st.rerun()
     return shared_cursor(database_path())
 
