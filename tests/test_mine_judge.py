@@ -1,0 +1,190 @@
+"""Candidate mining on the real bundled model, and judging through the fake OpenAI server."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from core import embed
+from core.errors import LLMUnavailable
+from core.ingest import load_sample_corpus
+from core.judge import OFFLINE_JUDGE, JudgeSettings, judge_candidates, parse_grade, parse_list
+from core.llm import LLMConfig
+from core.mine import ROUND_TRIP_FLAG, mine_candidates
+from core.retrieve import rrf
+from storage import labels as store
+from storage import queries as qstore
+from tests.fake_llm import FakeLLM
+
+
+@pytest.fixture(autouse=True)
+def fake_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+
+def add_query(con, corpus, passage_id, text):
+    qstore.insert_queries(con, corpus, [{"passage_id": passage_id, "text": text, "qtype": "question", "origin": "human",
+                                         "generator": "test", "prompt_version": "-", "cache_key": text, "flags": []}])
+
+
+@pytest.fixture
+def mined(con):
+    """The sample corpus with three hand-written queries whose answers are known, mined."""
+    corpus = load_sample_corpus(con).corpus_id
+    add_query(con, corpus, "valves", "presta or schrader valve, which pump head")
+    add_query(con, corpus, "pedals", "left pedal reverse thread loosen")
+    add_query(con, corpus, "torque", "torque wrench carbon paste newton metres")
+    report = mine_candidates(con, corpus, k=10)
+    return corpus, report
+
+
+def test_rrf_is_the_sum_of_reciprocal_ranks():
+    a = np.array([[3.0, 2.0, 1.0]])
+    b = np.array([[1.0, 3.0, 2.0]])
+    fused = rrf(a, b, k=60)
+    assert fused[0].tolist() == pytest.approx([1 / 61 + 1 / 63, 1 / 62 + 1 / 61, 1 / 63 + 1 / 62])
+
+
+def test_mining_finds_the_known_answers_first_and_marks_the_source(con, mined):
+    corpus, report = mined
+    assert report.queries == 3 and report.source_in_top_k == 3 and report.flagged_round_trip == 0
+    for query_id, answer in [(1, "valves"), (2, "pedals"), (3, "torque")]:
+        candidates = store.candidates_of(con, query_id)
+        assert len(candidates) == 10
+        assert candidates.iloc[0]["passage_id"] == answer
+        assert candidates[candidates["is_source"]]["passage_id"].tolist() == [answer]
+        assert candidates["rank"].tolist() == list(range(1, 11))
+
+
+def test_a_source_outside_the_top_k_is_added_and_the_query_flagged(con):
+    corpus = load_sample_corpus(con).corpus_id
+    add_query(con, corpus, "valves", "how do I fix a flat tyre with tyre levers")  # written for the wrong passage
+    report = mine_candidates(con, corpus, k=3, round_trip_k=3)
+    candidates = store.candidates_of(con, 1)
+    assert len(candidates) == 4 and candidates.iloc[-1]["is_source"] and candidates.iloc[-1]["rank"] > 3
+    assert report.flagged_round_trip == 1
+    assert ROUND_TRIP_FLAG in con.execute("SELECT flags FROM queries WHERE id = 1").fetchone()[0]
+
+
+def test_embeddings_are_cached_so_a_second_run_encodes_nothing(con, mined):
+    corpus, _ = mined
+    before = embed.encode_calls
+    mine_candidates(con, corpus, k=10)
+    assert embed.encode_calls == before
+    add_query(con, corpus, "chain-lube", "how often should chains be oiled")
+    mine_candidates(con, corpus, k=10)
+    assert embed.encode_calls == before + 1  # only the new query's text
+    assert con.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 47 + 4
+
+
+def test_offline_judge_follows_its_documented_rule(con, mined):
+    corpus, _ = mined
+    report = judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    assert report.judge == OFFLINE_JUDGE and report.labelled == 30
+    labels = store.effective_labels(con, corpus)
+    sources = labels[labels["is_source"]]
+    assert (sources["grade"] == 3).all()
+    for _, row in labels[~labels["is_source"]].iterrows():
+        source_score = sources[sources["query_id"] == row["query_id"]]["dense_score"].iloc[0]
+        if row["dense_score"] >= 0.95 * source_score:
+            assert row["status"] == "unsure" and np.isnan(row["grade"])
+        else:
+            assert row["grade"] == 0
+    counts = store.training_counts(con, corpus)
+    assert counts["confirmed_sources"] == 3 and counts["hard_negatives"] == int((labels["grade"] == 0).sum())
+    assert judge_candidates(con, corpus, JudgeSettings(max_candidates=10)).skipped == 30
+
+
+def llm_judge(fake, mode="pointwise", **llm):
+    return JudgeSettings(mode=mode, max_candidates=3, llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01, **llm))
+
+
+def grade_by_passage(body, nth):
+    """Grades 3 for passages about valves/pedals/torque, 0 otherwise, as JSON."""
+    prompt = body["messages"][-1]["content"]
+    passage = prompt.split("Passage:", 1)[1]
+    good = any(word in passage for word in ("Presta", "reverse thread", "torque values"))
+    return 200, json.dumps({"grade": 3 if good else 0, "reason": "it does" if good else "off topic"}), 0
+
+
+def test_pointwise_llm_judging_stores_grade_reason_and_provenance(con, mined):
+    corpus, _ = mined
+    with FakeLLM(grade_by_passage) as fake:
+        report = judge_candidates(con, corpus, llm_judge(fake))
+    assert report.labelled == 9 and report.failed == 0 and len(fake.calls) == 9
+    rows = con.execute("SELECT passage_id, grade, rationale, judge, prompt_version, raw_response FROM labels ORDER BY query_id, passage_id").fetchall()
+    assert {r[3] for r in rows} == {"openai/gpt-4o-mini"} and all(r[4] and r[5] for r in rows)
+    assert {(r[0], r[1]) for r in rows if r[1] == 3} == {("valves", 3), ("pedals", 3), ("torque", 3)}
+    counts = store.training_counts(con, corpus)
+    assert counts["confirmed_sources"] == 3 and counts["hard_negatives"] == 6
+
+
+def test_malformed_out_of_range_and_refusals_are_recorded_as_failed(con, mined):
+    corpus, _ = mined
+    answers = iter(['{"grade": 2, "reason": "partly"}', "Grade: 7", "I cannot help with that.", "", "not json {",
+                    '{"grade": "high"}', '{"grade": 1}', "grade: 0 - unrelated", '{"grade": 3, "reason": "yes"}'])
+    lock = threading.Lock()
+
+    def behaviour(body, nth):
+        with lock:
+            return 200, next(answers), 0
+
+    with FakeLLM(behaviour) as fake:
+        report = judge_candidates(con, corpus, llm_judge(fake, max_tries=1))
+    rows = con.execute("SELECT status, grade, error FROM labels").fetchall()
+    assert len(rows) == 9 and report.labelled + report.failed == 9
+    errors = sorted(r[2] for r in rows if r[0] == "failed")
+    assert report.failed == 5 and len(errors) == 5
+    assert any("outside 0-3" in e for e in errors) and any("refusal" in e for e in errors) and any("empty" in e for e in errors)
+    assert any("not a number" in e for e in errors)
+    assert sorted(r[1] for r in rows if r[0] == "ok") == [0, 1, 2, 3]
+
+
+def test_listwise_judging_with_a_partial_answer(con, mined):
+    corpus, _ = mined
+
+    def behaviour(body, nth):
+        return 200, 'Here: [{"id": 1, "grade": 3, "reason": "answers"}, {"id": 2, "grade": 0, "reason": "no"}]', 0
+
+    with FakeLLM(behaviour) as fake:
+        report = judge_candidates(con, corpus, llm_judge(fake, mode="listwise"))
+    assert len(fake.calls) == 3  # one call per query
+    assert report.labelled == 6 and report.failed == 3
+    errors = con.execute("SELECT DISTINCT error FROM labels WHERE status = 'failed'").fetchall()
+    assert errors == [("missing from the list answer",)]
+
+
+def test_rejudging_with_another_model_keeps_both(con, mined):
+    corpus, _ = mined
+    judge_candidates(con, corpus, JudgeSettings(max_candidates=3))
+    with FakeLLM(grade_by_passage) as fake:
+        judge_candidates(con, corpus, llm_judge(fake))
+    judges = con.execute("SELECT judge, count(*) FROM labels GROUP BY judge ORDER BY judge").fetchall()
+    assert judges == [("offline-judge-v1 (no LLM)", 9), ("openai/gpt-4o-mini", 9)]
+
+
+def test_a_stopped_judging_run_resumes_without_asking_twice(con, mined):
+    corpus, _ = mined
+    with FakeLLM(grade_by_passage) as fake:
+        polls = iter(range(100))
+        first = judge_candidates(con, corpus, llm_judge(fake, concurrency=1), should_stop=lambda: next(polls) >= 4)
+        assert first.meter.stopped == "stopped by user" and first.labelled == 4
+        second = judge_candidates(con, corpus, llm_judge(fake, concurrency=1))
+    assert second.skipped == 4 and second.labelled == 5
+    assert len(fake.calls) == fake.unique_prompts == 9
+
+
+def test_a_refused_key_stops_judging(con, mined):
+    corpus, _ = mined
+    with FakeLLM(lambda body, nth: (401, {"error": {"message": "bad key"}}, 0)) as fake:
+        with pytest.raises(LLMUnavailable):
+            judge_candidates(con, corpus, llm_judge(fake))
+
+
+def test_parsers():
+    assert parse_grade('Sure: {"grade": 2, "reason": "partly"}') == (2, "partly", None)
+    assert parse_grade("grade: 4")[2] == "grade 4 is outside 0-3"
+    assert parse_list('[{"id": 2, "grade": 1, "reason": "r"}]', 2) == {1: (None, "", "missing from the list answer"), 2: (1, "r", None)}
+    with pytest.raises(ValueError, match="pointwise or listwise"):
+        JudgeSettings(mode="pairwise")
