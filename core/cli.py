@@ -4,6 +4,8 @@
     qurate sample
     qurate corpora
     qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
+    qurate mine "My corpus" [--k 30]
+    qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
 
 The workspace is the one the app uses (QURATE_WORKSPACE). DuckDB lets one process write
 a file at a time: stop the app before running a command on the same workspace.
@@ -12,7 +14,10 @@ a file at a time: stop the app before running a command on the same workspace.
 import argparse
 import sys
 
+from core.embed import BUNDLED
 from core.errors import NotFound, QurateError
+from core.judge import JudgeSettings, judge_candidates
+from core.mine import mine_candidates
 from core.generate import GenerationSettings, generate_queries, select_passages
 from core.llm import OFFLINE, LLMConfig
 from core.prompts import QUERY_TYPES
@@ -22,6 +27,7 @@ from core.readers import Fields
 from core.settings import database_path
 from storage import corpora
 from storage.db import connect
+from storage.labels import training_counts
 
 
 def _progress():
@@ -37,10 +43,15 @@ def _progress():
     return update
 
 
-def _generate(con, args) -> int:
-    corpus = corpora.corpus_id(con, args.corpus)
+def _corpus(con, name: str) -> int:
+    corpus = corpora.corpus_id(con, name)
     if corpus is None:
-        raise NotFound(f"no corpus named {args.corpus!r}; see `qurate corpora`")
+        raise NotFound(f"no corpus named {name!r}; see `qurate corpora`")
+    return corpus
+
+
+def _generate(con, args) -> int:
+    corpus = _corpus(con, args.corpus)
     try:
         per_type = {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
     except ValueError:
@@ -91,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--api-base")
     generate.add_argument("--concurrency", type=int, default=8)
     generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
+    mine = commands.add_parser("mine", help="mine candidates (BM25 + dense, fused) for every kept query")
+    mine.add_argument("corpus")
+    mine.add_argument("--k", type=int, default=30)
+    mine.add_argument("--model", default=BUNDLED, help="dense model: a sentence-transformers name or folder")
+    judge = commands.add_parser("judge", help="label mined candidates (offline rule unless --model)")
+    judge.add_argument("corpus")
+    judge.add_argument("--model", default=OFFLINE)
+    judge.add_argument("--api-base")
+    judge.add_argument("--mode", choices=["pointwise", "listwise"], default="pointwise")
+    judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")
+    judge.add_argument("--concurrency", type=int, default=8)
+    judge.add_argument("--budget", type=float)
     commands.add_parser("sample", help="load the sample corpus")
     commands.add_parser("corpora", help="list the workspace's corpora")
     args = parser.parse_args(argv)
@@ -105,6 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             report = ingest_path(con, args.corpus, args.path, options, _progress())
         elif args.command == "generate":
             return _generate(con, args)
+        elif args.command == "mine":
+            report = mine_candidates(con, _corpus(con, args.corpus), args.k, args.model, progress=_progress())
+            print(f"\n{report.candidates:,} candidates for {report.queries:,} queries ({report.seconds:.1f} s); source in top "
+                  f"{args.k} for {report.source_in_top_k:,}; {report.flagged_round_trip:,} flagged 'not retrieved'")
+            return 0
+        elif args.command == "judge":
+            config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
+            report = judge_candidates(con, _corpus(con, args.corpus), JudgeSettings(args.mode, None, config, args.top))
+            print(f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)")
+            print(training_counts(con, _corpus(con, args.corpus)))
+            return 0
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:

@@ -33,3 +33,13 @@ def test_generate_offline_from_the_command_line(capsys):
     con.close()
     assert main(["generate", "nope"]) == 2
     assert main(["generate", "Sample: home bicycle maintenance", "--types", "question"]) == 2
+
+
+def test_mine_and_judge_from_the_command_line(capsys):
+    assert main(["sample"]) == 0
+    assert main(["generate", "Sample: home bicycle maintenance", "--types", "question=1", "--sample", "5"]) == 0
+    assert main(["mine", "Sample: home bicycle maintenance", "--k", "10"]) == 0
+    assert main(["judge", "Sample: home bicycle maintenance", "--top", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "50 candidates for 5 queries" in out
+    assert "offline-judge-v1 (no LLM): 25 labelled" in out

@@ -97,3 +97,20 @@ def test_a_refused_key_shows_an_error_not_a_traceback(monkeypatch):
         at.button(key="generate").click().run()
     assert not at.exception
     assert "check the model name and its API key" in at.error[0].value
+
+
+def test_labels_page_mines_and_judges_offline():
+    at = queries_page()
+    at.button(key="generate").click().run()
+    at = at.switch_page("pages/labels.py").run()
+    assert not at.exception
+    at.button(key="mine").click().run()
+    assert not at.exception and not at.error
+    assert "Mined" in at.success[0].value and "for 282 queries" in at.success[0].value or "for 281 queries" in at.success[0].value
+    at.button(key="judge").click().run()
+    assert not at.exception
+    assert "offline-judge-v1 (no LLM)" in at.success[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Confirmed sources"].replace(",", "")) > 250
+    assert int(metrics["Hard negatives"].replace(",", "")) > 1000
+    assert len(at.dataframe) >= 1
