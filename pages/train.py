@@ -1,12 +1,121 @@
-"""Train: Fine-tune a reranker (LCE) and a retriever (listwise distillation)."""
+"""Train: fine-tune a reranker (LCE) or a retriever (listwise distillation) in a background job."""
 
+import plotly.express as px
 import streamlit as st
 
+from core.datasets import build_training_data
+from core.embed import BUNDLED
+from core.errors import QurateError
+from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs
+from core.train import DEFAULTS, METHODS
 from pages._shared import active_corpus, connection
-from storage.workspace import flow_counts
+from storage.models import list_models
 
 st.title("Train")
-st.write("Fine-tune a reranker (LCE) and a retriever (listwise distillation).")
-corpus = active_corpus(connection())
-st.warning("This step is not built yet (tracked in issue #6); the counts below show what it will start from.")
-st.json(flow_counts(connection(), corpus))
+con = connection()
+corpus = active_corpus(con)
+if corpus is None:
+    st.info("No corpus yet: add one on the Corpus page first.")
+    st.stop()
+
+st.subheader("Training data")
+a, b, c = st.columns(3)
+group_size = a.number_input("Group size (1 positive + n negatives)", 2, 64, DEFAULTS["group_size"], key="train_group")
+dev_fraction = b.slider("Dev split (by source passage)", 0.0, 0.5, 0.1, 0.05, key="train_dev")
+seed = c.number_input("Seed", 0, 10_000, 0, key="train_seed")
+try:
+    data = build_training_data(con, corpus, int(group_size), DEFAULTS["list_size"], dev_fraction, int(seed))
+except QurateError as err:
+    st.info(f"{err}.")
+    st.stop()
+counts = data.counts
+cols = st.columns(4)
+cols[0].metric("Training queries", f"{counts['train_queries']:,}")
+cols[1].metric("Dev queries", f"{counts['dev_queries']:,}")
+cols[2].metric("Hard negatives", f"{counts['negatives']:,}")
+cols[3].metric("Human-reviewed queries", f"{counts['reviewed_queries']:,}")
+st.caption("By type: " + ", ".join(f"{t} {n:,}" for t, n in counts["by_type"].items())
+           + f". Left out: {counts['skipped_bad_query']:,} bad queries (source judged not relevant), "
+             f"{counts['skipped_held_out_text']:,} identical to a held-out test query, {counts['skipped_no_negative']:,} without a negative.")
+
+st.subheader("Launch")
+method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m}: {METHODS[m]}", key="train_method")
+base = st.text_input("Base model (name or folder)", BUNDLED if method != "lce-cross-encoder" else "", key=f"train_base_{method}",
+                     help="The offline default is the bundled MiniLM bi-encoder. For the cross-encoder path, name a trained "
+                          "cross-encoder (a folder, or a hub name on a machine with network).")
+h = st.columns(5)
+learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
+epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
+batch = h[2].number_input("Batch (queries)", 1, 512, DEFAULTS["batch_size"], key="train_batch")
+max_length = h[3].number_input("Max length (tokens)", 32, 512, DEFAULTS["max_length"], key="train_max_length")
+name = h[4].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
+device = device_summary()
+passages = counts["train_queries"] * int(epochs) * (int(group_size) + 1)
+seconds = passages / (20 if device.startswith("CPU") else 1500)  # measured rates: docs/BENCHMARKS.md
+st.caption(f"Device: {device}. Estimated training time: about {seconds / 60:.0f} min ({passages:,} texts through the model).")
+if st.button("Start training", type="primary", key="start_training", disabled=method == "lce-cross-encoder" and not base.strip()):
+    spec = {"method": method, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
+            "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
+            "dev_fraction": dev_fraction, "name": name.strip()}
+    try:
+        job_id = launch_job(con, corpus, spec)
+    except (QurateError, ValueError) as err:
+        st.error(str(err))
+    else:
+        st.success(f"Job {job_id} started; it runs on even if you leave this page.")
+
+
+@st.fragment(run_every=3)
+def jobs_panel() -> None:
+    jobs = list_jobs(connection(), corpus)
+    if not jobs:
+        st.caption("No training job yet.")
+        return
+    for job in jobs[:10]:
+        logs = [p for p in job["progress"] if p.get("event") == "log"]
+        start = next((p for p in job["progress"] if p.get("event") == "start"), {})
+        title = f"Job {job['id']}: {job['spec'].get('name') or job['spec']['method']} · {job['status']}"
+        with st.expander(title, expanded=job["status"] == "running"):
+            if start:
+                st.caption(f"{start['train_examples']:,} examples, {start['dev_queries']:,} dev queries, {start['device']} "
+                           f"{start['precision']}; baseline dev nDCG@10 {start.get('baseline_dev_ndcg@10')}")
+            if logs:
+                last = logs[-1]
+                total = max(last.get("total_steps") or 1, 1)
+                eta = f", about {last['eta_s'] / 60:.0f} min left" if last.get("eta_s") and job["status"] == "running" else ""
+                st.progress(min(last["step"] / total, 1.0), text=f"step {last['step']:,}/{total:,}{eta}")
+                losses = [p for p in logs if "loss" in p]
+                if losses:
+                    figure = px.line(x=[p["step"] for p in losses], y=[p["loss"] for p in losses], labels={"x": "step", "y": "loss"}, height=220)
+                    figure.update_layout(margin=dict(t=10, b=10))
+                    st.plotly_chart(figure, width="stretch", key=f"loss_{job['id']}")
+                evals = [p for p in logs if "eval_dev_ndcg@10" in p]
+                if evals:
+                    st.caption("Dev nDCG@10 by step: " + ", ".join(f"{p['step']}: {p['eval_dev_ndcg@10']:.3f}" for p in evals))
+            if job["status"] == "running":
+                st.button("Cancel", key=f"cancel_{job['id']}", on_click=cancel_job, args=(connection(), job["id"]))
+            if job["error"]:
+                st.error(job["error"])
+                log = __import__("pathlib").Path(job["folder"]) / "train.log"
+                if log.exists():
+                    st.code(log.read_text()[-3000:])
+
+
+st.subheader("Jobs")
+jobs_panel()
+
+st.subheader("Models")
+models = list_models(con, corpus)
+if models.empty:
+    st.caption("No fine-tuned model yet.")
+else:
+    worse = models[models["worse_than_baseline"]]
+    if not worse.empty:
+        st.warning(f"{len(worse)} model(s) rank worse than their baseline on the dev split: they are flagged and not promoted "
+                   f"({', '.join(worse['name'])}).")
+    st.dataframe(models[["id", "name", "kind", "base_model", "baseline_dev_ndcg@10", "dev_ndcg@10", "interpolation_weight",
+                         "worse_than_baseline", "path"]], hide_index=True, width="stretch")
+    chosen = st.selectbox("Export a model", models["id"].tolist(), format_func=lambda i: models.set_index("id").loc[i, "name"], key="export_model")
+    if st.button("Prepare zip", key="prepare_zip"):
+        path = export_model_zip(con, int(chosen))
+        st.download_button("Download zip", path.read_bytes(), file_name=path.name, key="download_zip")

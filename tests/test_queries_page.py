@@ -114,3 +114,23 @@ def test_labels_page_mines_and_judges_offline():
     assert int(metrics["Confirmed sources"].replace(",", "")) > 250
     assert int(metrics["Hard negatives"].replace(",", "")) > 1000
     assert len(at.dataframe) >= 1
+
+
+def test_train_page_shows_the_data_launches_and_cancels_a_job():
+    at = queries_page()
+    at.button(key="generate").click().run()
+    at = at.switch_page("pages/labels.py").run()
+    at.button(key="mine").click().run()
+    at.button(key="judge").click().run()
+    at = at.switch_page("pages/train.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Training queries"]) > 200 and int(metrics["Dev queries"]) > 10
+    assert "Device: CPU" in [c.value for c in at.caption if c.value.startswith("Device")][0]
+    at.button(key="start_training").click().run()
+    assert not at.exception and "started" in at.success[0].value
+    job_id = db().execute("SELECT max(id) FROM jobs").fetchone()[0]
+    from core.jobs import cancel_job, wait_for
+
+    cancel_job(db(), job_id, grace_s=1)
+    assert wait_for(db(), job_id, 30)["status"] == "cancelled"

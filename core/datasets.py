@@ -1,0 +1,111 @@
+"""Training sets built from the effective labels (human overrides win over the LLM's).
+
+- LCE groups (reranker): a query, its source passage as the positive, and n hard
+  negatives: candidates graded 0, best-ranked first (random corpus passages fill a
+  group that has too few).
+- Distillation lists (retriever): a query, its labelled candidates and the teacher's
+  scores for them (the grades), best-ranked first, padded with random passages scored 0.
+
+Queries whose source passage was judged not relevant are left out, and so is any query
+whose text is also a held-out test query of the corpus. A dev split, by source passage
+so that no passage is on both sides, drives early stopping and model selection.
+"""
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.errors import QurateError
+from storage import labels as store
+
+POSITIVE = 2
+
+
+@dataclass
+class TrainingData:
+    groups: list[dict] = field(default_factory=list)
+    lists: list[dict] = field(default_factory=list)
+    dev: list[dict] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+
+def _in_dev(passage_id: str, fraction: float, seed: int) -> bool:
+    digest = hashlib.sha1(f"{seed}:{passage_id}".encode()).hexdigest()
+    return int(digest[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def build_training_data(
+    con: duckdb.DuckDBPyConnection, corpus: int, group_size: int = 8, list_size: int = 20,
+    dev_fraction: float = 0.1, seed: int = 0,
+) -> TrainingData:
+    """LCE groups, distillation lists and a dev split from a corpus's effective labels.
+
+    Raises:
+        QurateError: no labelled query to train on.
+    """
+    if group_size < 2 or list_size < 2:
+        raise ValueError("a group needs a positive and at least one negative (group size >= 2)")
+    labels = store.effective_labels(con, corpus)
+    labels = labels[labels["grade"].notna()]
+    if labels.empty:
+        raise QurateError("no labelled candidates yet: mine and judge on the Labels & review page first")
+    texts = dict(con.execute(
+        "SELECT passage_id, CASE WHEN title = '' THEN text ELSE title || '. ' || text END FROM passages WHERE corpus_id = ?", [corpus]
+    ).fetchall())
+    queries = {r[0]: r[1:] for r in con.execute(
+        "SELECT id, coalesce(edited_text, text), qtype, passage_id FROM queries WHERE corpus_id = ?", [corpus]).fetchall()}
+    held_out = {t.strip().lower() for (t,) in con.execute(
+        "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]).fetchall()}
+    rng = random.Random(seed)
+    all_ids = sorted(texts)
+    data = TrainingData()
+    skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
+    for query_id, rows in labels.groupby("query_id", sort=True):
+        text, qtype, source = queries[query_id]
+        if text.strip().lower() in held_out:
+            skipped["held_out_text"] += 1
+            continue
+        source_rows = rows[rows["is_source"]]
+        if not source_rows.empty and source_rows["grade"].iloc[0] < POSITIVE:
+            skipped["bad_query"] += 1
+            continue
+        rows = rows.sort_values("rank")
+        positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
+        negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
+        if not negatives:
+            skipped["no_negative"] += 1
+            continue
+        reviewed = bool(rows["human_grade"].notna().any())
+        if _in_dev(source, dev_fraction, seed):
+            data.dev.append({"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]})
+            continue
+        known = set(rows["passage_id"])
+        fill = [p for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known))) if p not in known]
+        group_negatives = (negatives + fill)[: group_size - 1]
+        data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
+                            "positive": texts[source], "negatives": [texts[p] for p in group_negatives]})
+        listed = [(p, float(g)) for p, g in zip(rows["passage_id"], rows["grade"])][:list_size]
+        listed += [(p, 0.0) for p in fill if p not in {x for x, _ in listed}][: list_size - len(listed)]
+        data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
+                           "candidates": [texts[p] for p, _ in listed], "teacher": [g for _, g in listed]})
+    data.counts = {
+        "train_queries": len(data.groups), "dev_queries": len(data.dev),
+        "reviewed_queries": sum(g["reviewed"] for g in data.groups),
+        "negatives": sum(len(g["negatives"]) for g in data.groups),
+        "by_type": dict(sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())),
+        **{f"skipped_{k}": v for k, v in skipped.items()},
+    }
+    return data
+
+
+def export(data: TrainingData, folder: Path) -> None:
+    """Write train_groups.jsonl, train_lists.jsonl and dev.jsonl into a job folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("train_groups", data.groups), ("train_lists", data.lists), ("dev", data.dev)):
+        with (folder / f"{name}.jsonl").open("w") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")

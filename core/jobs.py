@@ -1,0 +1,174 @@
+"""Training jobs: a folder per job, a process per run, the outcome recorded in DuckDB.
+
+The app launches a job (spec + exported data in a folder, ``python -m core.train`` in a
+new process group), polls its progress file, can cancel it, and when the process ends
+records the outcome: a model in the ``models`` table, or the failure with its log kept.
+A page reload, a second tab or another app process sees the same job.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from core.datasets import build_training_data, export
+from core.errors import JobFailed, NotFound
+from core.settings import workspace_dir
+from core.train import DEFAULTS, METHODS
+
+KINDS = {"lce": "reranker", "lce-cross-encoder": "reranker", "distill": "retriever", "infonce": "retriever"}
+
+
+def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: str = sys.executable) -> int:
+    """Export the training data, write the spec, start the training process; returns the job id.
+
+    Raises:
+        ValueError: an unknown method or an impossible setting.
+        QurateError: nothing labelled to train on.
+    """
+    spec = {**DEFAULTS, **spec, "corpus_id": corpus}
+    if spec["method"] not in METHODS:
+        raise ValueError(f"unknown method {spec['method']!r}; use one of {sorted(METHODS)}")
+    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"])
+    if not data.groups:
+        raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
+    spec["data_counts"] = data.counts
+    job_id = con.execute(
+        "INSERT INTO jobs (kind, status, spec, folder) VALUES (?, 'queued', ?, '') RETURNING id",
+        [KINDS[spec["method"]], json.dumps(spec)],
+    ).fetchone()[0]
+    folder = workspace_dir() / "jobs" / f"job-{job_id}"
+    export(data, folder)
+    (folder / "spec.json").write_text(json.dumps(spec, indent=2))
+    log = (folder / "train.log").open("w")
+    process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+    con.execute("UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
+                [str(folder), process.pid, job_id])
+    return job_id
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (another app process started it): fall back to a signal probe
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def progress_of(folder: str | Path) -> list[dict]:
+    """The progress lines a job has written so far."""
+    path = Path(folder) / "progress.jsonl"
+    if not path.exists():
+        return []
+    lines = []
+    for line in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # a line being written
+    return lines
+
+
+def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
+    """The job's row, brought up to date: a finished process's outcome is recorded once.
+
+    Returns:
+        {"id", "status", "kind", "spec", "folder", "error", "progress", "model_id"}.
+    """
+    row = con.execute("SELECT id, kind, status, spec, folder, pid, error FROM jobs WHERE id = ?", [job_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no job {job_id}")
+    _, kind, status, spec, folder, pid, error = row
+    if status == "running" and not _alive(pid):
+        result_path = Path(folder) / "result.json"
+        result = json.loads(result_path.read_text()) if result_path.exists() else {
+            "status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
+        status, error = result["status"], result.get("error")
+        if status == "done":
+            spec_dict = json.loads(spec)
+            con.execute(
+                "INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
+                [job_id, kind, spec_dict.get("name") or f"{kind} #{job_id} ({spec_dict['method']})", result["model_path"],
+                 spec_dict["base_model"], json.dumps(result["metrics"])],
+            )
+        con.execute("UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE id = ?", [status, error, job_id])
+    model = con.execute("SELECT id FROM models WHERE job_id = ?", [job_id]).fetchone()
+    return {"id": job_id, "kind": kind, "status": status, "spec": json.loads(spec), "folder": folder, "error": error,
+            "progress": progress_of(folder), "model_id": model[0] if model else None}
+
+
+def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.0) -> None:
+    """Ask a running job to stop (a cancel file, then SIGTERM to its process group); record it cancelled."""
+    job = con.execute("SELECT status, folder, pid FROM jobs WHERE id = ?", [job_id]).fetchone()
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    status, folder, pid = job
+    if status != "running":
+        return
+    (Path(folder) / "cancel").touch()
+    deadline = time.time() + grace_s
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.2)
+    if _alive(pid):
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    con.execute("UPDATE jobs SET status = 'cancelled', finished_at = current_timestamp WHERE id = ?", [job_id])
+
+
+def list_jobs(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
+    """The corpus's jobs, newest first, each polled."""
+    ids = [r[0] for r in con.execute(
+        "SELECT id FROM jobs WHERE json_extract(spec, '$.corpus_id')::INTEGER = ? ORDER BY id DESC", [corpus]).fetchall()]
+    return [poll_job(con, i) for i in ids]
+
+
+def wait_for(con: duckdb.DuckDBPyConnection, job_id: int, timeout_s: float = 600) -> dict:
+    """Poll until the job is no longer running (command line and tests)."""
+    deadline = time.time() + timeout_s
+    while True:
+        job = poll_job(con, job_id)
+        if job["status"] != "running" or time.time() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+def export_model_zip(con: duckdb.DuckDBPyConnection, model_id: int) -> Path:
+    """A zip of a model's folder (sentence-transformers format, with its model card)."""
+    import shutil
+
+    from storage.models import get_model
+
+    model = get_model(con, model_id)
+    if model is None:
+        raise NotFound(f"no model {model_id}")
+    target = workspace_dir() / "exports" / f"model-{model_id}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.make_archive(str(target), "zip", model["path"]))
+
+
+def device_summary() -> str:
+    """The accelerator training will use, in words."""
+    import torch
+
+    if torch.cuda.is_available():
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return f"CUDA: {torch.cuda.get_device_name(0)} ({precision})"
+    return f"CPU ({os.cpu_count()} cores, fp32)"

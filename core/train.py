@@ -1,0 +1,223 @@
+"""The training process: one job folder in, one model out. Runs apart from the app.
+
+    python -m core.train JOB_FOLDER          (or: accelerate launch -m core.train JOB_FOLDER)
+
+The folder holds spec.json and the exported training data (core.datasets). Progress
+goes to progress.jsonl (one JSON line per log step), the outcome to result.json, the
+model to model/. The process never opens the workspace database: the app reads these
+files and records the outcome. A file named ``cancel`` in the folder stops training at
+the next step (the model trained so far is not kept).
+"""
+
+import json
+import math
+import sys
+import time
+import traceback
+from pathlib import Path
+
+METHODS = {
+    "lce": "reranker: the bundled (or named) bi-encoder fine-tuned with LCE over its own cosine scores",
+    "lce-cross-encoder": "reranker: a cross-encoder fine-tuned with LCE (bring a trained cross-encoder)",
+    "distill": "retriever: listwise distillation from the teacher's grades, plus 0.1 x InfoNCE",
+    "infonce": "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)",
+}
+DEFAULTS = {
+    "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "epochs": 1, "learning_rate": 2e-5,
+    "batch_size": 16, "group_size": 8, "list_size": 20, "max_length": 256, "seed": 0, "max_steps": -1,
+    "eval_steps": 50, "warmup_ratio": 0.1,
+}
+
+
+def load_spec(folder: Path) -> dict:
+    """spec.json with the defaults filled in; raises ValueError for an unknown method."""
+    spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}
+    if spec["method"] not in METHODS:
+        raise ValueError(f"unknown method {spec['method']!r}; use one of {sorted(METHODS)}")
+    return spec
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _dataset(spec: dict, folder: Path):
+    from datasets import Dataset
+
+    if spec["method"] == "distill":
+        lists = _rows(folder / "train_lists.jsonl")
+        m = min(len(r["candidates"]) for r in lists)
+        columns = {"query": [r["query"] for r in lists]}
+        for i in range(m):
+            columns[f"candidate_{i + 1}"] = [r["candidates"][i] for r in lists]
+        columns["label"] = [r["teacher"][:m] for r in lists]
+        return Dataset.from_dict(columns)
+    groups = _rows(folder / "train_groups.jsonl")
+    n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
+    columns = {"query": [g["query"] for g in groups], "positive": [g["positive"] for g in groups]}
+    for i in range(n):
+        columns[f"negative_{i + 1}"] = [g["negatives"][i] for g in groups]
+    return Dataset.from_dict(columns)
+
+
+def _model_and_loss(spec: dict):
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from core.embed import resolve_model
+    from core.losses import BiEncoderLCELoss, ListwiseDistillationLoss, cross_encoder_lce
+
+    base = resolve_model(spec["base_model"])
+    if spec["method"] == "lce-cross-encoder":
+        model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
+        return model, cross_encoder_lce(model)
+    model = SentenceTransformer(base)
+    model.max_seq_length = spec["max_length"]
+    if spec["method"] == "lce":
+        return model, BiEncoderLCELoss(model, scale=20.0)
+    if spec["method"] == "distill":
+        return model, ListwiseDistillationLoss(model)
+    return model, MultipleNegativesRankingLoss(model, scale=20.0)
+
+
+def _evaluator(spec: dict, dev: list[dict]):
+    if not dev:
+        return None
+    samples = [{"query": d["query"], "positive": d["positive"], "negative": d["negative"]} for d in dev]
+    if spec["method"] == "lce-cross-encoder":
+        from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+
+        return CrossEncoderRerankingEvaluator(samples, at_k=10, name="dev", write_csv=False)
+    from sentence_transformers.sentence_transformer.evaluation import RerankingEvaluator
+
+    return RerankingEvaluator(samples, at_k=10, name="dev", write_csv=False)
+
+
+def _ndcg_key(results: dict) -> float:
+    return float(next(v for k, v in results.items() if k.endswith("ndcg@10")))
+
+
+def run(folder: Path) -> dict:
+    """Train as the spec says; returns (and writes) the result."""
+    import torch
+    from transformers import TrainerCallback
+
+    started = time.time()
+    folder = Path(folder)
+    spec = load_spec(folder)
+    progress = (folder / "progress.jsonl").open("a", buffering=1)
+    dev = _rows(folder / "dev.jsonl")
+    model, loss = _model_and_loss(spec)
+    dataset = _dataset(spec, folder)
+    evaluator = _evaluator(spec, dev)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
+    total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
+    baseline = _ndcg_key(evaluator(model)) if evaluator else None
+    progress.write(json.dumps({"event": "start", "total_steps": total, "train_examples": len(dataset), "dev_queries": len(dev),
+                               "device": "cuda" if cuda else "cpu", "precision": "bf16" if bf16 else ("fp16" if cuda else "fp32"),
+                               "baseline_dev_ndcg@10": baseline, "time": time.time()}) + "\n")
+
+    class Report(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            elapsed = time.time() - started
+            rate = state.global_step / elapsed if elapsed and state.global_step else 0
+            progress.write(json.dumps({"event": "log", "step": state.global_step, "total_steps": state.max_steps or total,
+                                       "epoch": state.epoch, "eta_s": (state.max_steps - state.global_step) / rate if rate else None,
+                                       **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}, "time": time.time()}) + "\n")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if (folder / "cancel").exists():
+                control.should_training_stop = True
+                control.should_save = False
+
+    common = dict(
+        output_dir=str(folder / "checkpoints"), num_train_epochs=spec["epochs"], max_steps=spec["max_steps"],
+        per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_ratio=spec["warmup_ratio"],
+        seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=bf16, fp16=cuda and not bf16,
+        save_total_limit=2, dataloader_drop_last=False,
+    )
+    if evaluator:
+        eval_steps = max(1, min(spec["eval_steps"], total))
+        common.update(eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
+                      load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True)
+    else:
+        common.update(eval_strategy="no", save_strategy="no")
+    if spec["method"] == "lce-cross-encoder":
+        from sentence_transformers.cross_encoder import CrossEncoderTrainer as Trainer
+        from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments as Arguments
+    else:
+        from sentence_transformers.sentence_transformer import SentenceTransformerTrainer as Trainer
+        from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments as Arguments
+    trainer = Trainer(model=model, args=Arguments(**common), train_dataset=dataset, loss=loss, evaluator=evaluator,
+                      callbacks=[Report()])
+    trainer.train()
+    if (folder / "cancel").exists():
+        result = {"status": "cancelled", "seconds": time.time() - started}
+    else:
+        final = _ndcg_key(evaluator(model)) if evaluator else None
+        metrics = {"baseline_dev_ndcg@10": baseline, "dev_ndcg@10": final,
+                   "worse_than_baseline": bool(final is not None and baseline is not None and final < baseline),
+                   "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
+        if spec["method"] != "lce-cross-encoder" and dev and baseline is not None:
+            metrics.update(_choose_interpolation(spec, model, dev))
+        if trainer.is_world_process_zero():
+            model.save(str(folder / "model"))
+            _write_card(folder, spec, metrics)
+        result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
+    if trainer.is_world_process_zero():
+        (folder / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _choose_interpolation(spec: dict, model, dev: list[dict]) -> dict:
+    """The weight a of a * fine-tuned + (1 - a) * baseline cosine that ranks the dev split best."""
+    from sentence_transformers import SentenceTransformer
+
+    from core.embed import resolve_model
+    from core.metrics import mean_ndcg_at_10
+
+    base = SentenceTransformer(resolve_model(spec["base_model"]), device=model.device)
+    scores = {}
+    for name, encoder in (("tuned", model), ("base", base)):
+        rows = []
+        for d in dev:
+            docs = d["positive"] + d["negative"]
+            q = encoder.encode([d["query"]], normalize_embeddings=True, convert_to_numpy=True)
+            p = encoder.encode(docs, normalize_embeddings=True, convert_to_numpy=True)
+            rows.append((q @ p.T)[0])
+        scores[name] = rows
+    relevant = [set(range(len(d["positive"]))) for d in dev]
+    by_alpha = {a: mean_ndcg_at_10([a * t + (1 - a) * b for t, b in zip(scores["tuned"], scores["base"])], relevant)
+                for a in (0.0, 0.25, 0.5, 0.75, 1.0)}
+    best = max(by_alpha, key=lambda a: (by_alpha[a], a))
+    return {"interpolation_weight": best, "dev_ndcg@10_by_weight": by_alpha}
+
+
+def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
+    card = folder / "model" / "QURATE.md"
+    card.write_text(
+        f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']]}\n\n"
+        f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
+        f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
+        + ", ".join(f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed"))
+        + f"\n- dev nDCG@10: baseline {metrics['baseline_dev_ndcg@10']}, fine-tuned {metrics['dev_ndcg@10']}"
+        + (f", best interpolation weight {metrics['interpolation_weight']}" if "interpolation_weight" in metrics else "")
+        + ("\n\n**Worse than its baseline on the dev split: not promoted.**" if metrics["worse_than_baseline"] else "") + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    folder = Path((argv or sys.argv[1:])[0])
+    try:
+        result = run(folder)
+    except Exception as err:  # the process boundary: record any failure for the app, then exit non-zero
+        (folder / "result.json").write_text(json.dumps({"status": "failed", "error": f"{type(err).__name__}: {err}",
+                                                        "traceback": traceback.format_exc()[-4000:]}, indent=2))
+        return 1
+    return 0 if result["status"] in ("done", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

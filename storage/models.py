@@ -1,0 +1,29 @@
+"""Fine-tuned models registered by finished jobs."""
+
+import json
+
+import duckdb
+import pandas as pd
+
+
+def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
+    """The corpus's models, newest first, with their dev metrics unpacked."""
+    frame = con.execute(
+        """SELECT m.id, m.name, m.kind, m.base_model, m.path, m.metrics, m.created_at, m.job_id
+           FROM models m JOIN jobs j ON j.id = m.job_id
+           WHERE json_extract(j.spec, '$.corpus_id')::INTEGER = ? ORDER BY m.id DESC""",
+        [corpus],
+    ).df()
+    metrics = [json.loads(m) if m else {} for m in frame["metrics"]]
+    frame["dev_ndcg@10"] = [m.get("dev_ndcg@10") for m in metrics]
+    frame["baseline_dev_ndcg@10"] = [m.get("baseline_dev_ndcg@10") for m in metrics]
+    frame["interpolation_weight"] = [m.get("interpolation_weight") for m in metrics]
+    frame["worse_than_baseline"] = [bool(m.get("worse_than_baseline")) for m in metrics]
+    return frame.drop(columns=["metrics"])
+
+
+def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:
+    row = con.execute("SELECT id, name, kind, base_model, path, metrics FROM models WHERE id = ?", [model_id]).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "name": row[1], "kind": row[2], "base_model": row[3], "path": row[4], "metrics": json.loads(row[5] or "{}")}

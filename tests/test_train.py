@@ -1,0 +1,139 @@
+"""The two losses against hand computation; training jobs end to end on the bundled model."""
+
+import json
+import math
+import os
+import signal
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.datasets import build_training_data
+from core.generate import GenerationSettings, generate_queries, select_passages
+from core.ingest import load_sample_corpus
+from core.jobs import cancel_job, launch_job, poll_job, wait_for
+from core.judge import JudgeSettings, judge_candidates
+from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
+from core.mine import mine_candidates
+from core.settings import database_path
+from core.train import DEFAULTS, load_spec
+from storage.db import connect
+
+TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
+
+
+def test_lce_is_the_softmax_cross_entropy_of_the_positive():
+    scores = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    expected = (-math.log(math.exp(2) / (math.exp(2) + math.exp(1) + 1)) - math.log(1 / 3)) / 2
+    assert float(lce(scores)) == pytest.approx(expected)
+
+
+def test_lce_gradient_pushes_the_positive_up_and_negatives_down():
+    scores = torch.tensor([[0.5, 0.4, 0.3]], requires_grad=True)
+    lce(scores).backward()
+    assert scores.grad[0, 0] < 0 and (scores.grad[0, 1:] > 0).all()
+
+
+def test_distillation_equals_the_hand_computed_kl():
+    student = torch.tensor([[0.9, 0.5, 0.1]])
+    teacher = torch.tensor([[3.0, 1.0, 0.0]])
+    p = [math.exp(t / 0.3) for t in (3.0, 1.0, 0.0)]
+    p = [x / sum(p) for x in p]
+    q = [math.exp(s / 0.05) for s in (0.9, 0.5, 0.1)]
+    q = [x / sum(q) for x in q]
+    kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+    assert float(listwise_distillation(student, teacher, infonce_weight=0)) == pytest.approx(kl, rel=1e-4)
+
+
+def test_distillation_is_zero_when_student_and_teacher_agree():
+    teacher = torch.tensor([[3.0, 1.5, 0.0, 0.3]])
+    student = teacher * (0.05 / 0.3)  # the same distribution after each temperature
+    assert float(listwise_distillation(student, teacher, infonce_weight=0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_infonce_term_ignores_near_positives():
+    teacher = torch.tensor([[3.0, 2.5, 0.0]])  # candidate 1 is above 0.6 x top: not a negative
+    with_near = listwise_distillation(torch.tensor([[0.5, 0.9, 0.1]]), teacher, infonce_weight=1.0)
+    kl_only = listwise_distillation(torch.tensor([[0.5, 0.9, 0.1]]), teacher, infonce_weight=0.0)
+    infonce = F.cross_entropy(torch.tensor([[0.5, float("-inf"), 0.1]]) / 0.01, torch.tensor([0]))
+    assert float(with_near - kl_only) == pytest.approx(float(infonce), rel=1e-5)
+
+
+def test_cross_encoder_lce_is_the_group_softmax():
+    from sentence_transformers import CrossEncoder
+
+    from core.embed import bundled_model_path
+
+    loss = cross_encoder_lce(CrossEncoder(str(bundled_model_path()), num_labels=1))
+    columns = [torch.tensor([2.0, 0.0]), torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0])]  # positive, negatives
+    assert float(loss.calculate_loss(columns, 2)) == pytest.approx(float(lce(torch.stack(columns, dim=1))))
+
+
+@pytest.fixture
+def labelled(workspace):
+    con = connect(database_path())
+    corpus = load_sample_corpus(con).corpus_id
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}))
+    mine_candidates(con, corpus, k=10)
+    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    yield con, corpus
+    con.close()
+
+
+def group_loss(model, groups) -> float:
+    features = [model.tokenize([g["query"] for g in groups])]
+    features += [model.tokenize([g["positive"] for g in groups])]
+    features += [model.tokenize([g["negatives"][i] for g in groups]) for i in range(3)]
+    with torch.no_grad():
+        return float(BiEncoderLCELoss(model)(features))
+
+
+def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled):
+    from sentence_transformers import SentenceTransformer
+
+    from core.embed import bundled_model_path
+
+    con, corpus = labelled
+    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY}), timeout_s=400)
+    assert job["status"] == "done", (job["error"], open(os.path.join(job["folder"], "train.log")).read()[-2000:])
+    assert job["model_id"] is not None
+    assert [p["step"] for p in job["progress"] if "loss" in p] == list(range(1, 9))
+    groups = build_training_data(con, corpus, group_size=4, dev_fraction=0.0).groups  # the whole training set
+    base, tuned = SentenceTransformer(str(bundled_model_path())), SentenceTransformer(os.path.join(job["folder"], "model"))
+    base.max_seq_length = tuned.max_seq_length = TINY["max_length"]  # the length it was trained at
+    before, after = group_loss(base, groups), group_loss(tuned, groups)
+    assert after < before
+    assert (os.path.exists(os.path.join(job["folder"], "model", "QURATE.md")))
+    model_row = con.execute("SELECT kind, base_model FROM models WHERE id = ?", [job["model_id"]]).fetchone()
+    assert model_row == ("reranker", "all-MiniLM-L6-v2 (bundled)")
+
+
+def test_the_job_spec_round_trips(labelled):
+    con, corpus = labelled
+    job_id = launch_job(con, corpus, {"method": "distill", **TINY, "max_steps": 1})
+    folder = poll_job(con, job_id)["folder"]
+    spec = load_spec(__import__("pathlib").Path(folder))
+    written = json.loads(open(os.path.join(folder, "spec.json")).read())
+    assert spec == {**DEFAULTS, **written} and spec["method"] == "distill" and spec["corpus_id"] == corpus
+    job = wait_for(con, job_id, timeout_s=400)
+    assert job["status"] == "done" and job["kind"] == "retriever"
+
+
+def test_cancelled_and_killed_jobs_end_in_the_right_state(labelled):
+    con, corpus = labelled
+    slow = {**TINY, "max_steps": 500}
+    cancelled = launch_job(con, corpus, {"method": "lce", **slow})
+    killed = launch_job(con, corpus, {"method": "lce", **slow})
+    deadline = time.time() + 300
+    while time.time() < deadline and not (poll_job(con, cancelled)["progress"] and poll_job(con, killed)["progress"]):
+        time.sleep(1)
+    cancel_job(con, cancelled, grace_s=30)
+    pid = con.execute("SELECT pid FROM jobs WHERE id = ?", [killed]).fetchone()[0]
+    os.killpg(pid, signal.SIGKILL)
+    assert wait_for(con, cancelled, 60)["status"] == "cancelled"
+    job = wait_for(con, killed, 60)
+    assert job["status"] == "failed" and "ended without a result" in job["error"]
+    assert os.path.exists(os.path.join(job["folder"], "train.log"))
+    assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0
