@@ -285,3 +285,23 @@ def ingest_path(
 def load_sample_corpus(con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> IngestReport:
     """Load the small sample corpus that ships with Qurate, with its test questions."""
     return ingest_path(con, SAMPLE_NAME, SAMPLE_DIR, progress=progress)
+
+
+def add_test_set(
+    con: duckdb.DuckDBPyConnection, corpus: int, name: str, queries: tuple[str, bytes], qrels: tuple[str, bytes]
+) -> dict:
+    """Add held-out test queries (BEIR queries.jsonl) and their qrels (TSV) to an existing corpus.
+
+    Returns:
+        The test set summary (id, name, n_queries, n_qrels, n_missing_docs).
+
+    Raises:
+        BadUpload: a file cannot be read, or no judged document is in the corpus.
+    """
+    test = readers.read_beir_test(queries[0], queries[1], qrels[0], qrels[1])
+    with transaction(con):
+        summary = corpora.create_test_set(con, corpus, name.strip() or "uploaded", "qrels upload", test.queries, test.qrels)
+        if summary["n_qrels"] and summary["n_missing_docs"] == summary["n_qrels"]:
+            raise BadUpload("none of the judged documents is in this corpus: check that the qrels use the corpus's document ids",
+                            filename=qrels[0])
+    return summary

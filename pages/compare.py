@@ -1,12 +1,71 @@
-"""Compare: See baseline and fine-tuned rankings side by side."""
+"""Compare: baseline and fine-tuned rankings side by side, for a test query or any query typed."""
 
 import streamlit as st
 
+from core.errors import QurateError
+from core.evaluate import side_by_side, system_label
 from pages._shared import active_corpus, connection
-from storage.workspace import flow_counts
+from storage import corpora
+from storage import evaluations as store
+from storage.models import list_models
 
 st.title("Compare")
-st.write("See baseline and fine-tuned rankings side by side.")
-corpus = active_corpus(connection())
-st.warning("This step is not built yet (tracked in issue #7); the counts below show what it will start from.")
-st.json(flow_counts(connection(), corpus))
+con = connection()
+corpus = active_corpus(con)
+if corpus is None:
+    st.info("No corpus yet: add one on the Corpus page first.")
+    st.stop()
+
+models = list_models(con, corpus)
+systems = ["dense", "bm25", "fused"] + [f"{'rerank' if m['kind'] == 'reranker' else 'retrieve'}:{m['id']}" for _, m in models.iterrows()]
+a, b = st.columns(2)
+left = a.selectbox("Left (before)", systems, index=0, format_func=lambda s: system_label(con, s), key="cmp_left")
+right = b.selectbox("Right (after)", systems, index=len(systems) - 1 if len(systems) > 3 else 2,
+                    format_func=lambda s: system_label(con, s), key="cmp_right")
+if len(systems) == 3:
+    st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
+
+sets = corpora.test_sets(con, corpus)
+source = st.radio("Query", ["Type a query", "Pick a test query"] if not sets.empty else ["Type a query"], horizontal=True, key="cmp_source")
+qrels = None
+if source == "Pick a test query":
+    test_set = int(sets["id"].iloc[0]) if len(sets) == 1 else st.selectbox("Test set", sets["id"].tolist(), key="cmp_test_set",
+                                                                            format_func=lambda i: sets.set_index("id").loc[i, "name"])
+    _, queries, all_qrels = store.test_set_data(con, test_set)
+    query_id = st.selectbox("Test query", sorted(queries), format_func=lambda q: queries[q], key="cmp_query_id")
+    query, qrels = queries[query_id], all_qrels.get(query_id, {})
+else:
+    query = st.text_input("Query", key="cmp_query", placeholder="type what a user would search for")
+
+if not query.strip():
+    st.stop()
+try:
+    result = side_by_side(con, corpus, query, left, right, qrels)
+except QurateError as err:
+    st.error(str(err))
+    st.stop()
+st.caption(f"Ranked in {result['seconds']:.2f} s. ✅ judged relevant, ❌ judged not relevant, · not judged; "
+           "arrows: places gained (▲) or lost (▼) against the left ranking.")
+
+
+def mark(row) -> str:
+    if row["relevance"] is None:
+        return "·"
+    return "✅" if row["relevance"] > 0 else "❌"
+
+
+def move(row) -> str:
+    if "moved" not in row:
+        return ""
+    if row["moved"] is None:
+        return " 🆕"
+    return f" ▲{row['moved']}" if row["moved"] > 0 else (f" ▼{-row['moved']}" if row["moved"] < 0 else " =")
+
+
+for column, side, system in ((a, "left", left), (b, "right", right)):
+    with column:
+        st.markdown(f"**{system_label(con, system)}**")
+        for row in result[side]:
+            with st.expander(f"{row['rank']}. {mark(row)} {row['title'] or row['passage_id']}{move(row)} · {row['score']:.3f}"):
+                st.write(row["text"])
+                st.caption(f"passage {row['passage_id']} (document {row['doc_id']})")

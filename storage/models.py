@@ -23,7 +23,13 @@ def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
 
 
 def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:
-    row = con.execute("SELECT id, name, kind, base_model, path, metrics FROM models WHERE id = ?", [model_id]).fetchone()
+    """A model with its metrics and the training method of its job."""
+    row = con.execute(
+        """SELECT m.id, m.name, m.kind, m.base_model, m.path, m.metrics, json_extract_string(j.spec, '$.method')
+           FROM models m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.id = ?""",
+        [model_id],
+    ).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "name": row[1], "kind": row[2], "base_model": row[3], "path": row[4], "metrics": json.loads(row[5] or "{}")}
+    return {"id": row[0], "name": row[1], "kind": row[2], "base_model": row[3], "path": row[4],
+            "metrics": json.loads(row[5] or "{}"), "method": row[6]}

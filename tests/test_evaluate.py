@@ -1,0 +1,100 @@
+"""Evaluation: ranx metrics against hand computation, the significance test, the held-out rule, pages."""
+
+import math
+
+import pytest
+from scipy import stats
+
+from core.datasets import build_training_data
+from core.evaluate import compare_runs, evaluate_system, side_by_side
+from core.generate import GenerationSettings, generate_queries, select_passages
+from core.ingest import add_test_set, ingest_files, load_sample_corpus
+from core.judge import JudgeSettings, judge_candidates
+from core.mine import mine_candidates
+from core.errors import BadUpload
+from storage import evaluations as store
+from storage import queries as qstore
+from tests.test_pages import app
+
+
+@pytest.fixture
+def tiny(con):
+    """Three documents; the query's words favour d1, but only d2 is relevant."""
+    corpus = ingest_files(con, "tiny", [("c.jsonl", b'{"_id": "d1", "text": "alpha beta alpha beta gamma"}\n'
+                                                     b'{"_id": "d2", "text": "alpha delta epsilon"}\n'
+                                                     b'{"_id": "d3", "text": "zeta eta theta"}\n')]).corpus_id
+    summary = add_test_set(con, corpus, "t", ("q.jsonl", b'{"_id": "q1", "text": "alpha beta"}\n'), ("r.tsv", b"q1\td2\t1\n"))
+    return corpus, summary["id"]
+
+
+def test_bm25_metrics_match_the_hand_computed_values(con, tiny):
+    corpus, test_set = tiny
+    run = evaluate_system(con, test_set, "bm25")
+    metrics = store.latest_runs(con, test_set).iloc[0]
+    # d1 first, d2 (the relevant one) second, d3 unmatched
+    assert metrics["ndcg@10"] == pytest.approx((1 / math.log2(3)) / (1 / math.log2(2)))
+    assert metrics["mrr@10"] == pytest.approx(1 / 2)
+    assert metrics["recall@10"] == pytest.approx(1.0)
+    assert metrics["judged@10"] == pytest.approx(1 / 10)
+    assert store.run_ranking(con, run, "q1")["passage_id"].tolist()[:2] == ["d1", "d2"]
+
+
+def test_paired_t_test_on_a_known_case(con, tiny):
+    _, test_set = tiny
+    before, after = [1, 2, 3, 4, 5], [2, 3, 3, 6, 6]
+    runs = [store.save_run(con, test_set, name, {}, {}, [(f"q{i}", "ndcg@10", float(v)) for i, v in enumerate(values)], [])
+            for name, values in (("a", before), ("b", after))]
+    result = compare_runs(con, *runs)
+    d = [1, 1, 0, 2, 1]
+    sd = math.sqrt(sum((x - 1) ** 2 for x in d) / 4)
+    t = 1 / (sd / math.sqrt(5))
+    assert result["p_value"] == pytest.approx(2 * stats.t.sf(t, df=4))
+    assert (result["wins"], result["ties"], result["losses"]) == (4, 1, 0) and result["difference"] == pytest.approx(1.0)
+
+
+def test_a_training_query_never_appears_in_a_test_set(con):
+    corpus = load_sample_corpus(con).corpus_id
+    test_text = con.execute("SELECT text FROM test_queries LIMIT 1").fetchone()[0]
+    source = con.execute("SELECT doc_id FROM qrels WHERE query_id = (SELECT query_id FROM test_queries WHERE text = ?)", [test_text]).fetchone()[0]
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1}))
+    qstore.insert_queries(con, corpus, [{"passage_id": source, "text": test_text.upper(), "qtype": "question", "origin": "llm",
+                                         "generator": "x", "prompt_version": "-", "cache_key": "leak", "flags": []}])
+    mine_candidates(con, corpus, k=10)
+    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    data = build_training_data(con, corpus, dev_fraction=0.2)
+    assert data.counts["skipped_held_out_text"] == 1
+    tests = {t.lower() for (t,) in con.execute("SELECT text FROM test_queries").fetchall()}
+    assert not tests & {g["query"].lower() for g in data.groups} and not tests & {d["query"].lower() for d in data.dev}
+
+
+def test_qrels_that_match_no_document_are_refused(con, tiny):
+    corpus, _ = tiny
+    with pytest.raises(BadUpload, match="none of the judged documents is in this corpus"):
+        add_test_set(con, corpus, "bad", ("q.jsonl", b'{"_id": "q", "text": "x"}\n'), ("r.tsv", b"q\tnope\t1\n"))
+    assert con.execute("SELECT count(*) FROM test_sets").fetchone()[0] == 1
+
+
+def test_side_by_side_marks_relevance_and_movement(con, tiny):
+    corpus, _ = tiny
+    result = side_by_side(con, corpus, "alpha beta", "bm25", "dense", qrels={"d2": 1})
+    assert [r["relevance"] for r in result["left"][:2]] == [None, 1]
+    right = {r["passage_id"]: r for r in result["right"]}
+    left_rank = {r["passage_id"]: r["rank"] for r in result["left"]}
+    assert all(row["moved"] == left_rank[pid] - row["rank"] for pid, row in right.items())
+
+
+def test_evaluate_and_compare_pages():
+    at = app().switch_page("pages/corpus.py").run()
+    at.button(key="load_sample").click().run()
+    at = at.switch_page("pages/evaluate.py").run()
+    at.button(key="evaluate").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["system"].tolist() == ["BM25", "MiniLM (baseline)", "BM25 + MiniLM (RRF)"]
+    assert (table["ndcg@10"] > 0.5).all()
+    assert len(at.get("plotly_chart")) >= 1
+    at = at.switch_page("pages/compare.py").run()
+    at.radio(key="cmp_source").set_value("Pick a test query").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert len(labels) == 20 and any("✅" in label for label in labels)
