@@ -6,7 +6,7 @@
 - Distillation lists (retriever): a query, its labelled candidates and the teacher's
   scores for them (the grades), best-ranked first, padded with random passages scored 0.
 
-Queries whose source passage was judged not relevant are left out, and so is any query
+Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
 whose text is also a held-out test query of the corpus. A dev split, by source passage
 so that no passage is on both sides, drives early stopping and model selection.
 """
@@ -60,12 +60,18 @@ def build_training_data(
         "SELECT id, coalesce(edited_text, text), qtype, passage_id FROM queries WHERE corpus_id = ?", [corpus]).fetchall()}
     held_out = {t.strip().lower() for (t,) in con.execute(
         "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]).fetchall()}
+    from storage.reviews import bad_queries
+
+    rejected = bad_queries(con, corpus)
     rng = random.Random(seed)
     all_ids = sorted(texts)
     data = TrainingData()
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
     for query_id, rows in labels.groupby("query_id", sort=True):
         text, qtype, source = queries[query_id]
+        if query_id in rejected:
+            skipped["bad_query"] += 1
+            continue
         if text.strip().lower() in held_out:
             skipped["held_out_text"] += 1
             continue

@@ -228,3 +228,11 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        6,
+        "reviews: the queue a decision was made from",
+        "ALTER TABLE reviews ADD COLUMN queue VARCHAR;",
+    )
+)

@@ -1,0 +1,60 @@
+"""Export the curated training set: JSONL, a Hugging Face datasets folder, BEIR files."""
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from storage import labels as store
+from storage.reviews import bad_queries
+
+POSITIVE = 2
+
+
+def training_records(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
+    """One record per kept, labelled query: positives and negatives with grades and provenance."""
+    labels = store.effective_labels(con, corpus)
+    labels = labels[labels["grade"].notna()]
+    queries = {r[0]: r[1:] for r in con.execute(
+        "SELECT id, coalesce(edited_text, text), qtype, origin, generator, prompt_version, passage_id FROM queries WHERE corpus_id = ?",
+        [corpus]).fetchall()}
+    rejected = bad_queries(con, corpus)
+    records = []
+    for query_id, rows in labels.groupby("query_id", sort=True):
+        if query_id in rejected:
+            continue
+        text, qtype, origin, generator, version, source = queries[query_id]
+        item = lambda r: {"passage_id": r["passage_id"], "grade": int(r["grade"]), "rank": int(r["rank"]),  # noqa: E731
+                          "judge": r["judge"], "reviewer": r["reviewer"] if isinstance(r["reviewer"], str) else None}
+        rows = rows.sort_values("rank")
+        records.append({
+            "query_id": int(query_id), "query": text, "qtype": qtype, "source_passage": source,
+            "positives": [item(r) for _, r in rows.iterrows() if r["grade"] >= POSITIVE],
+            "negatives": [item(r) for _, r in rows.iterrows() if r["grade"] == 0],
+            "provenance": {"origin": origin, "generator": generator, "prompt_version": version},
+        })
+    return records
+
+
+def export_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Path) -> dict[str, Path]:
+    """Write training.jsonl, hf/ (datasets.save_to_disk) and beir/ (corpus, queries, qrels/train.tsv)."""
+    from datasets import Dataset
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = training_records(con, corpus)
+    jsonl = folder / "training.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
+    flat = [{**{k: v for k, v in r.items() if k not in ("positives", "negatives", "provenance")},
+             "positives": [p["passage_id"] for p in r["positives"]], "negatives": [n["passage_id"] for n in r["negatives"]],
+             "generator": r["provenance"]["generator"]} for r in records]
+    Dataset.from_list(flat).save_to_disk(str(folder / "hf"))
+    beir = folder / "beir"
+    (beir / "qrels").mkdir(parents=True, exist_ok=True)
+    with (beir / "corpus.jsonl").open("w") as handle:
+        for pid, title, text in con.execute("SELECT passage_id, title, text FROM passages WHERE corpus_id = ? ORDER BY passage_id", [corpus]).fetchall():
+            handle.write(json.dumps({"_id": pid, "title": title, "text": text}) + "\n")
+    (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": str(r["query_id"]), "text": r["query"], "metadata": {"qtype": r["qtype"]}}) + "\n" for r in records))
+    (beir / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{r['query_id']}\t{p['passage_id']}\t{p['grade']}\n" for r in records for p in r["positives"]))
+    return {"jsonl": jsonl, "hf": folder / "hf", "beir": beir}

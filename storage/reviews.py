@@ -1,0 +1,172 @@
+"""Human review: append-only overrides, review queues, audit history, agreement figures.
+
+The effective label of a pair is the latest human decision, else the judge's label
+(storage.labels.EFFECTIVE). Nothing is updated or deleted: undo is a new row.
+"""
+
+import duckdb
+import pandas as pd
+
+from storage.labels import EFFECTIVE
+
+ACTIONS = {"relevant": 3, "partially": 2, "not relevant": 0}
+QUEUES = {
+    "spot-check": "a random sample of labelled pairs (an honest measure of the judge's accuracy)",
+    "low confidence": "middle grades (1, 2) and pairs the judge left unsure",
+    "judge vs rank": "graded 0 though ranked in the top 3, or graded 2-3 though ranked below 10",
+    "source judged not relevant": "the query's own passage judged not relevant: a bad query?",
+    "rescued positives": "other passages the judge found relevant",
+    "not yet reviewed": "every labelled pair without a human decision",
+}
+
+
+def record_review(
+    con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, reviewer: str, action: str,
+    note: str = "", queue: str | None = None,
+) -> int:
+    """Append a human decision; returns its id.
+
+    Args:
+        action: "relevant", "partially", "not relevant" (a grade for the pair), "bad query"
+            (a verdict on the query itself: passage_id None) or "undo" (restores the grade
+            the latest decision on this pair replaced).
+
+    Raises:
+        ValueError: an unknown action, an empty reviewer, or nothing to undo.
+    """
+    if not reviewer.strip():
+        raise ValueError("say who is reviewing (the reviewer name) before recording a decision")
+    if action == "bad query":
+        passage_id = None
+    elif action not in ACTIONS and action != "undo":
+        raise ValueError(f"unknown action {action!r}; use one of {[*ACTIONS, 'bad query', 'undo']}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        old = effective_grade(con, query_id, passage_id) if passage_id is not None else None
+        if action == "undo":
+            last = con.execute(
+                """SELECT old_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
+                   ORDER BY id DESC LIMIT 1""", [query_id, passage_id]).fetchone()
+            if last is None:
+                raise ValueError("nothing to undo for this pair")
+            new = last[0]
+        else:
+            new = ACTIONS.get(action)
+        review_id = con.execute(
+            """INSERT INTO reviews (query_id, passage_id, reviewer, old_grade, new_grade, action, note, queue)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            [query_id, passage_id, reviewer.strip(), old, new, action, note or None, queue],
+        ).fetchone()[0]
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return review_id
+
+
+def record_bulk(con: duckdb.DuckDBPyConnection, reviewer: str, changes: list[tuple[int, str, int]]) -> int:
+    """Record (query, passage, new grade) overrides from the table view; returns how many.
+
+    Raises:
+        ValueError: a grade outside 0, 2, 3 (1 "related" is a judge's grade, not a decision).
+    """
+    by_grade = {grade: action for action, grade in ACTIONS.items()}
+    bad = [g for _, _, g in changes if g not in by_grade]
+    if bad:
+        raise ValueError(f"grades must be 0 (not relevant), 2 (partially) or 3 (relevant), got {bad[:3]}")
+    for query_id, passage_id, grade in changes:
+        record_review(con, query_id, passage_id, reviewer, by_grade[grade], "bulk edit", queue="bulk")
+    return len(changes)
+
+
+def effective_grade(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str) -> int | None:
+    """The latest human grade of a pair, else its latest (non-failed) judge grade."""
+    row = con.execute(
+        """SELECT coalesce(
+               (SELECT new_grade FROM reviews WHERE query_id = ? AND passage_id = ? AND action <> 'bad query' ORDER BY id DESC LIMIT 1),
+               (SELECT grade FROM labels WHERE query_id = ? AND passage_id = ? AND status <> 'failed' ORDER BY id DESC LIMIT 1))""",
+        [query_id, passage_id, query_id, passage_id],
+    ).fetchone()
+    return row[0]
+
+
+def queue(
+    con: duckdb.DuckDBPyConnection, corpus: int, name: str, *, qtype: str | None = None, grade: int | None = None,
+    limit: int = 50, seed: float = 0.42, include_reviewed: bool = False,
+) -> pd.DataFrame:
+    """The items of a review queue (query, passage, labels), unreviewed first unless asked.
+
+    Raises:
+        ValueError: an unknown queue name.
+    """
+    conditions = {
+        "spot-check": "l.llm_grade IS NOT NULL",
+        "low confidence": "(l.llm_grade IN (1, 2) OR l.status = 'unsure')",
+        "judge vs rank": "((l.llm_grade = 0 AND l.rank <= 3) OR (l.llm_grade >= 2 AND l.rank > 10))",
+        "source judged not relevant": "(l.is_source AND l.llm_grade < 2)",
+        "rescued positives": "(NOT l.is_source AND l.llm_grade >= 2)",
+        "not yet reviewed": "(l.llm_grade IS NOT NULL OR l.status = 'unsure')",
+    }
+    if name not in conditions:
+        raise ValueError(f"unknown queue {name!r}; use one of {list(conditions)}")
+    where = [conditions[name]]
+    params: list = [corpus]
+    if not include_reviewed or name == "not yet reviewed":
+        where.append("l.human_grade IS NULL")
+    if qtype:
+        where.append("q.qtype = ?")
+        params.append(qtype)
+    if grade is not None:
+        where.append("l.grade = ?")
+        params.append(grade)
+    order = f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')" if name == "spot-check" else "l.query_id, l.rank"
+    return con.execute(
+        f"""SELECT l.query_id, l.passage_id, coalesce(q.edited_text, q.text) AS query, q.qtype, q.origin, l.rank, l.is_source,
+                   l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage
+            FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
+            JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = l.passage_id
+            WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?""",
+        [*params, limit],
+    ).df()
+
+
+def history(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str) -> pd.DataFrame:
+    """Every judgement and human decision on a pair, oldest first (the audit view)."""
+    return con.execute(
+        """SELECT created_at AS time, 'judge' AS source, judge AS who, grade AS grade, NULL AS old_grade, status AS action,
+                  rationale AS note FROM labels WHERE query_id = ? AND passage_id = ?
+           UNION ALL
+           SELECT created_at, 'human', reviewer, new_grade, old_grade, action, note FROM reviews
+           WHERE query_id = ? AND (passage_id = ? OR passage_id IS NULL)
+           ORDER BY time""",
+        [query_id, passage_id, query_id, passage_id],
+    ).df()
+
+
+def review_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
+    row = con.execute(
+        """SELECT count(*), count(DISTINCT (r.query_id, r.passage_id)), count(DISTINCT r.reviewer)
+           FROM reviews r JOIN queries q ON q.id = r.query_id WHERE q.corpus_id = ?""", [corpus]).fetchone()
+    return {"decisions": row[0], "pairs": row[1], "reviewers": row[2]}
+
+
+def bad_queries(con: duckdb.DuckDBPyConnection, corpus: int) -> set[int]:
+    """Queries whose latest query-level verdict is 'bad query'."""
+    rows = con.execute(
+        """SELECT r.query_id FROM reviews r JOIN queries q ON q.id = r.query_id
+           WHERE q.corpus_id = ? AND r.passage_id IS NULL
+           QUALIFY row_number() OVER (PARTITION BY r.query_id ORDER BY r.id DESC) = 1 AND r.action = 'bad query'""",
+        [corpus]).fetchall()
+    return {r[0] for r in rows}
+
+
+def reviewed_pairs(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
+    """Pairs with both a judge grade and a human grade, with the query type and whether the
+    first human decision was made from the random spot-check queue (note 'spot-check')."""
+    return con.execute(
+        f"""SELECT l.query_id, l.passage_id, q.qtype, l.llm_grade, l.human_grade,
+                   EXISTS (SELECT 1 FROM reviews r WHERE r.query_id = l.query_id AND r.passage_id = l.passage_id
+                           AND r.queue = 'spot-check') AS spot_check
+            FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
+            WHERE l.llm_grade IS NOT NULL AND l.human_grade IS NOT NULL""",
+        [corpus]).df()

@@ -1,0 +1,160 @@
+"""Expert review: effective labels, audit history, undo, concurrency, queues, agreement, export, page."""
+
+import json
+import threading
+
+import pytest
+
+from core.export import export_training_set
+from core.generate import GenerationSettings, generate_queries, select_passages
+from core.ingest import load_sample_corpus
+from core.judge import JudgeSettings, judge_candidates
+from core.mine import mine_candidates
+from core.review import agreement
+from core.settings import database_path
+from storage import reviews
+from storage.db import connect, shared_cursor
+from tests.test_pages import app
+
+
+@pytest.fixture
+def judged(workspace):
+    con = connect(database_path())
+    corpus = load_sample_corpus(con).corpus_id
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "web": 1}))
+    mine_candidates(con, corpus, k=10)
+    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    yield con, corpus
+    con.close()
+
+
+def a_negative(con):
+    return con.execute("SELECT query_id, passage_id FROM labels WHERE grade = 0 ORDER BY query_id, passage_id LIMIT 1").fetchone()
+
+
+def test_the_latest_human_decision_wins_and_the_judge_label_stays(judged):
+    con, _ = judged
+    q, p = a_negative(con)
+    assert reviews.effective_grade(con, q, p) == 0
+    reviews.record_review(con, q, p, "ada", "relevant", "clearly answers it")
+    assert reviews.effective_grade(con, q, p) == 3
+    reviews.record_review(con, q, p, "bob", "partially")
+    assert reviews.effective_grade(con, q, p) == 2
+    assert con.execute("SELECT grade FROM labels WHERE query_id = ? AND passage_id = ?", [q, p]).fetchone()[0] == 0
+
+
+def test_undo_is_a_new_override_and_the_audit_shows_everything(judged):
+    con, _ = judged
+    q, p = a_negative(con)
+    reviews.record_review(con, q, p, "ada", "relevant")
+    reviews.record_review(con, q, p, "ada", "undo")
+    assert reviews.effective_grade(con, q, p) == 0
+    audit = reviews.history(con, q, p)
+    assert audit["source"].tolist() == ["judge", "human", "human"]
+    assert audit["action"].tolist()[1:] == ["relevant", "undo"]
+    assert audit["old_grade"].tolist()[1:] == [0, 3]
+    with pytest.raises(ValueError, match="nothing to undo"):
+        reviews.record_review(con, q, "no-such-passage", "ada", "undo")
+    with pytest.raises(ValueError, match="reviewer name"):
+        reviews.record_review(con, q, p, " ", "relevant")
+
+
+def test_concurrent_overrides_from_two_connections_are_all_kept(judged):
+    con, corpus = judged
+    q, p = a_negative(con)
+    errors = []
+
+    def review(name, action):
+        cursor = con.cursor()
+        try:
+            for _ in range(20):
+                reviews.record_review(cursor, q, p, name, action)
+        except Exception as err:  # collect to assert below: a lost decision must fail the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=review, args=("ada", "relevant")), threading.Thread(target=review, args=("bob", "not relevant"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert con.execute("SELECT count(*) FROM reviews").fetchone()[0] == 40
+    last = con.execute("SELECT new_grade FROM reviews ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert reviews.effective_grade(con, q, p) == last
+
+
+def test_queues_select_what_they_promise(judged):
+    con, corpus = judged
+    rescued = reviews.queue(con, corpus, "rescued positives")
+    assert rescued.empty  # the offline judge grades only sources as relevant
+    spot = reviews.queue(con, corpus, "spot-check", limit=20)
+    assert len(spot) == 20 and spot["llm_grade"].notna().all()
+    assert reviews.queue(con, corpus, "spot-check", limit=20, seed=0.42)["passage_id"].tolist() == spot["passage_id"].tolist()
+    q, p = spot.iloc[0]["query_id"], spot.iloc[0]["passage_id"]
+    reviews.record_review(con, int(q), p, "ada", "not relevant", queue="spot-check")
+    again = reviews.queue(con, corpus, "spot-check", limit=20)
+    assert (int(q), p) not in set(zip(again["query_id"], again["passage_id"]))
+    web = reviews.queue(con, corpus, "not yet reviewed", qtype="web", limit=1000)
+    assert set(web["qtype"]) == {"web"}
+    with pytest.raises(ValueError, match="unknown queue"):
+        reviews.queue(con, corpus, "everything")
+
+
+def test_agreement_kappa_and_spot_check_interval(judged):
+    con, corpus = judged
+    items = reviews.queue(con, corpus, "spot-check", limit=10)
+    for i, (_, item) in enumerate(items.iterrows()):
+        agree = i < 8
+        judge_relevant = item["llm_grade"] >= 2
+        action = ("relevant" if judge_relevant else "not relevant") if agree else ("not relevant" if judge_relevant else "relevant")
+        reviews.record_review(con, int(item["query_id"]), item["passage_id"], "ada", action, queue="spot-check")
+    figures = agreement(con, corpus)
+    assert figures["overall"]["n"] == 10 and figures["overall"]["agreement"] == pytest.approx(0.8)
+    assert figures["spot_check"]["accuracy"] == pytest.approx(0.8)
+    assert figures["spot_check"]["low"] < 0.8 < figures["spot_check"]["high"]
+
+
+def test_bad_query_verdict_and_overrides_reach_training_and_export(judged, tmp_path):
+    from core.datasets import build_training_data
+
+    con, corpus = judged
+    before = build_training_data(con, corpus, dev_fraction=0.0).counts["train_queries"]
+    q, p = a_negative(con)
+    reviews.record_review(con, q, p, "ada", "bad query")
+    assert build_training_data(con, corpus, dev_fraction=0.0).counts["train_queries"] == before - 1
+    other = con.execute("SELECT query_id, passage_id FROM labels WHERE grade = 0 AND query_id <> ? LIMIT 1", [q]).fetchone()
+    reviews.record_bulk(con, "ada", [(other[0], other[1], 3)])
+    paths = export_training_set(con, corpus, tmp_path / "export")
+    records = [json.loads(line) for line in paths["jsonl"].read_text().splitlines()]
+    assert q not in {r["query_id"] for r in records}
+    rescued = next(r for r in records if r["query_id"] == other[0])
+    assert any(x["passage_id"] == other[1] and x["reviewer"] == "ada" for x in rescued["positives"])
+    assert (paths["beir"] / "qrels" / "train.tsv").exists() and (paths["hf"] / "dataset_info.json").exists()
+    with pytest.raises(ValueError, match="grades must be"):
+        reviews.record_bulk(con, "ada", [(other[0], other[1], 1)])
+
+
+def test_review_page_review_undo_and_filter():
+    at = app().switch_page("pages/corpus.py").run()
+    at.button(key="load_sample").click().run()
+    at = at.switch_page("pages/queries.py").run()
+    for qtype in ["claim", "title", "keywords", "casual"]:
+        at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
+    at.button(key="generate").click().run()
+    at = at.switch_page("pages/labels.py").run()
+    at.button(key="mine").click().run()
+    at.button(key="judge").click().run()
+    assert at.button(key="act_relevant").disabled  # no reviewer yet
+    at.sidebar.text_input(key="reviewer").input("Ada").run()
+    at.button(key="act_relevant").click().run()
+    at.button(key="act_not relevant").click().run()
+    db = shared_cursor(database_path())
+    assert db.execute("SELECT reviewer, action, queue FROM reviews ORDER BY id").fetchall() == [
+        ("Ada", "relevant", "spot-check"), ("Ada", "not relevant", "spot-check")]
+    at.button(key="act_undo").click().run()
+    assert db.execute("SELECT action FROM reviews ORDER BY id DESC LIMIT 1").fetchone()[0] == "undo"
+    at.selectbox(key="review_type").select("web").run()
+    assert "(web," in at.markdown[0].value
+    at.selectbox(key="review_queue").select("rescued positives").run()
+    assert "Nothing left in this queue." in [s.value for s in at.success]
+    assert not at.exception
