@@ -191,7 +191,7 @@ def _choose_interpolation(spec: dict, model, dev: list[dict]) -> dict:
     relevant = [set(range(len(d["positive"]))) for d in dev]
     by_alpha = {a: mean_ndcg_at_10([a * t + (1 - a) * b for t, b in zip(scores["tuned"], scores["base"])], relevant)
                 for a in (0.0, 0.25, 0.5, 0.75, 1.0)}
-    best = max(by_alpha, key=lambda a: (by_alpha[a], a))
+    best = max(by_alpha, key=lambda a: (by_alpha[a], -abs(a - 0.5)))  # ties: the even mix
     return {"interpolation_weight": best, "dev_ndcg@10_by_weight": by_alpha}
 
 

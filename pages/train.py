@@ -43,12 +43,13 @@ method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m}: {MET
 base = st.text_input("Base model (name or folder)", BUNDLED if method != "lce-cross-encoder" else "", key=f"train_base_{method}",
                      help="The offline default is the bundled MiniLM bi-encoder. For the cross-encoder path, name a trained "
                           "cross-encoder (a folder, or a hub name on a machine with network).")
-h = st.columns(5)
+h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
 batch = h[2].number_input("Batch (queries)", 1, 512, DEFAULTS["batch_size"], key="train_batch")
 max_length = h[3].number_input("Max length (tokens)", 32, 512, DEFAULTS["max_length"], key="train_max_length")
-name = h[4].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
+max_steps = h[4].number_input("Max steps (0: all)", 0, 1_000_000, 0, key="train_max_steps", help="Stop after this many steps: a quick trial.")
+name = h[5].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
 device = device_summary()
 texts = counts["train_queries"] * int(epochs) * (int(group_size) + 1)
 if device.startswith("CPU"):  # 12 texts/s measured on 2 cores (docs/BENCHMARKS.md), scaled by cores
@@ -59,7 +60,7 @@ st.caption(f"Device: {device}. Estimated training time: {estimate} ({texts:,} te
 if st.button("Start training", type="primary", key="start_training", disabled=method == "lce-cross-encoder" and not base.strip()):
     spec = {"method": method, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
-            "dev_fraction": dev_fraction, "name": name.strip()}
+            "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1}
     try:
         job_id = launch_job(con, corpus, spec)
     except (QurateError, ValueError) as err:
@@ -74,6 +75,11 @@ def jobs_panel() -> None:
     if not jobs:
         st.caption("No training job yet.")
         return
+    running = {job["id"] for job in jobs if job["status"] == "running"}
+    if st.session_state.get("running_jobs", set()) - running:  # a job just ended: refresh the models below
+        st.session_state["running_jobs"] = running
+        st.rerun(scope="app")
+    st.session_state["running_jobs"] = running
     for job in jobs[:10]:
         logs = [p for p in job["progress"] if p.get("event") == "log"]
         start = next((p for p in job["progress"] if p.get("event") == "start"), {})
