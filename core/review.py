@@ -39,3 +39,41 @@ def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
         interval = binomtest(correct, len(sample)).proportion_ci(confidence_level=0.95, method="wilson")
         spot = {"n": len(sample), "accuracy": correct / len(sample), "low": float(interval.low), "high": float(interval.high)}
     return {"overall": figures(pairs), "by_type": by_type, "spot_check": spot}
+
+
+def freeze_reviewed_queries(con: duckdb.DuckDBPyConnection, corpus: int, name: str = "reviewed queries") -> dict:
+    """Make a held-out test set of the queries experts reviewed, judged by their latest decisions.
+
+    Each query with a human grade of 2 or more on some passage becomes a test query; its
+    reviewed passages become qrels (grade 0 kept as judged not relevant). The queries then
+    leave training, since training drops any query whose text is a test query.
+
+    Returns:
+        The test set summary (id, name, n_queries, n_qrels, n_missing_docs).
+
+    Raises:
+        QurateError: no reviewed query has a relevant passage yet.
+    """
+    from core.errors import QurateError
+    from storage import corpora
+    from storage.db import transaction
+
+    rows = con.execute(
+        """SELECT q.id, coalesce(q.edited_text, q.text), q.qtype, p.doc_id, r.new_grade
+           FROM reviews r JOIN queries q ON q.id = r.query_id
+           JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = r.passage_id
+           WHERE q.corpus_id = ? AND r.passage_id IS NOT NULL AND r.new_grade IS NOT NULL
+           QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1""",
+        [corpus],
+    ).fetchall()
+    queries, qrels = {}, {}
+    for query_id, text, qtype, doc, grade in rows:
+        key = f"reviewed-{query_id}"
+        queries[key] = (text, {"qtype": qtype, "origin": "reviewed"})
+        qrels.setdefault(key, {})[doc] = max(int(grade), qrels.get(key, {}).get(doc, 0))
+    keep = {q for q, docs in qrels.items() if max(docs.values()) >= RELEVANT}
+    if not keep:
+        raise QurateError("no reviewed query has a passage graded relevant yet: review some pairs first")
+    with transaction(con):
+        return corpora.create_test_set(con, corpus, name, "reviewed queries",
+                                       {q: queries[q] for q in keep}, {q: qrels[q] for q in keep})

@@ -10,6 +10,7 @@ from core.errors import QurateError
 from core.evaluate import HEADLINE, compare_runs, evaluate_system, system_label
 from core.ingest import add_test_set
 from core.report import report_html
+from core.review import freeze_reviewed_queries
 from pages._shared import active_corpus, connection
 from storage import corpora
 from storage import evaluations as store
@@ -34,6 +35,17 @@ with st.expander("Add a test set (queries + qrels)", expanded=sets.empty):
             summary = add_test_set(con, corpus, name, (queries_file.name, queries_file.getvalue()), (qrels_file.name, qrels_file.getvalue()))
         except QurateError as err:
             st.error(f"{err}\n\nNothing was stored.")
+        else:
+            st.success(f"Test set “{summary['name']}”: {summary['n_queries']:,} queries, {summary['n_qrels']:,} judgements.")
+            st.rerun()
+with st.expander("Make a test set from the queries experts reviewed"):
+    st.caption("Each reviewed query with a passage graded relevant becomes a test query, judged by the latest human "
+               "decisions; those queries then leave training.")
+    if st.button("Freeze reviewed queries as a test set", key="ts_freeze"):
+        try:
+            summary = freeze_reviewed_queries(con, corpus)
+        except QurateError as err:
+            st.error(str(err))
         else:
             st.success(f"Test set “{summary['name']}”: {summary['n_queries']:,} queries, {summary['n_qrels']:,} judgements.")
             st.rerun()

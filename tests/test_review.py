@@ -158,3 +158,24 @@ def test_review_page_review_undo_and_filter():
     at.selectbox(key="review_queue").select("rescued positives").run()
     assert "Nothing left in this queue." in [s.value for s in at.success]
     assert not at.exception
+
+
+def test_reviewed_queries_become_a_test_set_and_leave_training(judged):
+    from core.datasets import build_training_data
+    from core.errors import QurateError
+    from core.review import freeze_reviewed_queries
+
+    con, corpus = judged
+    with pytest.raises(QurateError, match="review some pairs first"):
+        freeze_reviewed_queries(con, corpus)
+    source = con.execute("SELECT query_id, passage_id FROM candidates WHERE is_source ORDER BY query_id LIMIT 1").fetchone()
+    negative = con.execute("SELECT passage_id FROM labels WHERE query_id = ? AND grade = 0 LIMIT 1", [source[0]]).fetchone()[0]
+    reviews.record_review(con, source[0], source[1], "ada", "relevant")
+    reviews.record_review(con, source[0], negative, "ada", "not relevant")
+    before = build_training_data(con, corpus, dev_fraction=0.0).counts
+    summary = freeze_reviewed_queries(con, corpus)
+    assert summary["n_queries"] == 1 and summary["n_qrels"] == 2
+    assert con.execute("SELECT origin FROM test_sets WHERE id = ?", [summary["id"]]).fetchone()[0] == "reviewed queries"
+    after = build_training_data(con, corpus, dev_fraction=0.0).counts
+    assert after["skipped_held_out_text"] == before["skipped_held_out_text"] + 1
+    assert after["train_queries"] == before["train_queries"] - 1

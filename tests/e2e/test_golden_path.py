@@ -29,9 +29,12 @@ def server(tmp_path_factory):
         port = s.getsockname()[1]
     workspace = tmp_path_factory.mktemp("workspace")
     env = {**os.environ, "QURATE_WORKSPACE": str(workspace)}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "streamlit.log").open("w")  # a file, not a pipe: an unread pipe fills up and blocks the server
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -42,7 +45,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         process.kill()
-        pytest.fail("streamlit did not start: " + process.stdout.read().decode()[-2000:])
+        pytest.fail("streamlit did not start: " + (ARTIFACTS / "streamlit.log").read_text()[-2000:])
     yield url
     process.terminate()
     try:
@@ -79,6 +82,7 @@ def no_error(page, shot: str) -> None:
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
 
+@pytest.mark.timeout(1800)
 def test_the_whole_flow(page, server):
     page.wait_for_selector("text=Turn your own documents")
     no_error(page, "01-home")
@@ -113,6 +117,10 @@ def test_the_whole_flow(page, server):
     no_error(page, "05-review")
 
     go(page, "Train")
+    slider = page.get_by_role("slider").first  # the dev split: none, for a 3-step trial
+    slider.focus()
+    slider.press("Home")
+    page.wait_for_timeout(1000)
     page.get_by_role("spinbutton", name="Max steps (0: all)").fill("3")
     page.get_by_role("spinbutton", name="Max steps (0: all)").press("Enter")
     page.wait_for_timeout(1000)
@@ -135,7 +143,8 @@ def test_the_whole_flow(page, server):
     go(page, "Compare")
     page.get_by_text("Pick a test query").click()
     page.wait_for_selector("text=Ranked in")
-    assert page.locator("[data-testid='stExpander']").count() == 20
+    page.wait_for_function("document.querySelectorAll(\"[data-testid='stExpander']\").length >= 20")
+    assert page.locator("text=✅").count() >= 1
     no_error(page, "08-compare")
 
 
