@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import QurateError
+from storage.db import insert_frame
 
 BUNDLED = "all-MiniLM-L6-v2 (bundled)"
 _models: dict[str, object] = {}
@@ -102,10 +103,6 @@ def _cached(con, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
 
 def _store(con, model: str, hashes: list[str], vectors: np.ndarray) -> None:
     frame = pd.DataFrame({"model": model, "text_hash": hashes, "vector": list(vectors)})
-    con.register("new_embeddings", frame)
-    try:
-        con.execute("INSERT OR IGNORE INTO embeddings SELECT model, text_hash, vector::FLOAT[] FROM new_embeddings")
-    finally:
-        con.unregister("new_embeddings")
+    insert_frame(con, "embeddings", frame, ["model", "text_hash", "vector"], ignore_duplicates=True)
 
 

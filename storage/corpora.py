@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import NotFound
+from storage.db import insert_frame
 
 
 def corpus_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
@@ -60,14 +61,7 @@ def insert_passages(con: duckdb.DuckDBPyConnection, corpus: int, passages: list)
             "source": [p.source for p in passages],
         }
     )
-    con.register("new_passages", frame)
-    try:
-        con.execute(
-            """INSERT INTO passages (corpus_id, passage_id, doc_id, title, text, text_hash, n_tokens, position, source)
-               SELECT corpus_id, passage_id, doc_id, title, text, text_hash, n_tokens, position, source FROM new_passages"""
-        )
-    finally:
-        con.unregister("new_passages")
+    insert_frame(con, "passages", frame, list(frame.columns))
 
 
 def record_file(
@@ -119,14 +113,8 @@ def create_test_set(
             "relevance": [r[2] for r in qrel_rows],
         }
     )
-    con.register("new_queries", query_frame)
-    con.register("new_qrels", qrel_frame)
-    try:
-        con.execute("INSERT INTO test_queries SELECT test_set_id, query_id, text, metadata::JSON FROM new_queries")
-        con.execute("INSERT INTO qrels SELECT test_set_id, query_id, doc_id, relevance FROM new_qrels")
-    finally:
-        con.unregister("new_queries")
-        con.unregister("new_qrels")
+    insert_frame(con, "test_queries", query_frame, list(query_frame.columns))
+    insert_frame(con, "qrels", qrel_frame, list(qrel_frame.columns))
     missing = con.execute(
         """SELECT count(*) FROM qrels r WHERE r.test_set_id = ?
            AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.corpus_id = ? AND p.doc_id = r.doc_id)""",

@@ -90,3 +90,17 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False) -> None:
+    """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement.
+
+    DuckDB casts on the way in (VARCHAR to JSON, lists of floats to FLOAT[]).
+    """
+    name = f"frame_{table}"
+    con.register(name, frame)
+    try:
+        listed = ", ".join(columns)
+        con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
+    finally:
+        con.unregister(name)

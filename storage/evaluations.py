@@ -22,7 +22,7 @@ def test_set_data(con: duckdb.DuckDBPyConnection, test_set: int) -> tuple[int, d
 
 def save_run(con, test_set: int, system: str, settings: dict, metrics: dict, results: list[tuple], rankings: list[tuple]) -> int:
     """Store a run, its per-query (query, metric, value) results and (query, passage, rank, score) rankings."""
-    from storage.db import transaction
+    from storage.db import insert_frame, transaction
 
     model_id = int(system.split(":", 1)[1]) if ":" in system else None
     with transaction(con):
@@ -34,14 +34,8 @@ def save_run(con, test_set: int, system: str, settings: dict, metrics: dict, res
         frame.insert(0, "run_id", run_id)
         ranked = pd.DataFrame(rankings, columns=["query_id", "passage_id", "rank", "score"])
         ranked.insert(0, "run_id", run_id)
-        con.register("new_results", frame)
-        con.register("new_rankings", ranked)
-        try:
-            con.execute("INSERT INTO eval_results SELECT run_id, query_id, metric, value FROM new_results")
-            con.execute("INSERT INTO eval_rankings SELECT run_id, query_id, passage_id, rank, score FROM new_rankings")
-        finally:
-            con.unregister("new_results")
-            con.unregister("new_rankings")
+        insert_frame(con, "eval_results", frame, list(frame.columns))
+        insert_frame(con, "eval_rankings", ranked, list(ranked.columns))
     return run_id
 
 

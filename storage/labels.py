@@ -5,6 +5,7 @@ import json
 import duckdb
 import pandas as pd
 
+from storage.db import insert_frame
 from storage.queries import ACTIVE
 
 
@@ -27,11 +28,7 @@ def replace_candidates(con: duckdb.DuckDBPyConnection, query_ids: list[int], row
     con.execute("DELETE FROM candidates WHERE query_id IN (SELECT unnest(?))", [query_ids])
     if rows:
         frame = pd.DataFrame(rows, columns=["run_id", "query_id", "passage_id", "rank", "bm25_score", "dense_score", "fused_score", "is_source"])
-        con.register("new_candidates", frame)
-        try:
-            con.execute("INSERT INTO candidates SELECT * FROM new_candidates")
-        finally:
-            con.unregister("new_candidates")
+        insert_frame(con, "candidates", frame, list(frame.columns))
 
 
 def add_query_flag(con: duckdb.DuckDBPyConnection, query_ids: list[int], flag: str) -> int:
@@ -113,14 +110,7 @@ def insert_labels(con, rows: list[tuple]) -> None:
         return
     frame = pd.DataFrame(rows, columns=["query_id", "passage_id", "grade", "rationale", "judge", "prompt_version", "raw_response", "status", "error"])
     frame["grade"] = frame["grade"].astype("Int64")
-    con.register("new_labels", frame)
-    try:
-        con.execute(
-            """INSERT INTO labels (query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error)
-               SELECT query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error FROM new_labels"""
-        )
-    finally:
-        con.unregister("new_labels")
+    insert_frame(con, "labels", frame, list(frame.columns))
 
 
 EFFECTIVE = """

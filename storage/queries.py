@@ -4,6 +4,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import NotFound
+from storage.db import insert_frame
 
 ACTIVE = "NOT q.deleted AND (len(q.flags) = 0 OR q.restored)"
 
@@ -39,15 +40,8 @@ def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]
         return
     frame = pd.DataFrame(rows)
     frame["corpus_id"] = corpus
-    con.register("new_queries_frame", frame)
-    try:
-        con.execute(
-            """INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)
-               SELECT corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags::VARCHAR[]
-               FROM new_queries_frame"""
-        )
-    finally:
-        con.unregister("new_queries_frame")
+    insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
+                                         "prompt_version", "cache_key", "flags"])
 
 
 def list_queries(

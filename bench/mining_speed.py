@@ -1,6 +1,6 @@
 """Benchmark: candidates per second for BM25, dense and fused ranking on the full MedQuAD corpus.
 
-    python -m bench.mine_medquad [--queries 1000] [--k 30] [--workspace bench/results/medquad-ws]
+    python -m bench.mining_speed [--queries 1000] [--k 30] [--workspace bench/results/medquad-ws]
 
 The first run is cold (the BM25 index is built and every passage is encoded with the
 bundled MiniLM: about 10 minutes on 2 cores); a second run with the same --workspace
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.ingest_medquad import DEFAULT_DATA
+from bench.ingest_speed import DEFAULT_DATA
 from core import embed
 from core.ingest import ingest_path
 from core.retrieve import bm25_index, passage_texts, rrf

@@ -1,6 +1,6 @@
 """Benchmark: the whole flow on MedQuAD, offline (no LLM), against the real held-out questions.
 
-    python -m bench.reproduce_medquad [--train-queries 800] [--eval-questions 500] [--retriever] [--quick]
+    python -m bench.reproduce_paper [--train-queries 800] [--eval-questions 500] [--retriever] [--quick]
 
 1. ingests MedQuAD (reusing bench/results/medquad-ws and its cached embeddings);
 2. picks a seeded sample of real questions for evaluation, and training passages among
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.ingest_medquad import DEFAULT_DATA
+from bench.ingest_speed import DEFAULT_DATA
 from core import embed
 from core.datasets import build_training_data, export
 from core.generate import GenerationSettings, generate_queries

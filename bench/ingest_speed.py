@@ -1,6 +1,6 @@
 """Benchmark: ingest the full MedQuAD corpus (a BEIR folder) into a fresh workspace file.
 
-    python -m bench.ingest_medquad [--data ../shared/data/medquad] [--repeat 3]
+    python -m bench.ingest_speed [--data ../shared/data/medquad] [--repeat 3]
 
 Prints passages per second (the median of the repeats) and the database size. Target:
 15,775 passages in under 10 seconds on a 2-core machine.
