@@ -283,8 +283,17 @@ def ingest_path(
 
 
 def load_sample_corpus(con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> IngestReport:
-    """Load the small sample corpus that ships with Qurate, with its test questions."""
-    return ingest_path(con, SAMPLE_NAME, SAMPLE_DIR, progress=progress)
+    """Load the small sample corpus that ships with Qurate, with its test questions.
+
+    The files are a BEIR dataset; the passages file is stored as passages.jsonl (so it is
+    not mistaken for a copy of a shared data set) and read as the BEIR corpus.jsonl.
+    """
+    entries = [
+        ("sample/corpus.jsonl", (SAMPLE_DIR / "passages.jsonl").read_bytes()),
+        ("sample/queries.jsonl", (SAMPLE_DIR / "queries.jsonl").read_bytes()),
+        ("sample/qrels/test.tsv", (SAMPLE_DIR / "qrels" / "test.tsv").read_bytes()),
+    ]
+    return _store(con, SAMPLE_NAME, entries, None, progress)
 
 
 def add_test_set(
