@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.ingest_speed import DEFAULT_DATA
 from core import embed
-from core.datasets import build_training_data, export
+from core.datasets import TrainingData, build_training_data, export
 from core.generate import GenerationSettings, generate_queries
 from core.ingest import ingest_path
 from core.judge import JudgeSettings, judge_candidates
@@ -36,6 +36,7 @@ from storage import corpora
 from storage.db import connect
 
 POOL = 30
+CURVE = (100, 200, 400)  # with --curve, smaller training sets besides the full one
 
 
 def per_query_metrics(qrels: dict, runs: dict) -> dict:
@@ -54,8 +55,11 @@ def main() -> None:
     parser.add_argument("--eval-questions", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
+    parser.add_argument("--curve", action="store_true", help="also train on 100, 200 and 400 of the training queries")
     parser.add_argument("--quick", action="store_true", help="200 training queries, 100 questions")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="", help="suffix of the output file, to keep several runs")
+    parser.add_argument("--spec", type=json.loads, default={}, help='extra training spec as JSON, e.g. \'{"learning_rate": 3e-5}\'')
     args = parser.parse_args()
     if args.quick:
         args.train_queries, args.eval_questions = 200, 100
@@ -96,17 +100,26 @@ def main() -> None:
     data = build_training_data(con, corpus, dev_fraction=0.1, seed=args.seed)
     print(f"training data: {data.counts}; mining: source in top 30 for {mining.source_in_top_k}/{mining.queries}", flush=True)
 
-    models = {}
-    for method in ["lce"] + (["distill"] if args.retriever else []):
-        folder = args.workspace / "jobs" / f"{run_name}-{method}"
-        export(data, folder)
+    source_of = dict(con.execute("SELECT id, passage_id FROM queries WHERE corpus_id = ?", [corpus]).fetchall())
+    jobs = [("lce", args.train_queries)] + [("lce", n) for n in CURVE if args.curve and n < args.train_queries]
+    jobs += [("distill", args.train_queries)] if args.retriever else []
+    models, curve = {}, {}
+    for method, size in jobs:
+        keep = set(train_passages[:size])  # nested subsets: the curve's smaller sets lie inside the larger ones
+        subset = TrainingData([g for g in data.groups if source_of[g["query_id"]] in keep],
+                              [r for r in data.lists if source_of[r["query_id"]] in keep], data.dev)
+        name = method if size == args.train_queries else f"{method}-{size}"
+        folder = args.workspace / "jobs" / f"{run_name}-{name}"
+        export(subset, folder)
         (folder / "progress.jsonl").unlink(missing_ok=True)
-        (folder / "spec.json").write_text(json.dumps({"method": method, "epochs": args.epochs, "seed": args.seed}))
+        (folder / "spec.json").write_text(json.dumps({"method": method, "epochs": args.epochs, "seed": args.seed, **args.spec}))
         t = time.perf_counter()
         result = train(folder)
-        timings[f"train_{method}_s"] = time.perf_counter() - t
-        print(f"{method}: {result['status']} in {timings[f'train_{method}_s']:.0f} s; {result.get('metrics')}", flush=True)
-        models[method] = result
+        timings[f"train_{name}_s"] = time.perf_counter() - t
+        print(f"{name}: {len(subset.groups)} groups, {result['status']} in {timings[f'train_{name}_s']:.0f} s; {result.get('metrics')}", flush=True)
+        models[name] = result
+        if method == "lce":
+            curve[size] = f"{name} fine-tuned"
 
     t = time.perf_counter()
     queries = [questions[q] for q in eval_ids]
@@ -126,9 +139,9 @@ def main() -> None:
             return embed.encode(con, [texts[i] for i in pool], path) @ tuned_q[row]
 
         systems[f"{method} fine-tuned"] = tuned
-        if weight not in (0.0, 1.0) or method == "lce":
-            systems[f"{method} fine-tuned, interpolated (w={weight})"] = (
-                lambda row, pool, tuned=tuned, w=weight: w * tuned(row, pool) + (1 - w) * dense[row, pool])
+        for w in sorted({weight, 0.5} - {0.0, 1.0}) if "-" not in method else []:  # the weight chosen on dev, and the even mix
+            systems[f"{method} fine-tuned, interpolated (w={w}{', chosen on dev' if w == weight else ''})"] = (
+                lambda row, pool, tuned=tuned, w=w: w * tuned(row, pool) + (1 - w) * dense[row, pool])
     runs = {name: {} for name in systems}
     for row, (qid, pool) in enumerate(zip(eval_ids, pools)):
         for name, score in systems.items():
@@ -151,14 +164,17 @@ def main() -> None:
         table.append({"system": name, **{m: float(np.mean(list(v.values()))) for m, v in metrics.items()}, "p_vs_baseline": p})
     timings["total_s"] = time.perf_counter() - started
     output = {"args": {k: str(v) for k, v in vars(args).items()}, "training_data": data.counts, "pool_recall@30": pool_recall,
-              "table": table, "timings": timings, "models": {m: r.get("metrics") for m, r in models.items()}}
-    out = Path("bench/results") / f"reproduce-{args.train_queries}-{args.eval_questions}-seed{args.seed}.json"
+              "table": table, "curve": {n: next(r["ndcg@10"] for r in table if r["system"] == s) for n, s in sorted(curve.items())},
+              "timings": timings, "models": {m: r.get("metrics") for m, r in models.items()}}
+    out = Path("bench/results") / f"reproduce-{args.train_queries}-{args.eval_questions}-seed{args.seed}{'-' + args.name if args.name else ''}.json"
     out.write_text(json.dumps(output, indent=2))
     print(f"\nfirst-stage pool Recall@30: {pool_recall:.3f}")
     print(f"{'system':<45} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>8} {'p vs baseline':>14}")
     for row in table:
         p = "" if row["p_vs_baseline"] is None else f"{row['p_vs_baseline']:.2g}"
         print(f"{row['system']:<45} {row['ndcg@10']:>8.3f} {row['mrr@10']:>8.3f} {row['recall@10']:>8.3f} {p:>14}")
+    if len(output["curve"]) > 1:
+        print("training-size curve (nDCG@10): " + ", ".join(f"{n}: {v:.3f}" for n, v in output["curve"].items()))
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     print(f"written to {out}")
 

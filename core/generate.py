@@ -167,7 +167,8 @@ def generate_queries(
 
     if settings.llm.offline:
         meter = Meter(planned=len(todo))
-        generator = OfflineGenerator([t for (t,) in con.execute("SELECT title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()])
+        rows = con.execute("SELECT title || '. ' || text, title FROM passages WHERE corpus_id = ?", [corpus]).fetchall()
+        generator = OfflineGenerator([r[0] for r in rows], [r[1] for r in rows])
         for start in range(0, len(todo), 500):
             if should_stop and should_stop():
                 meter.stopped = "stopped by user"

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v1 (no LLM)"
+NAME = "offline-v2 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -35,18 +35,31 @@ def _words(text: str) -> list[str]:
 class OfflineGenerator:
     """Makes queries of every type for the passages of one corpus.
 
-    >>> gen = OfflineGenerator(["Chains need oil. Oil keeps chains quiet.", "Brake pads wear out."])
-    >>> gen.make("Chain care", "Chains need oil. Oil keeps chains quiet.", "keywords")
-    'chains need oil'
+    A query names the passage's topic (its title) and its aspect: the terms that set the
+    passage apart from the passages sharing its title (its siblings: the sections of one
+    document, or the answers about one subject), weighted by their rarity in the corpus.
+    Without siblings the aspect is plain TF-IDF. That is what a searcher must tell apart
+    and what the hard negatives mined for the query will be.
+
+    >>> gen = OfflineGenerator(["Chains need oil. Oil keeps chains quiet.", "Brake pads wear out."], ["Chain care", "Brakes"])
+    >>> gen.make("Chain care", "Chains need oil. Oil keeps chains quiet.", "web")
+    'chain care chains oil'
     """
 
     name = NAME
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], titles: list[str] | None = None):
+        titles = titles if titles is not None else [""] * len(texts)
         self.n = max(len(texts), 1)
         self.df: Counter = Counter()
-        for text in texts:
-            self.df.update({w.lower() for w in _words(text)})
+        self.siblings: dict[str, tuple[int, Counter]] = {}
+        for title, text in zip(titles, texts):
+            seen = {w.lower() for w in _words(text)}
+            self.df.update(seen)
+            count, sf = self.siblings.setdefault(title.strip().lower(), (0, Counter()))
+            sf.update(seen)
+            self.siblings[title.strip().lower()] = (count + 1, sf)
+        self.siblings.pop("", None)
         common = {w for w, c in self.df.items() if self.n >= 20 and c / self.n > 0.5}
         self.stop = FUNCTION_WORDS | common
 
@@ -56,20 +69,23 @@ class OfflineGenerator:
     def _is_content(self, word: str) -> bool:
         return word.lower() not in self.stop and (len(word) > 2 or word.isdigit() or word.isupper())
 
-    def salient_terms(self, text: str, k: int) -> list[str]:
-        """The ``k`` terms with the highest TF-IDF in ``text``, in order of first appearance."""
-        words = [w for w in _words(text) if self._is_content(w)]
-        tf = Counter(w.lower() for w in words)
-        top = {w for w, _ in sorted(tf.items(), key=lambda item: -item[1] * self.idf(item[0]))[:k]}
-        ordered = []
-        for w in words:
-            if w.lower() in top and w.lower() not in ordered:
-                ordered.append(w.lower())
-        return ordered
+    def aspect_scores(self, title: str, text: str) -> dict[str, float]:
+        """Content words of ``text`` outside its title, scored by tf x rarity among siblings (tf x idf without siblings)."""
+        count, sf = self.siblings.get(title.strip().lower(), (1, Counter()))
+        topic = {w.lower() for w in _words(title)}
+        tf = Counter(w.lower() for w in _words(text) if self._is_content(w) and not w.isdigit() and w.lower() not in topic)
+        if count < 3:  # too few siblings to contrast with: plain TF-IDF
+            return {w: c * self.idf(w) for w, c in tf.items()}
+        return {w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) for w, c in tf.items()}
 
-    def phrases(self, text: str) -> list[str]:
-        """Runs of up to four content words, best (highest summed IDF) first."""
-        scored = {}
+    def salient_terms(self, text: str, k: int, title: str = "") -> list[str]:
+        """The ``k`` best aspect terms of ``text``, best first."""
+        scores = self.aspect_scores(title, text)
+        return sorted(scores, key=lambda w: -scores[w])[:k]
+
+    def phrases(self, text: str, scores: dict[str, float]) -> list[str]:
+        """Runs of up to four content words, best (highest summed aspect score) first."""
+        scored: dict[str, float] = {}
         for sentence in _SENTENCE.split(text):
             run: list[str] = []
             for word in [*_words(sentence), ""]:
@@ -77,53 +93,55 @@ class OfflineGenerator:
                     run.append(word)
                     continue
                 if run:
-                    phrase = " ".join(run)
-                    scored[phrase.lower()] = max(scored.get(phrase.lower(), 0), sum(self.idf(w) for w in run))
+                    phrase = " ".join(run).lower()
+                    scored[phrase] = max(scored.get(phrase, 0), sum(scores.get(w.lower(), 0) for w in run))
                 run = [word] if word and self._is_content(word) else []
-        return sorted(scored, key=lambda p: -scored[p])
+        return sorted((p for p in scored if scored[p] > 0), key=lambda p: -scored[p])
 
-    def _sentences(self, text: str) -> list[list[str]]:
-        """The passage's sentences as words, most informative (mean IDF of content words) first."""
+    def _sentences(self, text: str, scores: dict[str, float]) -> list[list[str]]:
+        """The passage's sentences as words, richest in aspect terms first."""
         sentences = [_words(s) for s in _SENTENCE.split(text)]
         sentences = [s for s in sentences if 4 <= len(s) <= 60] or [s for s in sentences if s]
-        score = lambda s: sum(self.idf(w) for w in s if self._is_content(w)) / (len(s) ** 0.5)  # noqa: E731
-        return sorted(sentences, key=score, reverse=True)
+        return sorted(sentences, key=lambda s: -sum(scores.get(w.lower(), 0) for w in set(s)) / len(s) ** 0.5)
 
-    def _question(self, sentence: list[str], topic: str) -> str:
-        """Ask about the subject of a sentence: 'X is Y' -> 'what is X?', 'X may cause Y' -> 'what may cause Y?'."""
+    def _question(self, sentence: list[str], topic: str, aspect: str) -> str:
+        """Ask about the subject of a sentence: 'X is Y' -> 'What is X?', 'X may cause Y' -> 'What may cause Y?'."""
+        mentions = lambda q: bool({w.lower() for w in _words(q)} & {w.lower() for w in _words(topic)})  # noqa: E731
         for k, word in enumerate(sentence[:10]):
             low = word.lower()
-            if k and low in _COPULAS:
-                subject = sentence[:k][-7:]
-                named = any(self._is_content(w) for w in subject)
-                return f"What {low} {_lower_first(' '.join(subject)) if named else topic}?"
-            if k and low in FUNCTION_WORDS and low in {"can", "may", "might", "should", "must", "will", "could", "would"}:
-                return f"What {' '.join([low, *sentence[k + 1:k + 7]])}?"
-        return f"What about {' '.join(self.salient_terms(' '.join(sentence), 3))} in {topic}?"
+            if k and low in _COPULAS and any(self._is_content(w) for w in sentence[:k]):
+                question = f"What {low} {_lower_first(' '.join(sentence[:k][-7:]))}"
+                return f"{question}?" if mentions(question) else f"{question} in {topic}?"
+            if k and low in {"can", "may", "might", "should", "must", "will", "could", "would"}:
+                question = f"What {' '.join([low, *sentence[k + 1:k + 7]])}"
+                return f"{question}?" if mentions(question) else f"{question} in {topic}?"
+        return f"What is known about {aspect} in {topic}?"
 
     def make(self, title: str, text: str, qtype: str, index: int = 0) -> str:
         """One query of ``qtype`` for a passage; ``index`` picks a different variant."""
-        phrases = self.phrases(text) or [title.lower()]
+        scores = self.aspect_scores(title, text)
+        terms = sorted(scores, key=lambda w: -scores[w]) or [w.lower() for w in _words(title or text)[:3]]
+        phrases = self.phrases(text, scores) or [" ".join(terms[:3])]
         topic = title.strip() or phrases[0]
-        topic_words = {w.lower() for w in _words(topic)}
-        aspects = [p for p in phrases if not set(p.split()) & topic_words] or phrases
-        sentences = self._sentences(text) or [_words(text)]
+        topic_words = [w.lower() for w in _words(topic)][:5] if title.strip() else []
+        lead = [_words(s) for s in _SENTENCE.split(text) if len(_words(s)) >= 4][:1]
+        sentences = lead + self._sentences(text, scores) or [_words(text)]
         pick = lambda items, offset=0: items[(index + offset) % len(items)]  # noqa: E731
         if qtype == "keywords":
-            terms = self.salient_terms(text, 3 + index)
-            return " ".join(terms[index % 2:][:4] if index else terms)
-        if qtype == "title":
-            return f"{topic}: {pick(aspects)}" if title.strip() else " ".join(phrases[index % len(phrases)].split()[:8])
+            return " ".join([*topic_words[:3], *terms[index:index + 3]])
         if qtype == "web":
-            return " ".join([*(w.lower() for w in _words(topic)[:4]), *pick(aspects, 1).split()[:3]])
+            return " ".join([*topic_words, *terms[index % 2:index % 2 + 2]])
+        if qtype == "title":
+            return f"{topic}: {pick(phrases)}" if title.strip() else " ".join(pick(phrases).split()[:8])
         if qtype == "question":
-            return self._question(pick(sentences), topic)
+            return self._question(pick(sentences), topic, pick(phrases))
         if qtype == "casual":
-            question = self._question(pick(sentences, 1), topic).rstrip("?")
+            question = self._question(pick(sentences, 1), topic, pick(phrases, 1)).rstrip("?")
             return _lower_first(question.replace("What ", "what ", 1))
         if qtype == "claim":
-            content = [w for w in pick(sentences) if self._is_content(w)]
-            return " ".join(content[:12])
+            content = [w for w in pick(sentences) if self._is_content(w)][:12]
+            named = {w.lower() for w in content} & set(topic_words)
+            return " ".join(content if named or not topic_words else [*topic_words[:4], *content[:10]])
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
 
 

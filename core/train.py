@@ -24,7 +24,7 @@ METHODS = {
 }
 DEFAULTS = {
     "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "epochs": 1, "learning_rate": 2e-5,
-    "batch_size": 16, "group_size": 8, "list_size": 20, "max_length": 256, "seed": 0, "max_steps": -1,
+    "batch_size": 16, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
     "eval_steps": 50, "warmup_ratio": 0.1,
 }
 
@@ -72,6 +72,7 @@ def _model_and_loss(spec: dict):
         model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
         return model, cross_encoder_lce(model)
     model = SentenceTransformer(base)
+    model.inference_length = model.max_seq_length  # restored before saving: max_length only bounds training cost
     model.max_seq_length = spec["max_length"]
     if spec["method"] == "lce":
         return model, BiEncoderLCELoss(model, scale=20.0)
@@ -114,7 +115,7 @@ def run(folder: Path) -> dict:
     bf16 = cuda and torch.cuda.is_bf16_supported()
     steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
     total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
-    baseline = _ndcg_key(evaluator(model)) if evaluator else None
+    baseline = _ndcg_key(evaluator(model)) if evaluator else None  # the dev split is scored at the training length
     progress.write(json.dumps({"event": "start", "total_steps": total, "train_examples": len(dataset), "dev_queries": len(dev),
                                "device": "cuda" if cuda else "cpu", "precision": "bf16" if bf16 else ("fp16" if cuda else "fp32"),
                                "baseline_dev_ndcg@10": baseline, "time": time.time()}) + "\n")
@@ -134,7 +135,7 @@ def run(folder: Path) -> dict:
 
     common = dict(
         output_dir=str(folder / "checkpoints"), num_train_epochs=spec["epochs"], max_steps=spec["max_steps"],
-        per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_ratio=spec["warmup_ratio"],
+        per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_steps=float(spec["warmup_ratio"]),
         seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=bf16, fp16=cuda and not bf16,
         save_total_limit=2, dataloader_drop_last=False,
     )
@@ -156,13 +157,18 @@ def run(folder: Path) -> dict:
     if (folder / "cancel").exists():
         result = {"status": "cancelled", "seconds": time.time() - started}
     else:
-        final = _ndcg_key(evaluator(model)) if evaluator else None
+        final = None
+        if evaluator:  # the model kept is the best checkpoint, whose dev score the trainer already has
+            best = trainer.state.best_metric
+            final = float(best) if best is not None else _ndcg_key(evaluator(model))
         metrics = {"baseline_dev_ndcg@10": baseline, "dev_ndcg@10": final,
                    "worse_than_baseline": bool(final is not None and baseline is not None and final < baseline),
                    "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
         if spec["method"] != "lce-cross-encoder" and dev and baseline is not None:
             metrics.update(_choose_interpolation(spec, model, dev))
         if trainer.is_world_process_zero():
+            if hasattr(model, "inference_length"):  # keep the base model's length for use
+                model.max_seq_length = max(model.inference_length, spec["max_length"])
             model.save(str(folder / "model"))
             _write_card(folder, spec, metrics)
         result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
@@ -179,6 +185,7 @@ def _choose_interpolation(spec: dict, model, dev: list[dict]) -> dict:
     from core.metrics import mean_ndcg_at_10
 
     base = SentenceTransformer(resolve_model(spec["base_model"]), device=model.device)
+    base.max_seq_length = model.max_seq_length  # both at the training length, as the dev split is scored
     scores = {}
     for name, encoder in (("tuned", model), ("base", base)):
         rows = []

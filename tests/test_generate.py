@@ -234,3 +234,26 @@ def test_offline_generator_on_medquad_passages(con, medquad):
     assert all(len(r[1].split()) >= 1 for r in rows)
     kept, _ = store.list_queries(con, corpus, show="kept", limit=10_000)
     assert len(kept) > 0.8 * len(rows)
+
+
+def test_offline_queries_name_the_topic_and_what_sets_the_passage_apart_from_its_siblings():
+    from core.offline import OfflineGenerator
+
+    shared = "The spoke tension of a wheel matters for every rider and every wheel."
+    sections = {
+        "truing": f"{shared} Truing moves the rim sideways with a spoke key until the rim runs straight.",
+        "building": f"{shared} Building laces new spokes in a cross pattern around the hub flanges.",
+        "replacing": f"{shared} Replacing a broken spoke means removing the tyre and threading a new nipple.",
+    }
+    others = ["Chains need oil after rain.", "Brake pads wear out and squeal.", "Tyres lose pressure slowly."]
+    texts = list(sections.values()) + others
+    gen = OfflineGenerator(texts, ["Wheel care"] * 3 + ["Chains", "Brakes", "Tyres"])
+    for word, text in sections.items():
+        for qtype in ("keywords", "web", "title"):
+            query = gen.make("Wheel care", text, qtype).lower()
+            assert "wheel" in query, (qtype, query)
+            distinctive = set(text.lower().rstrip(".").split()) - set(shared.lower().rstrip(".").split())
+            assert set(query.replace(":", " ").split()) & distinctive, (qtype, query)
+            assert "tension" not in query  # shared by every sibling: says nothing about this passage
+    # without siblings the aspect is plain TF-IDF, and every type still gives a query
+    assert all(gen.make("Chains", others[0], t) for t in ("question", "claim", "title", "keywords", "web", "casual"))
