@@ -8,7 +8,6 @@ Systems, named as strings:
 Qrels name documents; a document's score is the best score of its passages.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Callable

@@ -2,7 +2,6 @@
 confuse it with (BM25 + dense, fused), its source passage always among them.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Callable

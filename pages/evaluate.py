@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import HEADLINE, compare_runs, evaluate_system, system_label
+from core.evaluate import compare_runs, evaluate_system, system_label
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries

@@ -74,7 +74,7 @@ def mine_and_judge() -> None:
     settings = JudgeSettings(mode=mode, prompt=prompt, llm=config, max_candidates=int(top_n), margin=margin)
     if st.button("Judge candidates", type="primary", key="judge"):
         bar = st.progress(0.0, text="Starting")
-        stop = st.button("Stop", key="stop_judging")
+        st.button("Stop", key="stop_judging", help="Stops the run (labels made so far are kept); run again to resume.")
         try:
             report = judge_candidates(con, corpus, settings, lambda m: bar.progress(m.done / max(m.planned, 1), text=meter_text(m)))
         except QurateError as err:

@@ -47,7 +47,9 @@ h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
 batch = h[2].number_input("Batch (queries)", 1, 512, DEFAULTS["batch_size"], key="train_batch")
-max_length = h[3].number_input("Max length (tokens)", 32, 512, DEFAULTS["max_length"], key="train_max_length")
+max_length = h[3].number_input("Max length (tokens)", 32, 512, DEFAULTS["max_length"], key="train_max_length",
+                                help="Training truncates query and passages to this many tokens (shorter is faster); "
+                                     "a bi-encoder is saved with its base model's length for use.")
 max_steps = h[4].number_input("Max steps (0: all)", 0, 1_000_000, 0, key="train_max_steps", help="Stop after this many steps: a quick trial.")
 name = h[5].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
 device = device_summary()

@@ -37,6 +37,22 @@ def medquad() -> Path:
     return MEDQUAD
 
 
+def judged_sample(*qtypes: str):
+    """The sample corpus in the workspace database, with offline queries of ``qtypes``, mined (k=10) and judged."""
+    from core.generate import GenerationSettings, generate_queries, select_passages
+    from core.ingest import load_sample_corpus
+    from core.judge import JudgeSettings, judge_candidates
+    from core.mine import mine_candidates
+    from core.settings import database_path
+
+    con = connect(database_path())
+    corpus = load_sample_corpus(con).corpus_id
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type=dict.fromkeys(qtypes, 1)))
+    mine_candidates(con, corpus, k=10)
+    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    return con, corpus
+
+
 def make_zip(files: dict[str, bytes]) -> bytes:
     """A zip holding the given member names and contents."""
     buffer = io.BytesIO()

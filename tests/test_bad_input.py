@@ -1,7 +1,5 @@
 """Every kind of bad upload gets a clear error naming the file, and stores nothing."""
 
-import io
-import zipfile
 
 import pytest
 

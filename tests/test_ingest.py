@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from core.ingest import IngestOptions, ingest_files, ingest_path, load_sample_corpus
 from core.readers import Fields, table_columns

@@ -1,6 +1,5 @@
 """AppTest behaviour of the Queries page: offline and LLM generation, edit, delete, restore."""
 
-import pytest
 
 from core.settings import database_path
 from storage.db import shared_cursor
@@ -106,7 +105,8 @@ def test_labels_page_mines_and_judges_offline():
     assert not at.exception
     at.button(key="mine").click().run()
     assert not at.exception and not at.error
-    assert "Mined" in at.success[0].value and "for 282 queries" in at.success[0].value or "for 281 queries" in at.success[0].value
+    kept = db().execute("SELECT count(*) FROM queries WHERE len(flags) = 0 AND NOT deleted").fetchone()[0]
+    assert kept > 200 and f"for {kept} queries" in at.success[0].value
     at.button(key="judge").click().run()
     assert not at.exception
     assert "offline-judge-v1 (no LLM)" in at.success[0].value

@@ -6,24 +6,17 @@ import threading
 import pytest
 
 from core.export import export_training_set
-from core.generate import GenerationSettings, generate_queries, select_passages
-from core.ingest import load_sample_corpus
-from core.judge import JudgeSettings, judge_candidates
-from core.mine import mine_candidates
 from core.review import agreement
 from core.settings import database_path
 from storage import reviews
-from storage.db import connect, shared_cursor
+from storage.db import shared_cursor
+from tests.conftest import judged_sample
 from tests.test_pages import app
 
 
 @pytest.fixture
 def judged(workspace):
-    con = connect(database_path())
-    corpus = load_sample_corpus(con).corpus_id
-    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "web": 1}))
-    mine_candidates(con, corpus, k=10)
-    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    con, corpus = judged_sample("question", "web")
     yield con, corpus
     con.close()
 

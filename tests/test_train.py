@@ -12,16 +12,11 @@ import torch.nn.functional as F
 
 from core.datasets import build_training_data
 from core.evaluate import evaluate_system
-from core.generate import GenerationSettings, generate_queries, select_passages
-from core.ingest import load_sample_corpus
 from core.jobs import cancel_job, launch_job, poll_job, wait_for
-from core.judge import JudgeSettings, judge_candidates
 from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
-from core.mine import mine_candidates
-from core.settings import database_path
 from core.train import DEFAULTS, load_spec
 from storage import evaluations as store
-from storage.db import connect
+from tests.conftest import judged_sample
 
 TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
 
@@ -75,11 +70,7 @@ def test_cross_encoder_lce_is_the_group_softmax():
 
 @pytest.fixture
 def labelled(workspace):
-    con = connect(database_path())
-    corpus = load_sample_corpus(con).corpus_id
-    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}))
-    mine_candidates(con, corpus, k=10)
-    judge_candidates(con, corpus, JudgeSettings(max_candidates=10))
+    con, corpus = judged_sample("question", "keywords")
     yield con, corpus
     con.close()
 
@@ -104,6 +95,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     assert [p["step"] for p in job["progress"] if "loss" in p] == list(range(1, 9))
     groups = build_training_data(con, corpus, group_size=4, dev_fraction=0.0).groups  # the whole training set
     base, tuned = SentenceTransformer(str(bundled_model_path())), SentenceTransformer(os.path.join(job["folder"], "model"))
+    assert tuned.max_seq_length == base.max_seq_length > TINY["max_length"]  # trained short, kept at the base's length
     base.max_seq_length = tuned.max_seq_length = TINY["max_length"]  # the length it was trained at
     before, after = group_loss(base, groups), group_loss(tuned, groups)
     assert after < before
