@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--eval-questions", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
+    parser.add_argument("--reuse", action="store_true", help="evaluate models an earlier run trained instead of training again")
     parser.add_argument("--curve", action="store_true", help="also train on 100, 200 and 400 of the training queries")
     parser.add_argument("--quick", action="store_true", help="200 training queries, 100 questions")
     parser.add_argument("--seed", type=int, default=0)
@@ -110,6 +111,12 @@ def main() -> None:
                               [r for r in data.lists if source_of[r["query_id"]] in keep], data.dev)
         name = method if size == args.train_queries else f"{method}-{size}"
         folder = args.workspace / "jobs" / f"{run_name}-{name}"
+        done = folder / "result.json"
+        if args.reuse and done.exists() and json.loads(done.read_text()).get("status") == "done":
+            models[name] = json.loads(done.read_text())  # trained by an earlier run on the same seeded data
+            curve.update({size: f"{name} fine-tuned"} if method == "lce" else {})
+            print(f"{name}: reusing {done}", flush=True)
+            continue
         export(subset, folder)
         (folder / "progress.jsonl").unlink(missing_ok=True)
         (folder / "spec.json").write_text(json.dumps({"method": method, "epochs": args.epochs, "seed": args.seed, **args.spec}))

@@ -32,7 +32,7 @@ def resolve_model(name: str) -> str:
     return str(bundled_model_path()) if name in ("", BUNDLED) else name
 
 
-def load_encoder(name: str = BUNDLED, device: str | None = None):
+def load_encoder(name: str = BUNDLED, device: str | None = None, key: str | None = None):
     """A SentenceTransformer, loaded once per process.
 
     Raises:
@@ -41,15 +41,26 @@ def load_encoder(name: str = BUNDLED, device: str | None = None):
     from sentence_transformers import SentenceTransformer
 
     with _lock:
-        if name not in _models:
+        key = key or cache_key(name)  # a folder trained again is loaded again
+        if key not in _models:
             try:
-                _models[name] = SentenceTransformer(resolve_model(name), device=device)
+                _models[key] = SentenceTransformer(resolve_model(name), device=device)
             except (OSError, ValueError) as err:
                 raise QurateError(
                     f"cannot load the model {name!r} ({str(err)[:200]}); give a local folder, or a hub name "
                     f"on a machine with network access, or use {BUNDLED!r}"
                 ) from None
-        return _models[name]
+        return _models[key]
+
+
+def cache_key(model: str) -> str:
+    """The name embeddings of ``model`` are cached under: a folder's name carries its weights' size and time,
+    so a model trained again into the same folder never serves the old model's vectors."""
+    folder = Path(model)
+    if model in ("", BUNDLED) or not folder.is_dir():
+        return model
+    stats = [f.stat() for f in sorted(folder.rglob("*")) if f.suffix in (".safetensors", ".bin") and f.is_file()]
+    return f"{model}@{sum(s.st_size for s in stats)}-{max((s.st_mtime_ns for s in stats), default=0)}"
 
 
 def text_hash(text: str) -> str:
@@ -70,10 +81,11 @@ def encode(
     """
     global encode_calls
     hashes = [text_hash(t) for t in texts]
-    cached = _cached(con, model, sorted(set(hashes)))
+    key = cache_key(model)
+    cached = _cached(con, key, sorted(set(hashes)))
     missing = list(dict.fromkeys(h for h in hashes if h not in cached))
     if missing:
-        encoder = load_encoder(model)
+        encoder = load_encoder(model, key=key)
         by_hash = dict(zip(hashes, texts))
         chunk = batch_size * 8
         for start in range(0, len(missing), chunk):
@@ -83,7 +95,7 @@ def encode(
             vectors = encoder.encode([by_hash[h] for h in part], batch_size=batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
             encode_calls += 1
-            _store(con, model, part, vectors)
+            _store(con, key, part, vectors)
             cached.update(zip(part, vectors))
     if progress:
         progress(1.0, "embeddings ready")

@@ -188,3 +188,24 @@ def test_parsers():
     assert parse_list('[{"id": 2, "grade": 1, "reason": "r"}]', 2) == {1: (None, "", "missing from the list answer"), 2: (1, "r", None)}
     with pytest.raises(ValueError, match="pointwise or listwise"):
         JudgeSettings(mode="pairwise")
+
+
+def test_a_model_trained_again_into_the_same_folder_is_never_served_from_the_old_cache(con, tmp_path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from core import embed
+    from core.embed import bundled_model_path
+
+    folder = tmp_path / "model"
+    model = SentenceTransformer(str(bundled_model_path()))
+    model.save(str(folder))
+    before = embed.encode(con, ["chain wear", "brake pads"], str(folder))
+    calls = embed.encode_calls
+    assert np.allclose(embed.encode(con, ["chain wear", "brake pads"], str(folder)), before) and embed.encode_calls == calls
+    with torch.no_grad():  # "train again": other weights, saved into the same folder
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    model.save(str(folder))
+    after = embed.encode(con, ["chain wear", "brake pads"], str(folder))
+    assert embed.encode_calls > calls and not np.allclose(after, before, atol=1e-3)
