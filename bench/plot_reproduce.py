@@ -1,6 +1,6 @@
 """Plot a reproduce_paper result: nDCG@10 per system, and the training-size curve.
 
-    python -m bench.plot_reproduce bench/results/reproduce-800-500-seed0.json docs/reproduce-medquad.png
+    python -m bench.plot_reproduce bench/results/reproduce-800-500-seed0.json docs/reranker-benchmark.png
 
 Needs matplotlib (pip install -e ".[bench]").
 """

@@ -104,7 +104,7 @@ def main() -> None:
     source_of = dict(con.execute("SELECT id, passage_id FROM queries WHERE corpus_id = ?", [corpus]).fetchall())
     jobs = [("lce", args.train_queries)] + [("lce", n) for n in CURVE if args.curve and n < args.train_queries]
     jobs += [("distill", args.train_queries)] if args.retriever else []
-    models, curve = {}, {}
+    models, curve, full_size = {}, {}, {m for m, size in jobs if size == args.train_queries}
     for method, size in jobs:
         keep = set(train_passages[:size])  # nested subsets: the curve's smaller sets lie inside the larger ones
         subset = TrainingData([g for g in data.groups if source_of[g["query_id"]] in keep],
@@ -146,7 +146,7 @@ def main() -> None:
             return embed.encode(con, [texts[i] for i in pool], path) @ tuned_q[row]
 
         systems[f"{method} fine-tuned"] = tuned
-        for w in sorted({weight, 0.5} - {0.0, 1.0}) if "-" not in method else []:  # the weight chosen on dev, and the even mix
+        for w in sorted({weight, 0.5} - {0.0, 1.0}) if method in full_size else []:  # the weight chosen on dev, and the even mix
             systems[f"{method} fine-tuned, interpolated (w={w}{', chosen on dev' if w == weight else ''})"] = (
                 lambda row, pool, tuned=tuned, w=w: w * tuned(row, pool) + (1 - w) * dense[row, pool])
     runs = {name: {} for name in systems}

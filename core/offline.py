@@ -78,11 +78,6 @@ class OfflineGenerator:
             return {w: c * self.idf(w) for w, c in tf.items()}
         return {w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) for w, c in tf.items()}
 
-    def salient_terms(self, text: str, k: int, title: str = "") -> list[str]:
-        """The ``k`` best aspect terms of ``text``, best first."""
-        scores = self.aspect_scores(title, text)
-        return sorted(scores, key=lambda w: -scores[w])[:k]
-
     def phrases(self, text: str, scores: dict[str, float]) -> list[str]:
         """Runs of up to four content words, best (highest summed aspect score) first."""
         scored: dict[str, float] = {}

@@ -72,8 +72,6 @@ def _model_and_loss(spec: dict):
         model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
         return model, cross_encoder_lce(model)
     model = SentenceTransformer(base)
-    model.inference_length = model.max_seq_length  # restored before saving: max_length only bounds training cost
-    model.max_seq_length = spec["max_length"]
     if spec["method"] == "lce":
         return model, BiEncoderLCELoss(model, scale=20.0)
     if spec["method"] == "distill":
@@ -109,6 +107,9 @@ def run(folder: Path) -> dict:
     progress = (folder / "progress.jsonl").open("a", buffering=1)
     dev = _rows(folder / "dev.jsonl")
     model, loss = _model_and_loss(spec)
+    use_length = None  # a bi-encoder trains at max_length (the cost) and is saved at its base model's length (for use)
+    if spec["method"] != "lce-cross-encoder":
+        use_length, model.max_seq_length = max(model.max_seq_length, spec["max_length"]), spec["max_length"]
     dataset = _dataset(spec, folder)
     evaluator = _evaluator(spec, dev)
     cuda = torch.cuda.is_available()
@@ -167,8 +168,8 @@ def run(folder: Path) -> dict:
         if spec["method"] != "lce-cross-encoder" and dev and baseline is not None:
             metrics.update(_choose_interpolation(spec, model, dev))
         if trainer.is_world_process_zero():
-            if hasattr(model, "inference_length"):  # keep the base model's length for use
-                model.max_seq_length = max(model.inference_length, spec["max_length"])
+            if use_length:
+                model.max_seq_length = use_length
             model.save(str(folder / "model"))
             _write_card(folder, spec, metrics)
         result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
