@@ -3,6 +3,7 @@ model by name or folder; every embedding cached in the workspace by (model, text
 """
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 from typing import Callable
@@ -63,6 +64,15 @@ def cache_key(model: str) -> str:
     return f"{model}@{sum(s.st_size for s in stats)}-{max((s.st_mtime_ns for s in stats), default=0)}"
 
 
+def document_encoder(model: str) -> str:
+    """The model that encodes a model's documents: a query-tuned model (its folder's ``qurate.json``
+    names a ``document_encoder``) leaves documents to its frozen base, whose cached vectors it reuses."""
+    settings = Path(model) / "qurate.json" if model not in ("", BUNDLED) else None
+    if settings is not None and settings.is_file():
+        return json.loads(settings.read_text()).get("document_encoder", model)
+    return model
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -73,13 +83,20 @@ def encode(
     model: str = BUNDLED,
     progress: Callable[[float, str], None] | None = None,
     batch_size: int = 64,
+    role: str = "document",
 ) -> np.ndarray:
     """Unit-length embeddings of ``texts``, encoding only those not cached for ``model``.
+
+    ``role`` is "query" or "document": a query-tuned model encodes documents with its base model.
 
     Returns:
         An array of shape (len(texts), dimension), float32, rows L2-normalised.
     """
     global encode_calls
+    if role not in ("query", "document"):
+        raise ValueError(f"role must be query or document, got {role!r}")
+    if role == "document":
+        model = document_encoder(model)
     hashes = [text_hash(t) for t in texts]
     key = cache_key(model)
     cached = _cached(con, key, sorted(set(hashes)))

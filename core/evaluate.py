@@ -1,145 +1,208 @@
-"""Evaluation on held-out test queries: rank with a system, score with ranx, store per query.
+"""Evaluation on held-out test queries: one function ranks, scores (ranx), stores and compares.
 
-Systems, named as strings:
-- ``bm25``, ``dense`` (the bundled MiniLM), ``fused`` (their reciprocal rank fusion);
-- ``rerank:<model id>``: a fine-tuned reranker reorders the fused top k (a bi-encoder
-  reranker's score is mixed with the baseline cosine by the weight its dev split chose);
-- ``retrieve:<model id>``: a fine-tuned retriever ranks the whole corpus.
-Qrels name documents; a document's score is the best score of its passages.
+``evaluate`` is the only evaluation code path: the Evaluate page, the command line
+(``qurate evaluate``), the HTML report and the benchmarks (``bench/quality.py``) all call
+it or read the ``Leaderboard`` it returns. Every system reorders the same first-stage
+pool: the top ``k`` of BM25 + MiniLM fusion (the fusion's order continues below the pool,
+so Recall@100 is that of the first stage). Qrels name documents; a document's score is
+the best score of its passages.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import duckdb
 import numpy as np
+import pandas as pd
 
-from core import embed
 from core.errors import NotFound
 from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
+from core.systems import BASELINE, System
 from storage import evaluations as store
-from storage.models import get_model
 
 METRICS = ["ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100"]
 HEADLINE = "ndcg@10"
 FIRST_STAGE_K = 30
 DEPTH = 100
+QUERY_BATCH = 256
 
 
 @dataclass
-class Ranking:
-    """Per query: passage indexes best first and their scores, to depth 100."""
+class Row:
+    """One system's latest run on a test set, compared with the baseline's (None for the baseline)."""
 
-    passage_ids: list[str]
-    order: list[np.ndarray]
-    scores: list[np.ndarray]
-
-
-def system_label(con, system: str) -> str:
-    """A readable name for a system string."""
-    if ":" not in system:
-        return {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)"}.get(system, system)
-    kind, model_id = system.split(":", 1)
-    model = get_model(con, int(model_id))
-    return f"{model['name'] if model else 'model ' + model_id} ({kind})"
+    system: str
+    label: str
+    run_id: int
+    metrics: dict[str, float]
+    difference: float | None = None
+    p_value: float | None = None
+    wins: int | None = None
+    ties: int | None = None
+    losses: int | None = None
 
 
-def rank_queries(con, corpus: int, queries: list[str], system: str, k: int = FIRST_STAGE_K) -> Ranking:
-    """Rank a corpus's passages for each query with one system (batches of 256 queries)."""
-    ids, texts = passage_texts(con, corpus)
-    order, scores = [], []
-    for start in range(0, len(queries), 256):
-        batch = queries[start:start + 256]
-        matrix = _scores(con, corpus, batch, system, k, texts)
-        top = np.argsort(-matrix, axis=1, kind="stable")[:, :DEPTH]
-        order += list(top)
-        scores += [matrix[i, row] for i, row in enumerate(top)]
-    return Ranking(ids, order, scores)
+@dataclass
+class Leaderboard:
+    """Every system's latest run on a test set, the baseline first."""
+
+    test_set: int
+    queries: int
+    k: int
+    rows: list[Row] = field(default_factory=list)
+    pool_recall: float | None = None  # share of the judged documents inside the first-stage pool
+
+    @property
+    def baseline(self) -> Row | None:
+        return next((r for r in self.rows if r.system == BASELINE), None)
+
+    def row(self, system: "str | System") -> Row:
+        name = str(System.parse(system))
+        found = next((r for r in self.rows if r.system == name), None)
+        if found is None:
+            raise NotFound(f"{name} has not been evaluated on test set {self.test_set}")
+        return found
+
+    def frame(self) -> pd.DataFrame:
+        """A table: system, the metrics, and Δ nDCG@10, p-value, wins/ties/losses against the baseline."""
+        records = []
+        for r in self.rows:
+            record = {"system": r.label, **{m: r.metrics.get(m) for m in METRICS + ["judged@10"]}}
+            if r.difference is not None:
+                record.update({"Δ nDCG@10 vs baseline": r.difference, "p-value": r.p_value,
+                               "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}"})
+            records.append(record)
+        return pd.DataFrame(records)
+
+    def text(self) -> str:
+        """A plain-text table, for the command line and benchmark logs."""
+        lines = [f"test set {self.test_set}: {self.queries:,} queries, every system reorders the fused top {self.k}"
+                 + (f" (pool recall {self.pool_recall:.3f})" if self.pool_recall is not None else "")]
+        lines.append(f"{'system':<48} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>6} {'Δ':>7} {'p':>8}  w/t/l")
+        for r in self.rows:
+            extra = (f"{r.difference:>+7.3f} {r.p_value:>8.2g}  {r.wins}/{r.ties}/{r.losses}"
+                     if r.difference is not None else "")
+            lines.append(f"{r.label[:48]:<48} {r.metrics['ndcg@10']:>8.3f} {r.metrics['mrr@10']:>8.3f} "
+                         f"{r.metrics['recall@10']:>6.3f} {extra}")
+        return "\n".join(lines)
 
 
-def _scores(con, corpus: int, queries: list[str], system: str, k: int, texts: list[str]) -> np.ndarray:
-    if system == "bm25":
-        return bm25_index(con, corpus).scores(queries)
-    if system == "dense":
-        return dense_scores(con, corpus, queries)
-    bm25, dense = bm25_index(con, corpus).scores(queries), dense_scores(con, corpus, queries)
-    fused = rrf(bm25, dense)
-    if system == "fused":
-        return fused
-    kind, model_id = system.split(":", 1)
-    model = get_model(con, int(model_id))
-    if model is None:
-        raise NotFound(f"no model {model_id}; it may have been deleted")
-    if kind == "retrieve":
-        return dense_scores(con, corpus, queries, model["path"])
-    # rerank: the fused top k get the reranker's score, placed above every other passage
-    top = np.argsort(-fused, axis=1, kind="stable")[:, :k]
-    out = fused - fused.max() - 10.0
-    if model["method"] == "lce-cross-encoder":
-        from sentence_transformers import CrossEncoder
-
-        encoder = CrossEncoder(model["path"])
-        for row, query in enumerate(queries):
-            out[row, top[row]] = encoder.predict([(query, texts[i]) for i in top[row]], show_progress_bar=False)
-        return out
-    weight = model["metrics"].get("interpolation_weight", 1.0)
-    tuned_q = embed.encode(con, queries, model["path"])
-    for row in range(len(queries)):
-        passages = embed.encode(con, [texts[i] for i in top[row]], model["path"])
-        out[row, top[row]] = weight * (passages @ tuned_q[row]) + (1 - weight) * dense[row, top[row]]
-    return out
-
-
-def doc_run(con, corpus: int, ranking: Ranking) -> list[dict[str, float]]:
-    """Per query, document id -> score (a document's best passage), in rank order."""
-    doc_of = dict(con.execute("SELECT passage_id, doc_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
-    runs = []
-    for order, scores in zip(ranking.order, ranking.scores):
-        run: dict[str, float] = {}
-        for i, s in zip(order, scores):
-            run.setdefault(doc_of[ranking.passage_ids[i]], float(s))
-        runs.append(run)
-    return runs
-
-
-def evaluate_system(
-    con: duckdb.DuckDBPyConnection, test_set: int, system: str, k: int = FIRST_STAGE_K,
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    test_set: int,
+    systems: list["str | System"],
+    k: int = FIRST_STAGE_K,
     progress: Callable[[float, str], None] | None = None,
-) -> int:
-    """Evaluate one system on a test set; store the run, per-query metrics and top-10 rankings.
+) -> Leaderboard:
+    """Rank a test set's queries with each system, score them with ranx, store the runs.
+
+    Args:
+        systems: names or Systems; the baseline (``dense``) is always evaluated too, so
+            every other system has something to be compared with.
+        k: the first-stage pool every system reorders.
 
     Returns:
-        The eval run id.
-    """
-    from ranx import Qrels, Run, evaluate
+        The test set's leaderboard (latest run of every system evaluated on it).
 
-    started = time.perf_counter()
+    Raises:
+        NotFound: no such test set, a test set with no judged query, or a deleted model.
+        ValueError: a malformed system name or k < 1.
+
+    >>> board = evaluate(con, test_set, ["bm25", "rerank:3"])  # doctest: +SKIP
+    >>> board.row("rerank:3").difference  # doctest: +SKIP
+    0.041
+    """
+    from ranx import Qrels
+
+    if k < 1:
+        raise ValueError(f"the first-stage pool needs k >= 1, got {k}")
+    parsed = list(dict.fromkeys([System(BASELINE)] + [System.parse(s) for s in systems]))
+    progress = progress or (lambda fraction, message: None)
     corpus, queries, qrels = store.test_set_data(con, test_set)
-    if not queries:
+    ids = sorted(q for q in queries if qrels.get(q))
+    if not ids:
         raise NotFound(f"test set {test_set} has no judged queries")
-    if progress:
-        progress(0.1, f"ranking {len(queries):,} test queries with {system_label(con, system)}")
-    ids = sorted(queries)
-    ranking = rank_queries(con, corpus, [queries[q] for q in ids], system, k)
-    runs = doc_run(con, corpus, ranking)
-    if progress:
-        progress(0.8, "scoring with ranx")
+    passage_ids, texts = passage_texts(con, corpus)
+    doc_of = dict(con.execute("SELECT passage_id, doc_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+    docs = np.array([doc_of[p] for p in passage_ids], dtype=object)
     qrels_obj = Qrels({q: qrels[q] for q in ids})
-    run_obj = Run({q: r for q, r in zip(ids, runs)})
-    per_query = evaluate(qrels_obj, run_obj, METRICS, return_mean=False, make_comparable=True)
+    runs: dict[System, dict[str, dict[str, float]]] = {s: {} for s in parsed}
+    tops: dict[System, dict[str, list[tuple[str, float]]]] = {s: {} for s in parsed}
+    seconds = {s: 0.0 for s in parsed}
+    pool_hits = 0.0
+    for start in range(0, len(ids), QUERY_BATCH):
+        batch = ids[start:start + QUERY_BATCH]
+        texts_q = [queries[q] for q in batch]
+        progress(start / len(ids), f"first stage for queries {start + 1:,}-{start + len(batch):,} of {len(ids):,}")
+        bm25 = bm25_index(con, corpus).scores(texts_q)
+        dense = dense_scores(con, corpus, texts_q)
+        fused = rrf(bm25, dense)
+        first_stage = {"bm25": bm25, "dense": dense, "fused": fused}
+        order = np.argsort(-fused, axis=1, kind="stable")[:, :DEPTH]
+        pools = order[:, :k]
+        pool_hits += sum(len(set(docs[p]) & set(qrels[q])) / len(qrels[q]) for q, p in zip(batch, pools))
+        for index, system in enumerate(parsed):
+            progress((start + len(batch) * index / len(parsed)) / len(ids), f"ranking with {system.label(con)}")
+            t = time.perf_counter()
+            scores = system.score(con, texts_q, pools, texts, first_stage)
+            seconds[system] += time.perf_counter() - t
+            for row, q in enumerate(batch):
+                ranked = np.argsort(-scores[row], kind="stable")
+                runs[system][q] = _doc_run(list(pools[row][ranked]) + list(order[row, k:]), docs)
+                tops[system][q] = [(passage_ids[pools[row][i]], float(scores[row][i])) for i in ranked[:10]]
+    progress(0.95, "scoring with ranx")
+    for system in parsed:
+        _store_run(con, test_set, system, k, ids, qrels, runs[system], tops[system], qrels_obj, seconds[system])
+    progress(1.0, "done")
+    board = leaderboard(con, test_set)
+    board.pool_recall = pool_hits / len(ids)
+    return board
+
+
+def _doc_run(ranked: list[int], docs: np.ndarray) -> dict[str, float]:
+    """Document id -> a score falling with rank (ranx orders by score), each document at its best passage's rank."""
+    run: dict[str, float] = {}
+    for rank, i in enumerate(ranked):
+        run.setdefault(docs[i], float(len(ranked) - rank))
+    return run
+
+
+def _store_run(con, test_set: int, system: System, k: int, ids: list[str], qrels: dict, runs: dict, tops: dict,
+               qrels_obj, seconds: float) -> int:
+    from ranx import Run
+    from ranx import evaluate as ranx_evaluate
+
+    per_query = ranx_evaluate(qrels_obj, Run({q: runs[q] for q in ids}), METRICS, return_mean=False, make_comparable=True)
     order = list(qrels_obj.keys())
-    judged = [len([d for d in list(runs[ids.index(q)])[:10] if d in qrels[q]]) / 10 for q in order]
+    judged = [sum(d in qrels[q] for d in list(runs[q])[:10]) / 10 for q in order]
     results = [(q, m, float(per_query[m][i])) for m in METRICS for i, q in enumerate(order)]
     results += [(q, "judged@10", judged[i]) for i, q in enumerate(order)]
     means = {m: float(np.mean(per_query[m])) for m in METRICS} | {"judged@10": float(np.mean(judged))}
-    rankings = [(q, ranking.passage_ids[i], rank + 1, float(s))
-                for q, o, sc in zip(ids, ranking.order, ranking.scores) for rank, (i, s) in enumerate(zip(o[:10], sc[:10]))]
-    run_id = store.save_run(con, test_set, system, {"k": k, "seconds": time.perf_counter() - started,
-                                                     "queries": len(ids)}, means, results, rankings)
-    if progress:
-        progress(1.0, "done")
-    return run_id
+    rankings = [(q, pid, rank + 1, score) for q in ids for rank, (pid, score) in enumerate(tops[q])]
+    return store.save_run(con, test_set, str(system), {"k": k, "seconds": seconds, "queries": len(ids)}, means, results, rankings)
+
+
+def leaderboard(con: duckdb.DuckDBPyConnection, test_set: int) -> Leaderboard:
+    """The latest run of every system on a test set, each compared with the baseline's latest run."""
+    runs = store.latest_runs(con, test_set)
+    settings = store.run_settings(con, int(runs["id"].iloc[0])) if not runs.empty else {}
+    board = Leaderboard(test_set, int(settings.get("queries", 0)), int(settings.get("k", FIRST_STAGE_K)))
+    base = runs[runs["system"] == BASELINE]
+    base_id = int(base["id"].iloc[0]) if not base.empty else None
+    runs = pd.concat([base, runs[runs["system"] != BASELINE]])
+    for _, run in runs.iterrows():
+        try:
+            label = System.parse(run["system"]).label(con)
+        except ValueError:
+            label = run["system"]
+        row = Row(run["system"], label, int(run["id"]), {m: float(run[m]) for m in METRICS + ["judged@10"] if pd.notna(run[m])})
+        if base_id is not None and row.run_id != base_id:
+            c = compare_runs(con, base_id, row.run_id)
+            row.difference, row.p_value, row.wins, row.ties, row.losses = (c["difference"], c["p_value"], c["wins"],
+                                                                           c["ties"], c["losses"])
+        board.rows.append(row)
+    return board
 
 
 def compare_runs(con: duckdb.DuckDBPyConnection, run_a: int, run_b: int, metric: str = HEADLINE) -> dict:
@@ -158,8 +221,10 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: int, run_b: int, metric:
             "per_query": dict(zip(common, diff.tolist()))}
 
 
-def side_by_side(con, corpus: int, query: str, left: str, right: str, qrels: dict[str, int] | None = None, n: int = 10) -> dict:
-    """Two systems' top ``n`` for one query, with relevance marks and each right-hand passage's move.
+def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str | System",
+                 qrels: dict[str, int] | None = None, n: int = 10, k: int = FIRST_STAGE_K) -> dict:
+    """Two systems' top ``n`` for one query (each reordering the fused top ``k``), with relevance marks
+    and each right-hand passage's move.
 
     Returns:
         {"left": rows, "right": rows, "seconds"}; a row has rank, passage_id, doc_id, title, text,
@@ -167,15 +232,23 @@ def side_by_side(con, corpus: int, query: str, left: str, right: str, qrels: dic
         None when the left system did not rank it in its top 100).
     """
     started = time.perf_counter()
+    passage_ids, texts = passage_texts(con, corpus)
     info = {r[0]: r[1:] for r in con.execute("SELECT passage_id, doc_id, title, text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()}
+    bm25 = bm25_index(con, corpus).scores([query])
+    dense = dense_scores(con, corpus, [query])
+    first_stage = {"bm25": bm25, "dense": dense, "fused": rrf(bm25, dense)}
+    order = np.argsort(-first_stage["fused"], axis=1, kind="stable")[:, :DEPTH]
     result = {}
     for side, system in (("left", left), ("right", right)):
-        ranking = rank_queries(con, corpus, [query], system)
+        scores = System.parse(system).score(con, [query], order[:, :k], texts, first_stage)[0]
+        ranked = list(order[0, :k][np.argsort(-scores, kind="stable")]) + list(order[0, k:])
+        by_index = dict(zip(order[0, :k], scores))
         rows = []
-        for rank, (i, score) in enumerate(zip(ranking.order[0], ranking.scores[0])):
-            pid = ranking.passage_ids[i]
+        for rank, i in enumerate(ranked):
+            pid = passage_ids[i]
             doc, title, text = info[pid]
-            rows.append({"rank": rank + 1, "passage_id": pid, "doc_id": doc, "title": title, "text": text, "score": float(score),
+            rows.append({"rank": rank + 1, "passage_id": pid, "doc_id": doc, "title": title, "text": text,
+                         "score": float(by_index.get(i, first_stage["fused"][0, i])),
                          "relevance": (qrels or {}).get(doc) if qrels is not None else None})
         result[side] = rows
     left_rank = {r["passage_id"]: r["rank"] for r in result["left"]}

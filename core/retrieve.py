@@ -65,8 +65,8 @@ def bm25_index(con: duckdb.DuckDBPyConnection, corpus: int) -> BM25Index:
 def dense_scores(con, corpus: int, queries: list[str], model: str = embed.BUNDLED, progress=None) -> np.ndarray:
     """Cosine similarity of every query with every passage, shape (queries, passages)."""
     _, texts = passage_texts(con, corpus)
-    passages = embed.encode(con, texts, model, progress)
-    return embed.encode(con, queries, model) @ passages.T
+    passages = embed.encode(con, texts, model, progress, role="document")
+    return embed.encode(con, queries, model, role="query") @ passages.T
 
 
 def rrf(*rankings: np.ndarray, k: int = RRF_K, depth: int = FUSION_DEPTH) -> np.ndarray:

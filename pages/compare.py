@@ -3,11 +3,11 @@
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import side_by_side, system_label
+from core.evaluate import side_by_side
+from core.systems import System, corpus_systems
 from pages._shared import active_corpus, connection
 from storage import corpora
 from storage import evaluations as store
-from storage.models import list_models
 
 st.title("Compare")
 con = connection()
@@ -16,12 +16,13 @@ if corpus is None:
     st.info("No corpus yet: add one on the Corpus page first.")
     st.stop()
 
-models = list_models(con, corpus)
-systems = ["dense", "bm25", "fused"] + [f"{'rerank' if m['kind'] == 'reranker' else 'retrieve'}:{m['id']}" for _, m in models.iterrows()]
+systems = [str(s) for s in corpus_systems(con, corpus)]
+systems.insert(0, systems.pop(systems.index("dense")))
+system_label = lambda s: System.parse(s).label(con)  # noqa: E731
 a, b = st.columns(2)
-left = a.selectbox("Left (before)", systems, index=0, format_func=lambda s: system_label(con, s), key="cmp_left")
+left = a.selectbox("Left (before)", systems, index=0, format_func=system_label, key="cmp_left")
 right = b.selectbox("Right (after)", systems, index=len(systems) - 1 if len(systems) > 3 else 2,
-                    format_func=lambda s: system_label(con, s), key="cmp_right")
+                    format_func=system_label, key="cmp_right")
 if len(systems) == 3:
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 
@@ -64,7 +65,7 @@ def move(row) -> str:
 
 for column, side, system in ((a, "left", left), (b, "right", right)):
     with column:
-        st.markdown(f"**{system_label(con, system)}**")
+        st.markdown(f"**{system_label(system)}**")
         for row in result[side]:
             with st.expander(f"{row['rank']}. {mark(row)} {row['title'] or row['passage_id']}{move(row)} · {row['score']:.3f}"):
                 st.write(row["text"])

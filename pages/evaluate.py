@@ -1,20 +1,18 @@
 """Evaluate: baseline against fine-tuned models on held-out test queries, with charts."""
 
-import json
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import compare_runs, evaluate_system, system_label
+from core.evaluate import FIRST_STAGE_K, compare_runs, evaluate, leaderboard
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
 from pages._shared import active_corpus, connection
 from storage import corpora
 from storage import evaluations as store
-from storage.models import list_models
+from core.systems import System, corpus_systems
 
 st.title("Evaluate")
 con = connection()
@@ -55,58 +53,44 @@ if sets.empty:
 
 test_set = st.selectbox("Test set", sets["id"].tolist(), key="eval_test_set",
                         format_func=lambda i: (lambda r: f"{r['name']} ({r['origin']}): {r['queries']:,} queries, {r['judgements']:,} judgements")(sets.set_index("id").loc[i]))
-models = list_models(con, corpus)
-systems = ["bm25", "dense", "fused"]
-for _, model in models.iterrows():
-    systems.append(f"{'rerank' if model['kind'] == 'reranker' else 'retrieve'}:{model['id']}")
-chosen = st.multiselect("Systems", systems, default=systems, format_func=lambda s: system_label(con, s), key="eval_systems",
-                        help="Rerankers reorder the top 30 of BM25 + MiniLM fusion; retrievers rank the whole corpus.")
+systems = [str(s) for s in corpus_systems(con, corpus)]
+label = lambda s: System.parse(s).label(con)  # noqa: E731
+chosen = st.multiselect("Systems", systems, default=systems, format_func=label, key="eval_systems",
+                        help="Every system reorders the same pool: the top k of BM25 + MiniLM fusion. "
+                             "The baseline (MiniLM) is always evaluated, as the reference of the comparisons.")
+k = st.number_input("First-stage pool (k)", 5, 200, FIRST_STAGE_K, step=5, key="eval_k")
 if st.button("Evaluate", type="primary", key="evaluate", disabled=not chosen):
     bar = st.progress(0.0, text="Starting")
-    for index, system in enumerate(chosen):
-        try:
-            evaluate_system(con, int(test_set), system,
-                            progress=lambda f, m: bar.progress((index + f) / len(chosen), text=m))
-        except QurateError as err:
-            st.error(f"{system_label(con, system)}: {err}")
+    try:
+        evaluate(con, int(test_set), chosen, int(k), progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+    except QurateError as err:
+        st.error(f"{err}\n\nEarlier evaluation runs are kept.")
     bar.empty()
 
-runs = store.latest_runs(con, int(test_set))
-if runs.empty:
+board = leaderboard(con, int(test_set))
+if not board.rows:
     st.info("No evaluation on this test set yet: pick systems and press Evaluate.")
     st.stop()
-runs["system name"] = [system_label(con, s) for s in runs["system"]]
-baseline = runs[runs["system"] == "dense"]
-base_run = int(baseline["id"].iloc[0]) if not baseline.empty else None
-rows = []
-for _, run in runs.iterrows():
-    row = {"system": run["system name"], **{m: run[m] for m in ["ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"]}}
-    if base_run and run["id"] != base_run:
-        comparison = compare_runs(con, base_run, int(run["id"]))
-        row.update({"Δ nDCG@10 vs baseline": comparison["difference"], "p-value": comparison["p_value"],
-                    "wins/ties/losses": f"{comparison['wins']}/{comparison['ties']}/{comparison['losses']}"})
-    rows.append(row)
-table = pd.DataFrame(rows)
-queries_n = json.loads(runs["settings"].iloc[0]).get("queries")
-st.caption(f"Test set {test_set}: {queries_n:,} queries. Metrics computed with ranx on documents; p-values from a paired t-test "
-           "(scipy) over per-query nDCG@10 against the baseline MiniLM.")
+table = board.frame()
+st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. Metrics computed "
+           "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM.")
 st.dataframe(table, hide_index=True, width="stretch", key="metrics_table")
-if base_run:
-    base_judged = float(baseline["judged@10"].iloc[0])
-    holes = runs[(runs["judged@10"] < 0.8 * base_judged) & (runs["id"] != base_run)]
-    for _, run in holes.iterrows():
-        st.warning(f"{run['system name']}: only {run['judged@10']:.0%} of its top 10 are judged (baseline {base_judged:.0%}); "
-                   "it surfaces unjudged documents, so its scores may be underestimated.")
+base = board.baseline
+if base:
+    for row in board.rows:
+        if row is not base and row.metrics.get("judged@10", 1) < 0.8 * base.metrics["judged@10"]:
+            st.warning(f"{row.label}: only {row.metrics['judged@10']:.0%} of its top 10 are judged (baseline "
+                       f"{base.metrics['judged@10']:.0%}); it surfaces unjudged documents, so its scores may be underestimated.")
 
 long = table.melt(id_vars="system", value_vars=["ndcg@10", "mrr@10", "recall@10"], var_name="metric", value_name="value")
 figure = px.bar(long, x="metric", y="value", color="system", barmode="group", height=320, title="Metrics by system")
 st.plotly_chart(figure, width="stretch", key="metrics_chart")
 
-others = runs[runs["id"] != base_run] if base_run else runs.iloc[0:0]
-if base_run and not others.empty:
+others = {r.run_id: r.label for r in board.rows if r is not base}
+if base and others:
     st.subheader("Per query, against the baseline")
-    pick = st.selectbox("System", others["id"].tolist(), format_func=lambda i: others.set_index("id").loc[i, "system name"], key="eval_per_query")
-    comparison = compare_runs(con, base_run, int(pick))
+    pick = st.selectbox("System", list(others), format_func=others.get, key="eval_per_query")
+    comparison = compare_runs(con, base.run_id, int(pick))
     diffs = pd.DataFrame(sorted(comparison["per_query"].items(), key=lambda kv: kv[1]), columns=["query", "difference"])
     diffs["outcome"] = ["win" if d > 1e-9 else ("loss" if d < -1e-9 else "tie") for d in diffs["difference"]]
     st.caption(f"{comparison['wins']} wins, {comparison['ties']} ties, {comparison['losses']} losses; "
@@ -115,7 +99,7 @@ if base_run and not others.empty:
                     color_discrete_map={"win": "#2f8f4f", "tie": "#bbbbbb", "loss": "#c0392b"}, title="Δ nDCG@10 per query (sorted)")
     figure.update_layout(xaxis_title="queries", margin=dict(t=40, b=10))
     st.plotly_chart(figure, width="stretch", key="per_query_chart")
-    breakdown = store.breakdown(con, base_run, int(pick))
+    breakdown = store.breakdown(con, base.run_id, int(pick))
     if not breakdown.empty:
         field = st.selectbox("Break down by", sorted(breakdown["field"].unique()), key="eval_breakdown")
         part = breakdown[breakdown["field"] == field]

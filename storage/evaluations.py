@@ -51,6 +51,12 @@ def latest_runs(con: duckdb.DuckDBPyConnection, test_set: int) -> pd.DataFrame:
     return frame.drop(columns=["metrics"])
 
 
+def run_settings(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
+    """The settings an evaluation run recorded (k, queries, seconds)."""
+    row = con.execute("SELECT settings FROM eval_runs WHERE id = ?", [run_id]).fetchone()
+    return json.loads(row[0]) if row and row[0] else {}
+
+
 def per_query(con: duckdb.DuckDBPyConnection, run_id: int, metric: str) -> dict[str, float]:
     return dict(con.execute("SELECT query_id, value FROM eval_results WHERE run_id = ? AND metric = ?", [run_id, metric]).fetchall())
 

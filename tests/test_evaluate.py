@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from core.datasets import build_training_data
-from core.evaluate import compare_runs, evaluate_system, side_by_side
+from core.evaluate import compare_runs, evaluate, side_by_side
 from core.generate import GenerationSettings, generate_queries, select_passages
 from core.ingest import add_test_set, ingest_files, load_sample_corpus
 from core.judge import JudgeSettings, judge_candidates
@@ -29,8 +29,8 @@ def tiny(con):
 
 def test_bm25_metrics_match_the_hand_computed_values(con, tiny):
     corpus, test_set = tiny
-    run = evaluate_system(con, test_set, "bm25")
-    metrics = store.latest_runs(con, test_set).iloc[0]
+    board = evaluate(con, test_set, ["bm25"])
+    metrics, run = board.row("bm25").metrics, board.row("bm25").run_id
     # d1 first, d2 (the relevant one) second, d3 unmatched
     assert metrics["ndcg@10"] == pytest.approx((1 / math.log2(3)) / (1 / math.log2(2)))
     assert metrics["mrr@10"] == pytest.approx(1 / 2)
@@ -90,7 +90,7 @@ def test_evaluate_and_compare_pages():
     at.button(key="evaluate").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert table["system"].tolist() == ["BM25", "MiniLM (baseline)", "BM25 + MiniLM (RRF)"]
+    assert table["system"].tolist() == ["MiniLM (baseline)", "BM25", "BM25 + MiniLM (RRF)"]
     assert (table["ndcg@10"] > 0.5).all()
     assert len(at.get("plotly_chart")) >= 1
     at = at.switch_page("pages/compare.py").run()

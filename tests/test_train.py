@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from core.datasets import build_training_data
-from core.evaluate import evaluate_system
+from core.evaluate import evaluate
 from core.jobs import cancel_job, launch_job, poll_job, wait_for
 from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
 from core.train import DEFAULTS, load_spec
-from storage import evaluations as store
 from tests.conftest import judged_sample
 
 TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
@@ -103,9 +102,9 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     model_row = con.execute("SELECT kind, base_model FROM models WHERE id = ?", [job["model_id"]]).fetchone()
     assert model_row == ("reranker", "all-MiniLM-L6-v2 (bundled)")
     test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
-    evaluate_system(con, test_set, f"rerank:{job['model_id']}")
-    run = store.latest_runs(con, test_set).iloc[0]
-    assert run["system"] == f"rerank:{job['model_id']}" and 0 < run["ndcg@10"] <= 1
+    board = evaluate(con, test_set, [f"rerank:{job['model_id']}"])
+    assert [r.system for r in board.rows] == ["dense", f"rerank:{job['model_id']}"]
+    assert 0 < board.row(f"rerank:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
 def test_the_job_spec_round_trips(labelled):
@@ -118,8 +117,8 @@ def test_the_job_spec_round_trips(labelled):
     job = wait_for(con, job_id, timeout_s=400)
     assert job["status"] == "done" and job["kind"] == "retriever"
     test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
-    evaluate_system(con, test_set, f"retrieve:{job['model_id']}")
-    assert 0 < store.latest_runs(con, test_set).iloc[0]["ndcg@10"] <= 1
+    board = evaluate(con, test_set, [f"retrieve:{job['model_id']}"])
+    assert 0 < board.row(f"retrieve:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
 def test_cancelled_and_killed_jobs_end_in_the_right_state(labelled):

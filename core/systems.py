@@ -1,0 +1,103 @@
+"""Ranking systems: what evaluation and Compare rank with, named as strings in one place.
+
+- ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion);
+- ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace.
+
+Every system reorders the same first-stage pool (the fused top k of each query), so
+differences between systems are differences of ranking, not of what was retrieved.
+
+>>> System.parse("rerank:7")
+System(kind='rerank', model_id=7)
+>>> str(System.parse("dense"))
+'dense'
+"""
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+from core import embed
+from core.errors import NotFound
+
+BASELINE = "dense"
+_FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)"}
+_MODEL_KINDS = {"reranker": "rerank", "retriever": "retrieve"}
+
+
+@dataclass(frozen=True)
+class System:
+    kind: str  # bm25 | dense | fused | rerank | retrieve
+    model_id: int | None = None
+
+    @classmethod
+    def parse(cls, text: "str | System") -> "System":
+        """A system from its name; raises ValueError naming the valid forms."""
+        if isinstance(text, System):
+            return text
+        kind, _, model = str(text).partition(":")
+        if kind in _FIXED and not model:
+            return cls(kind)
+        if kind in _MODEL_KINDS.values() and model.isdigit():
+            return cls(kind, int(model))
+        raise ValueError(f"unknown system {text!r}; use bm25, dense, fused, rerank:<model id> or retrieve:<model id>")
+
+    def __str__(self) -> str:
+        return self.kind if self.model_id is None else f"{self.kind}:{self.model_id}"
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.kind == BASELINE
+
+    def label(self, con: duckdb.DuckDBPyConnection) -> str:
+        """A readable name: 'MiniLM (baseline)', 'my model (rerank)'."""
+        if self.model_id is None:
+            return _FIXED[self.kind]
+        from storage.models import get_model
+
+        model = get_model(con, self.model_id)
+        return f"{model['name'] if model else f'model {self.model_id}'} ({self.kind})"
+
+    def score(self, con: duckdb.DuckDBPyConnection, queries: list[str], pools: np.ndarray, texts: list[str],
+              first_stage: dict[str, np.ndarray]) -> np.ndarray:
+        """Scores of each query's pool passages, shape of ``pools`` (queries, k).
+
+        Args:
+            pools: passage indexes (into ``texts``) per query.
+            first_stage: ``bm25``, ``dense`` and ``fused`` scores over the whole corpus, (queries, passages).
+        """
+        rows = np.arange(len(queries))[:, None]
+        if self.model_id is None:
+            return first_stage[self.kind][rows, pools]
+        from storage.models import get_model
+
+        model = get_model(con, self.model_id)
+        if model is None:
+            raise NotFound(f"no model {self.model_id}; it may have been deleted: pick another system")
+        if model["method"] == "lce-cross-encoder":
+            return _cross_encoder_scores(model["path"], queries, pools, texts)
+        # a bi-encoder: the union of the pools encoded in one call (cached), its cosine mixed with the
+        # baseline's by the weight its dev split chose
+        union = np.unique(pools)
+        documents = embed.encode(con, [texts[i] for i in union], model["path"], role="document")
+        position = np.searchsorted(union, pools)
+        tuned = np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
+        weight = float(model["metrics"].get("interpolation_weight", 1.0))
+        return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
+
+
+def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, texts: list[str]) -> np.ndarray:
+    from sentence_transformers import CrossEncoder
+
+    encoder = CrossEncoder(path)
+    pairs = [(query, texts[i]) for query, pool in zip(queries, pools) for i in pool]
+    return np.asarray(encoder.predict(pairs, show_progress_bar=False), dtype=np.float64).reshape(pools.shape)
+
+
+def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:
+    """The baselines and every fine-tuned model of a corpus, newest model last."""
+    from storage.models import list_models
+
+    models = list_models(con, corpus).sort_values("id")
+    return [System("bm25"), System("dense"), System("fused")] + [
+        System(_MODEL_KINDS[kind], int(model_id)) for model_id, kind in zip(models["id"], models["kind"])]
