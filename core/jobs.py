@@ -19,7 +19,7 @@ import duckdb
 from core.datasets import build_training_data, export
 from core.errors import JobFailed, NotFound
 from core.settings import workspace_dir
-from core.train import DEFAULTS, METHODS
+from core.train import DEFAULTS, METHODS, query_only
 
 KINDS = {"lce": "reranker", "lce-cross-encoder": "reranker", "distill": "retriever", "infonce": "retriever"}
 
@@ -44,6 +44,8 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     ).fetchone()[0]
     folder = workspace_dir() / "jobs" / f"job-{job_id}"
     export(data, folder)
+    if query_only(spec):
+        export_document_vectors(con, data, spec["base_model"], folder)
     (folder / "spec.json").write_text(json.dumps(spec, indent=2))
     log = (folder / "train.log").open("w")
     process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
@@ -51,6 +53,20 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     con.execute("UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
                 [str(folder), process.pid, job_id])
     return job_id
+
+
+def export_document_vectors(con: duckdb.DuckDBPyConnection, data, base_model: str, folder: Path) -> None:
+    """documents.jsonl + documents.npy: the base model's vectors of every training and dev document,
+    from the workspace's embedding cache (what is missing is encoded and cached)."""
+    import numpy as np
+
+    from core import embed
+
+    texts = sorted({t for g in data.groups for t in [g["positive"], *g["negatives"]]}
+                   | {t for r in data.lists for t in r["candidates"]}
+                   | {t for d in data.dev for t in d["positive"] + d["negative"]})
+    np.save(folder / "documents.npy", embed.encode(con, texts, base_model, role="document"))
+    (folder / "documents.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
 
 
 def _alive(pid: int | None) -> bool:

@@ -99,3 +99,34 @@ def cross_encoder_lce(model):
     from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
 
     return MultipleNegativesRankingLoss(model, num_negatives=0, scale=1.0, activation_fn=nn.Identity())
+
+
+class FrozenDocumentLoss(nn.Module):
+    """LCE or listwise distillation for a query encoder against fixed document vectors.
+
+    The documents keep their base model's embeddings (``documents``, unit rows), so only
+    the short queries pass through the model: training costs a fraction of a full
+    bi-encoder's, the corpus is never re-encoded, and every cached vector stays valid.
+    Labels index rows of ``documents``: for "lce" the group (positive first); for "distill"
+    m indexes followed by the teacher's m scores.
+    """
+
+    def __init__(self, model, documents: Tensor, objective: str = "lce", scale: float = 20.0, **distill_settings):
+        super().__init__()
+        if objective not in ("lce", "distill"):
+            raise ValueError(f"objective must be lce or distill, got {objective!r}")
+        self.model, self.objective, self.scale, self.distill_settings = model, objective, scale, distill_settings
+        self.register_buffer("documents", documents.float(), persistent=False)
+
+    def forward(self, sentence_features, labels: Tensor) -> Tensor:
+        query = F.normalize(self.model(sentence_features[0])["sentence_embedding"], dim=-1)
+        if self.objective == "lce":
+            documents = self.documents.to(query.device)[labels.long()]
+            return lce(torch.einsum("qd,qkd->qk", query, documents) * self.scale)
+        m = labels.shape[1] // 2
+        documents = self.documents.to(query.device)[labels[:, :m].long()]
+        student = torch.einsum("qd,qkd->qk", query, documents)
+        return listwise_distillation(student, labels[:, m:].to(student.dtype), **self.distill_settings)
+
+    def get_config_dict(self):
+        return {"objective": self.objective, "scale": self.scale, **self.distill_settings}

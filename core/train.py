@@ -22,8 +22,12 @@ METHODS = {
     "distill": "retriever: listwise distillation from the teacher's grades, plus 0.1 x InfoNCE",
     "infonce": "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)",
 }
+TUNE = {
+    "query": "only the query encoder learns; documents keep the base model's cached vectors (fast on a CPU, no re-indexing)",
+    "full": "query and document encoders learn together (slower: every passage passes through the model each step)",
+}
 DEFAULTS = {
-    "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "epochs": 1, "learning_rate": 2e-5,
+    "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 1, "learning_rate": 2e-5,
     "batch_size": 16, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
     "eval_steps": 50, "warmup_ratio": 0.1,
 }
@@ -34,16 +38,58 @@ def load_spec(folder: Path) -> dict:
     spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}
     if spec["method"] not in METHODS:
         raise ValueError(f"unknown method {spec['method']!r}; use one of {sorted(METHODS)}")
+    if spec["tune"] not in TUNE:
+        raise ValueError(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")
     return spec
+
+
+def query_only(spec: dict) -> bool:
+    """Whether the job trains a query encoder against frozen document vectors."""
+    return spec["tune"] == "query" and spec["method"] in ("lce", "distill")
 
 
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def _dataset(spec: dict, folder: Path):
+def document_vectors(spec: dict, folder: Path) -> tuple[dict[str, int], "object"]:
+    """Row of every training and dev document text, and the base model's unit vectors of them.
+
+    The app exports them from the workspace's embedding cache (documents.jsonl + documents.npy);
+    a job folder without them (written by hand) has them encoded here with the base model.
+    """
+    import numpy as np
+    import torch
+
+    texts = _rows(folder / "documents.jsonl")
+    if not texts or not (folder / "documents.npy").exists():
+        texts = sorted({t for g in _rows(folder / "train_groups.jsonl") for t in [g["positive"], *g["negatives"]]}
+                       | {t for r in _rows(folder / "train_lists.jsonl") for t in r["candidates"]}
+                       | {t for d in _rows(folder / "dev.jsonl") for t in d["positive"] + d["negative"]})
+        from sentence_transformers import SentenceTransformer
+
+        from core.embed import resolve_model
+
+        base = SentenceTransformer(resolve_model(spec["base_model"]))
+        vectors = base.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+        np.save(folder / "documents.npy", vectors.astype(np.float32))
+        (folder / "documents.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
+    return {t: i for i, t in enumerate(texts)}, torch.from_numpy(np.load(folder / "documents.npy"))
+
+
+def _dataset(spec: dict, folder: Path, index_of: dict[str, int] | None = None):
     from datasets import Dataset
 
+    if index_of is not None:  # query-only: documents are rows of the frozen vectors
+        if spec["method"] == "distill":
+            lists = _rows(folder / "train_lists.jsonl")
+            m = min(len(r["candidates"]) for r in lists)
+            label = [[float(index_of[t]) for t in r["candidates"][:m]] + [float(x) for x in r["teacher"][:m]] for r in lists]
+            return Dataset.from_dict({"query": [r["query"] for r in lists], "label": label})
+        groups = _rows(folder / "train_groups.jsonl")
+        n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
+        label = [[index_of[g["positive"]]] + [index_of[t] for t in g["negatives"][:n]] for g in groups]
+        return Dataset.from_dict({"query": [g["query"] for g in groups], "label": label})
     if spec["method"] == "distill":
         lists = _rows(folder / "train_lists.jsonl")
         m = min(len(r["candidates"]) for r in lists)
@@ -60,18 +106,20 @@ def _dataset(spec: dict, folder: Path):
     return Dataset.from_dict(columns)
 
 
-def _model_and_loss(spec: dict):
+def _model_and_loss(spec: dict, documents=None):
     from sentence_transformers import CrossEncoder, SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from core.embed import resolve_model
-    from core.losses import BiEncoderLCELoss, ListwiseDistillationLoss, cross_encoder_lce
+    from core.losses import BiEncoderLCELoss, FrozenDocumentLoss, ListwiseDistillationLoss, cross_encoder_lce
 
     base = resolve_model(spec["base_model"])
     if spec["method"] == "lce-cross-encoder":
         model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
         return model, cross_encoder_lce(model)
     model = SentenceTransformer(base)
+    if documents is not None:
+        return model, FrozenDocumentLoss(model, documents, spec["method"])
     if spec["method"] == "lce":
         return model, BiEncoderLCELoss(model, scale=20.0)
     if spec["method"] == "distill":
@@ -79,9 +127,38 @@ def _model_and_loss(spec: dict):
     return model, MultipleNegativesRankingLoss(model, scale=20.0)
 
 
-def _evaluator(spec: dict, dev: list[dict]):
+class FrozenDocumentEvaluator:
+    """Dev nDCG@10 of a query encoder against the frozen document vectors (a sentence-transformers evaluator)."""
+
+    greater_is_better = True
+    primary_metric = "dev_ndcg@10"
+
+    def __init__(self, dev: list[dict], index_of: dict[str, int], documents):
+        self.dev, self.index_of, self.documents = dev, index_of, documents.numpy()
+
+    def scores(self, model) -> list:
+        queries = model.encode([d["query"] for d in self.dev], normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+        return [self.documents[[self.index_of[t] for t in d["positive"] + d["negative"]]] @ q for d, q in zip(self.dev, queries)]
+
+    def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict:
+        from core.metrics import mean_ndcg_at_10
+
+        relevant = [set(range(len(d["positive"]))) for d in self.dev]
+        return {self.primary_metric: mean_ndcg_at_10(self.scores(model), relevant)}
+
+    def prefix_name_to_metrics(self, metrics: dict, name: str) -> dict:
+        return metrics
+
+    def store_metrics_in_model_card_data(self, *args, **kwargs) -> None:
+        pass
+
+
+def _evaluator(spec: dict, dev: list[dict], index_of: dict[str, int] | None = None, documents=None):
     if not dev:
         return None
+    if index_of is not None:
+        return FrozenDocumentEvaluator(dev, index_of, documents)
     samples = [{"query": d["query"], "positive": d["positive"], "negative": d["negative"]} for d in dev]
     if spec["method"] == "lce-cross-encoder":
         from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
@@ -106,12 +183,13 @@ def run(folder: Path) -> dict:
     spec = load_spec(folder)
     progress = (folder / "progress.jsonl").open("a", buffering=1)
     dev = _rows(folder / "dev.jsonl")
-    model, loss = _model_and_loss(spec)
+    index_of, documents = document_vectors(spec, folder) if query_only(spec) else (None, None)
+    model, loss = _model_and_loss(spec, documents)
     use_length = None  # a bi-encoder trains at max_length (the cost) and is saved at its base model's length (for use)
     if spec["method"] != "lce-cross-encoder":
         use_length, model.max_seq_length = max(model.max_seq_length, spec["max_length"]), spec["max_length"]
-    dataset = _dataset(spec, folder)
-    evaluator = _evaluator(spec, dev)
+    dataset = _dataset(spec, folder, index_of)
+    evaluator = _evaluator(spec, dev, index_of, documents)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
     steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
@@ -166,11 +244,13 @@ def run(folder: Path) -> dict:
                    "worse_than_baseline": bool(final is not None and baseline is not None and final < baseline),
                    "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
         if spec["method"] != "lce-cross-encoder" and dev and baseline is not None:
-            metrics.update(_choose_interpolation(spec, model, dev))
+            metrics.update(_choose_interpolation(spec, model, dev, evaluator if query_only(spec) else None))
         if trainer.is_world_process_zero():
             if use_length:
                 model.max_seq_length = use_length
             model.save(str(folder / "model"))
+            if query_only(spec):  # documents stay with the base model: its cached vectors serve this model too
+                (folder / "model" / "qurate.json").write_text(json.dumps({"document_encoder": spec["base_model"]}))
             _write_card(folder, spec, metrics)
         result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
     if trainer.is_world_process_zero():
@@ -178,7 +258,7 @@ def run(folder: Path) -> dict:
     return result
 
 
-def _choose_interpolation(spec: dict, model, dev: list[dict]) -> dict:
+def _choose_interpolation(spec: dict, model, dev: list[dict], frozen: FrozenDocumentEvaluator | None = None) -> dict:
     """The weight a of a * fine-tuned + (1 - a) * baseline cosine that ranks the dev split best."""
     from sentence_transformers import SentenceTransformer
 
@@ -188,7 +268,9 @@ def _choose_interpolation(spec: dict, model, dev: list[dict]) -> dict:
     base = SentenceTransformer(resolve_model(spec["base_model"]), device=model.device)
     base.max_seq_length = model.max_seq_length  # both at the training length, as the dev split is scored
     scores = {}
-    for name, encoder in (("tuned", model), ("base", base)):
+    if frozen is not None:
+        scores = {"tuned": frozen.scores(model), "base": frozen.scores(base)}
+    for name, encoder in (("tuned", model), ("base", base)) if frozen is None else ():
         rows = []
         for d in dev:
             docs = d["positive"] + d["negative"]
@@ -207,6 +289,9 @@ def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
     card = folder / "model" / "QURATE.md"
     card.write_text(
         f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']]}\n\n"
+        + (f"Query encoder only: encode documents with the base model ({spec['base_model']}), queries with this one.\n\n"
+           if query_only(spec) else "")
+        +
         f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
         f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
         + ", ".join(f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed"))

@@ -88,7 +88,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     from core.embed import bundled_model_path
 
     con, corpus = labelled
-    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY}), timeout_s=400)
+    job = wait_for(con, launch_job(con, corpus, {"method": "lce", "tune": "full", **TINY}), timeout_s=400)
     assert job["status"] == "done", (job["error"], open(os.path.join(job["folder"], "train.log")).read()[-2000:])
     assert job["model_id"] is not None
     assert [p["step"] for p in job["progress"] if "loss" in p] == list(range(1, 9))
@@ -104,6 +104,40 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
     board = evaluate(con, test_set, [f"rerank:{job['model_id']}"])
     assert [r.system for r in board.rows] == ["dense", f"rerank:{job['model_id']}"]
+    assert 0 < board.row(f"rerank:{job['model_id']}").metrics["ndcg@10"] <= 1
+
+
+def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(labelled):
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from core import embed
+    from core.losses import FrozenDocumentLoss
+
+    con, corpus = labelled
+    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY}), timeout_s=400)
+    assert job["status"] == "done", (job["error"], open(os.path.join(job["folder"], "train.log")).read()[-2000:])
+    folder = job["folder"]
+    assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {"document_encoder": DEFAULTS["base_model"]}
+    texts = [json.loads(line) for line in open(os.path.join(folder, "documents.jsonl"))]
+    vectors = np.load(os.path.join(folder, "documents.npy"))
+    assert np.allclose(vectors, embed.encode(con, texts), atol=1e-6)  # the base model's cached vectors, exported
+    index = {t: i for i, t in enumerate(texts)}
+    groups = build_training_data(con, corpus, group_size=4, dev_fraction=0.0).groups
+    labels = torch.tensor([[index[g["positive"]]] + [index[t] for t in g["negatives"][:3]] for g in groups])
+
+    def loss_of(model):
+        with torch.no_grad():
+            return float(FrozenDocumentLoss(model, torch.from_numpy(vectors))([model.tokenize([g["query"] for g in groups])], labels))
+
+    base, tuned = SentenceTransformer(str(embed.bundled_model_path())), SentenceTransformer(os.path.join(folder, "model"))
+    assert loss_of(tuned) < loss_of(base)
+    # documents of a query-only model are the base model's: evaluating it encodes no passage again
+    calls = embed.encode_calls
+    passages = embed.encode(con, texts[:5], os.path.join(folder, "model"), role="document")
+    assert embed.encode_calls == calls and np.allclose(passages, vectors[:5], atol=1e-6)
+    test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
+    board = evaluate(con, test_set, [f"rerank:{job['model_id']}"])
     assert 0 < board.row(f"rerank:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
