@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v2 (no LLM)"
+NAME = "offline-v3 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -21,9 +21,12 @@ FUNCTION_WORDS = set(
     does did doing will would shall should can could may might must not no nor only own same so than too very
     just also any all both each few more most other some such it its itself they them their theirs themselves
     he him his she her hers we us our ours you your yours i me my mine as while because until against among
-    per via etc e g ie eg one""".split()
+    per via etc e g ie eg one two three four five six seven eight nine ten""".split()
 )
 _COPULAS = {"is", "are", "was", "were"}
+_DETERMINERS = {"the", "a", "an", "this", "these", "its", "their", "your", "our", "each", "every", "any", "some", "no"}
+_MODALS = {"can", "may", "might", "should", "must", "will", "could", "would"}
+_CLAUSE = re.compile(r"[,;:()]| - | – | — ")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -60,6 +63,18 @@ class OfflineGenerator:
             sf.update(seen)
             self.siblings[title.strip().lower()] = (count + 1, sf)
         self.siblings.pop("", None)
+        self.after_determiner: Counter = Counter()  # "the X", "a X": X is a noun or an adjective
+        self.heads: Counter = Counter()  # "the X", "the Y X" closed by a function word: X heads a noun phrase
+        self.seen: Counter = Counter()
+        for text in texts:
+            words = [w.lower() for w in _words(text)] + [""]
+            self.seen.update(words)
+            self.after_determiner.update(b for a, b in zip(words, words[1:]) if a in _DETERMINERS)
+            for k, word in enumerate(words[:-2]):
+                if word in _DETERMINERS:
+                    end = next((j for j in range(k + 1, min(k + 5, len(words))) if words[j] in FUNCTION_WORDS or not words[j]), None)
+                    if end is not None and end > k + 1:
+                        self.heads[words[end - 1]] += 1
         common = {w for w, c in self.df.items() if self.n >= 20 and c / self.n > 0.5}
         self.stop = FUNCTION_WORDS | common
 
@@ -93,51 +108,106 @@ class OfflineGenerator:
                 run = [word] if word and self._is_content(word) else []
         return sorted((p for p in scored if scored[p] > 0), key=lambda p: -scored[p])
 
-    def _sentences(self, text: str, scores: dict[str, float]) -> list[list[str]]:
-        """The passage's sentences as words, richest in aspect terms first."""
-        sentences = [_words(s) for s in _SENTENCE.split(text)]
-        sentences = [s for s in sentences if 4 <= len(s) <= 60] or [s for s in sentences if s]
-        return sorted(sentences, key=lambda s: -sum(scores.get(w.lower(), 0) for w in set(s)) / len(s) ** 0.5)
+    def _sentences(self, text: str, scores: dict[str, float]) -> list[str]:
+        """The passage's sentences, richest in aspect terms first."""
+        sentences = [s for s in _SENTENCE.split(text) if _words(s)]
+        sentences = [s for s in sentences if 4 <= len(_words(s)) <= 60] or sentences
+        return sorted(sentences, key=lambda s: -sum(scores.get(w.lower(), 0) for w in set(_words(s))) / len(_words(s)) ** 0.5)
 
-    def _question(self, sentence: list[str], topic: str, aspect: str) -> str:
-        """Ask about the subject of a sentence: 'X is Y' -> 'What is X?', 'X may cause Y' -> 'What may cause Y?'."""
+    def nominal(self, word: str) -> bool:
+        """Whether the corpus uses a word in a noun phrase: it follows a determiner ("the pads") often enough."""
+        low = word.lower()
+        return self.after_determiner.get(low, 0) >= max(1, 0.1 * self.seen.get(low, 0))
+
+    def noun_phrases(self, text: str, scores: dict[str, float]) -> list[str]:
+        """Runs of up to four content words ending on a noun, best (highest summed aspect score) first."""
+        scored: dict[str, float] = {}
+        for sentence in _SENTENCE.split(text):
+            run: list[str] = []
+            for word in [*_words(sentence), ""]:
+                if word and self._is_content(word) and not word.isdigit():
+                    run.append(word)
+                    continue
+                while run and not (self.nominal(run[-1]) and self.heads.get(run[-1].lower(), 0) >= max(1, 0.05 * self.seen.get(run[-1].lower(), 0))):
+                    run.pop()
+                while run and not self.nominal(run[0]):
+                    run.pop(0)
+                for size in range(1, min(len(run), 4) + 1):
+                    phrase = " ".join(run[-size:])
+                    low = phrase.lower()
+                    score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size ** 0.3
+                    if score > scored.get(low, (0, ""))[0]:
+                        scored[low] = (score, phrase)
+                run = []
+        return [_lower_first(p) for _, p in sorted(scored.values(), key=lambda x: -x[0]) if _ > 0]
+
+    def _question(self, sentence: str, topic: str, phrase: str) -> str:
+        """A question a sentence answers, by the first rule that fits (English grammar, no domain rule):
+        'X is Y' -> 'What is X?'; 'X may cause Y' -> 'What may cause Y?'; an instruction 'Apply the oil ...' ->
+        'How do I apply the oil ...?'; 'If X, Y' -> 'What should I do if X?'; else about the passage's best
+        noun phrase: 'What are the symptoms for glaucoma?'."""
         mentions = lambda q: bool({w.lower() for w in _words(q)} & {w.lower() for w in _words(topic)})  # noqa: E731
-        for k, word in enumerate(sentence[:10]):
+        clause = _first_clause(sentence)
+        if len(clause) > 2 and clause[0].lower() == "if":
+            return f"What should I do if {' '.join(clause[1:12])}?"
+        if len(clause) > 2 and clause[0][:1].isupper() and clause[0].lower() not in FUNCTION_WORDS \
+                and clause[1].lower() in FUNCTION_WORDS - _COPULAS - _MODALS and not self.nominal(clause[0]) \
+                and not clause[0].lower().endswith(("ing", "s")):
+            return f"How do I {_lower_first(' '.join(clause[:12]))}?"
+        for k, word in enumerate(clause[:8]):
             low = word.lower()
-            if k and low in _COPULAS and any(self._is_content(w) for w in sentence[:k]):
-                question = f"What {low} {_lower_first(' '.join(sentence[:k][-7:]))}"
-                return f"{question}?" if mentions(question) else f"{question} in {topic}?"
-            if k and low in {"can", "may", "might", "should", "must", "will", "could", "would"}:
-                question = f"What {' '.join([low, *sentence[k + 1:k + 7]])}"
-                return f"{question}?" if mentions(question) else f"{question} in {topic}?"
-        return f"What is known about {aspect} in {topic}?"
+            if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6:
+                question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
+                return f"{question}?" if mentions(question) else f"{question} for {topic}?"
+            if k and low in _MODALS and len(clause) > k + 2:
+                question = f"What {' '.join([low, *clause[k + 1:k + 8]])}"
+                return f"{question}?" if mentions(question) else f"{question} for {topic}?"
+        return self._about(phrase, topic)
+
+    def _about(self, phrase: str, topic: str) -> str:
+        head = phrase.split()[-1].lower() if phrase else ""
+        verb = "are" if head.endswith("s") and not head.endswith(("ss", "us", "is")) else "is"
+        if not topic or phrase.lower() in topic.lower():
+            return f"What {verb} {phrase}?"
+        return f"What {verb} the {phrase} for {_lower_first(topic)}?"
 
     def make(self, title: str, text: str, qtype: str, index: int = 0) -> str:
         """One query of ``qtype`` for a passage; ``index`` picks a different variant."""
         scores = self.aspect_scores(title, text)
         terms = sorted(scores, key=lambda w: -scores[w]) or [w.lower() for w in _words(title or text)[:3]]
-        phrases = self.phrases(text, scores) or [" ".join(terms[:3])]
-        topic = title.strip() or phrases[0]
-        topic_words = [w.lower() for w in _words(topic)][:5] if title.strip() else []
-        lead = [_words(s) for s in _SENTENCE.split(text) if len(_words(s)) >= 4][:1]
-        sentences = lead + self._sentences(text, scores) or [_words(text)]
+        nouns = self.noun_phrases(text, scores) or self.phrases(text, scores) or [" ".join(terms[:2])]
+        topic = title.strip() or nouns[0]
+        topic_words = [w.lower() for w in _words(topic) if self._is_content(w)][:4] if title.strip() else []
+        lead = [s for s in _SENTENCE.split(text) if len(_words(s)) >= 4][:1]
+        sentences = lead + self._sentences(text, scores) or [text]
         pick = lambda items, offset=0: items[(index + offset) % len(items)]  # noqa: E731
         if qtype == "keywords":
-            return " ".join([*topic_words[:3], *terms[index:index + 3]])
+            return " ".join(dict.fromkeys([*topic_words[:3], *terms[index:index + 2]]))
         if qtype == "web":
-            return " ".join([*topic_words, *terms[index % 2:index % 2 + 2]])
+            words = [*topic_words, *[w for w in pick(nouns).lower().split() if w not in topic_words]]
+            return " ".join(words[:7])
         if qtype == "title":
-            return f"{topic}: {pick(phrases)}" if title.strip() else " ".join(pick(phrases).split()[:8])
+            noun = pick(nouns)
+            if not title.strip() or noun.lower() in topic.lower():
+                return noun[:1].upper() + noun[1:]
+            return f"{topic}: {noun}"
         if qtype == "question":
-            return self._question(pick(sentences), topic, pick(phrases))
+            return self._question(pick(sentences), topic, pick(nouns))
         if qtype == "casual":
-            question = self._question(pick(sentences, 1), topic, pick(phrases, 1)).rstrip("?")
-            return _lower_first(question.replace("What ", "what ", 1))
+            question = self._about(pick(nouns, 1), topic) if len(nouns) > 1 else self._question(pick(sentences, 1), topic, nouns[0])
+            return _lower_first(question.rstrip("?"))
         if qtype == "claim":
-            content = [w for w in pick(sentences) if self._is_content(w)][:12]
-            named = {w.lower() for w in content} & set(topic_words)
-            return " ".join(content if named or not topic_words else [*topic_words[:4], *content[:10]])
+            clause = _first_clause(pick(sentences))[:16]
+            return " ".join(clause) if len(clause) >= 3 else " ".join(_words(pick(sentences))[:16])
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
+
+
+def _first_clause(sentence: str) -> list[str]:
+    """The words of a sentence up to its first comma-like break that leaves at least three words."""
+    for clause in _CLAUSE.split(sentence):
+        if len(_words(clause)) >= 3:
+            return _words(clause)
+    return _words(sentence)
 
 
 def _lower_first(text: str) -> str:

@@ -127,38 +127,40 @@ def _model_and_loss(spec: dict, documents=None):
     return model, MultipleNegativesRankingLoss(model, scale=20.0)
 
 
-class FrozenDocumentEvaluator:
-    """Dev nDCG@10 of a query encoder against the frozen document vectors (a sentence-transformers evaluator)."""
+def _frozen_evaluator(dev: list[dict], index_of: dict[str, int], documents):
+    """Dev nDCG@10 of a query encoder against the frozen document vectors, as a sentence-transformers evaluator."""
+    from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
-    greater_is_better = True
-    primary_metric = "dev_ndcg@10"
+    class FrozenDocumentEvaluator(SentenceEvaluator):
+        def __init__(self):
+            super().__init__()
+            self.greater_is_better, self.primary_metric = True, "dev_ndcg@10"
+            self.dev, self.index_of, self.documents = dev, index_of, documents.numpy()
 
-    def __init__(self, dev: list[dict], index_of: dict[str, int], documents):
-        self.dev, self.index_of, self.documents = dev, index_of, documents.numpy()
+        scores = _frozen_scores
+        __call__ = _frozen_call
 
-    def scores(self, model) -> list:
-        queries = model.encode([d["query"] for d in self.dev], normalize_embeddings=True, convert_to_numpy=True,
-                               show_progress_bar=False)
-        return [self.documents[[self.index_of[t] for t in d["positive"] + d["negative"]]] @ q for d, q in zip(self.dev, queries)]
+    return FrozenDocumentEvaluator()
 
-    def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict:
-        from core.metrics import mean_ndcg_at_10
 
-        relevant = [set(range(len(d["positive"]))) for d in self.dev]
-        return {self.primary_metric: mean_ndcg_at_10(self.scores(model), relevant)}
+def _frozen_scores(self, model) -> list:
+    """Per dev query, the scores of its documents (positives first)."""
+    queries = model.encode([d["query"] for d in self.dev], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    return [self.documents[[self.index_of[t] for t in d["positive"] + d["negative"]]] @ q for d, q in zip(self.dev, queries)]
 
-    def prefix_name_to_metrics(self, metrics: dict, name: str) -> dict:
-        return metrics
 
-    def store_metrics_in_model_card_data(self, *args, **kwargs) -> None:
-        pass
+def _frozen_call(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict:
+    from core.metrics import mean_ndcg_at_10
+
+    relevant = [set(range(len(d["positive"]))) for d in self.dev]
+    return {self.primary_metric: mean_ndcg_at_10(self.scores(model), relevant)}
 
 
 def _evaluator(spec: dict, dev: list[dict], index_of: dict[str, int] | None = None, documents=None):
     if not dev:
         return None
     if index_of is not None:
-        return FrozenDocumentEvaluator(dev, index_of, documents)
+        return _frozen_evaluator(dev, index_of, documents)
     samples = [{"query": d["query"], "positive": d["positive"], "negative": d["negative"]} for d in dev]
     if spec["method"] == "lce-cross-encoder":
         from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
@@ -258,7 +260,7 @@ def run(folder: Path) -> dict:
     return result
 
 
-def _choose_interpolation(spec: dict, model, dev: list[dict], frozen: FrozenDocumentEvaluator | None = None) -> dict:
+def _choose_interpolation(spec: dict, model, dev: list[dict], frozen=None) -> dict:
     """The weight a of a * fine-tuned + (1 - a) * baseline cosine that ranks the dev split best."""
     from sentence_transformers import SentenceTransformer
 

@@ -115,9 +115,12 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     from core.losses import FrozenDocumentLoss
 
     con, corpus = labelled
-    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY}), timeout_s=400)
+    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY, "dev_fraction": 0.2, "eval_steps": 4}), timeout_s=400)
     assert job["status"] == "done", (job["error"], open(os.path.join(job["folder"], "train.log")).read()[-2000:])
     folder = job["folder"]
+    metrics = json.loads(con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])
+    assert 0 < metrics["baseline_dev_ndcg@10"] <= 1 and 0 < metrics["dev_ndcg@10"] <= 1  # scored on the frozen vectors
+    assert metrics["interpolation_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {"document_encoder": DEFAULTS["base_model"]}
     texts = [json.loads(line) for line in open(os.path.join(folder, "documents.jsonl"))]
     vectors = np.load(os.path.join(folder, "documents.npy"))

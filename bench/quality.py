@@ -1,0 +1,175 @@
+"""Benchmark: does fine-tuning help, on real held-out queries, measured by the product's own evaluation?
+
+    python -m bench.quality --corpus medquad|cisi|all [--quick] [--oracle] [--retriever] [--spec JSON]
+
+For each corpus (a BEIR folder under ../shared/data):
+1. ingests its corpus.jsonl into a bench workspace (embeddings cached there across runs);
+2. makes a test set of its real queries: a seeded sample (500 by default) or all of them;
+3. picks the training passages: every passage no evaluation query points to, or every
+   passage when holding those out would leave less than half the corpus (say so);
+4. generates offline queries (no LLM) for them, mines candidates, judges offline;
+5. trains through ``core.jobs.launch_job`` (the app's own job code) and
+6. evaluates with ``core.evaluate.evaluate``: every system reorders the same fused top 30,
+   ranx metrics, paired t-tests against the baseline MiniLM.
+With ``--oracle`` (MedQuAD-like data, a diagnostic and never a product path) a second run
+trains the same pipeline on the real questions of the training passages only, the ceiling an
+excellent query generator could reach with this trainer. Writes
+bench/results/quality-<corpus>[-name].json and prints the leaderboards.
+"""
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from core.evaluate import evaluate
+from core.generate import GenerationSettings, generate_queries
+from core.ingest import IngestOptions, add_test_set, ingest_path
+from core.jobs import launch_job, wait_for
+from core.judge import JudgeSettings, judge_candidates
+from core.mine import mine_candidates
+from core.prompts import QUERY_TYPES
+from storage import corpora
+from storage import queries as qstore
+from storage.db import connect
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path("bench/results")
+CPU_SPEC = {"method": "lce", "tune": "query", "epochs": 3, "batch_size": 64, "learning_rate": 5e-5, "group_size": 8,
+            "max_length": 64, "eval_steps": 100}
+
+
+def _beir(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    queries = {r["_id"]: r["text"] for r in map(json.loads, (folder / "queries.jsonl").open())}
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (folder / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        q, d, s = line.split("\t")
+        if int(s) > 0:
+            qrels.setdefault(q, {})[d] = int(s)
+    return queries, qrels
+
+
+def _corpus(con, name: str, folder: Path) -> int:
+    """The bench's copy of a corpus: its documents only (the test set is made below, from a sample)."""
+    existing = corpora.corpus_id(con, name)
+    if existing is not None:
+        corpora.delete_corpus(con, existing)
+    return ingest_path(con, name, folder / "corpus.jsonl", IngestOptions()).corpus_id
+
+
+def _test_set(con, corpus: int, queries: dict, qrels: dict, ids: list[str]) -> int:
+    lines = "".join(json.dumps({"_id": q, "text": queries[q]}) + "\n" for q in ids).encode()
+    judged = "".join(f"{q}\t{d}\t{s}\n" for q in ids for d, s in qrels[q].items()).encode()
+    return add_test_set(con, corpus, "bench", ("queries.jsonl", lines), ("qrels.tsv", judged))["id"]
+
+
+def run_corpus(con, name: str, args) -> dict:
+    folder = args.data / name
+    queries, qrels = _beir(folder)
+    judged = sorted(q for q in queries if q in qrels)
+    rng = random.Random(args.seed)
+    eval_ids = sorted(rng.sample(judged, min(args.eval_queries, len(judged))))
+    timings, results = {}, {}
+    variants = ["synthetic"] + (["oracle"] if args.oracle else [])
+    for variant in variants:
+        t = time.perf_counter()
+        corpus = _corpus(con, f"bench-{name}-{variant}", folder)
+        test_set = _test_set(con, corpus, queries, qrels, eval_ids)
+        docs = dict(con.execute("SELECT passage_id, doc_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+        held_docs = {d for q in eval_ids for d in qrels[q]}
+        unjudged = sorted(p for p, d in docs.items() if d not in held_docs)
+        protocol = "unjudged passages" if len(unjudged) >= len(docs) / 2 else "all passages"
+        train = unjudged if protocol == "unjudged passages" else sorted(docs)
+        if args.train_passages:
+            train = sorted(random.Random(args.seed).sample(train, min(args.train_passages, len(train))))
+        timings[f"{variant}_ingest_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if variant == "synthetic":
+            types = args.types.split(",")
+            for index, qtype in enumerate(types):  # per passage, the types in turn (or every type: --per-passage)
+                part = train if args.per_passage > 1 else train[index::len(types)]
+                generate_queries(con, corpus, part, GenerationSettings(per_type={qtype: 1}))
+                if args.per_passage > 1 and index + 1 >= args.per_passage:
+                    break
+        else:  # the diagnostic: real questions of the training passages (never of the evaluation passages)
+            by_doc = {}
+            for p in train:
+                by_doc.setdefault(docs[p], p)
+            rows = [{"passage_id": by_doc[d], "text": queries[q], "qtype": "question", "origin": "oracle", "generator": "oracle",
+                     "prompt_version": "-", "cache_key": f"oracle-{q}", "flags": []}
+                    for q in judged if q not in set(eval_ids) for d in qrels[q] if d in by_doc][: max(len(train), 1)]
+            qstore.insert_queries(con, corpus, rows)
+        timings[f"{variant}_generate_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        mining = mine_candidates(con, corpus, k=30)
+        judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
+        timings[f"{variant}_mine_judge_s"] = time.perf_counter() - t
+        systems = ["bm25", "fused"]
+        models = {}
+        for method in ["lce"] + (["distill"] if args.retriever else []):
+            t = time.perf_counter()
+            spec = {**CPU_SPEC, **args.spec, "method": method}
+            job = wait_for(con, launch_job(con, corpus, spec), timeout_s=args.train_timeout)
+            timings[f"{variant}_train_{method}_s"] = time.perf_counter() - t
+            if job["status"] != "done":
+                raise SystemExit(f"{name} {variant} {method}: training {job['status']}: {job.get('error')}")
+            kind = "rerank" if method.startswith("lce") else "retrieve"
+            systems.append(f"{kind}:{job['model_id']}")
+            models[method] = {"system": systems[-1], "metrics": json.loads(
+                con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])}
+            print(f"{name} {variant} {method}: trained in {timings[f'{variant}_train_{method}_s']:.0f} s; "
+                  f"dev {models[method]['metrics'].get('baseline_dev_ndcg@10')} -> {models[method]['metrics'].get('dev_ndcg@10')}, "
+                  f"weight {models[method]['metrics'].get('interpolation_weight')}", flush=True)
+        t = time.perf_counter()
+        board = evaluate(con, test_set, systems)
+        timings[f"{variant}_evaluate_s"] = time.perf_counter() - t
+        print(f"\n== {name}, {variant} queries ({protocol}, {len(train):,} training passages)\n{board.text()}\n", flush=True)
+        results[variant] = {
+            "protocol": protocol, "training_passages": len(train), "mining_source_in_top30": mining.source_in_top_k,
+            "mined_queries": mining.queries, "pool_recall": board.pool_recall, "queries": board.queries,
+            "models": models, "table": [{"system": r.system, "label": r.label, **r.metrics, "difference": r.difference,
+                                         "p_value": r.p_value, "wins": r.wins, "ties": r.ties, "losses": r.losses} for r in board.rows],
+        }
+    return {"results": results, "timings": timings}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="all", help="medquad, cisi, all, or a BEIR folder's name under --data")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--workspace", type=Path, default=RESULTS / "quality-ws")
+    parser.add_argument("--eval-queries", type=int, default=500, help="a seeded sample of the real queries (all if fewer)")
+    parser.add_argument("--train-passages", type=int, default=0, help="a seeded sample of the training passages (0: all)")
+    parser.add_argument("--types", default=",".join(QUERY_TYPES), help="offline query types, in turn over the passages")
+    parser.add_argument("--per-passage", type=int, default=1, help="queries per passage: the first n types for each")
+    parser.add_argument("--oracle", action="store_true", help="also train on real questions of training passages (diagnostic)")
+    parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
+    parser.add_argument("--quick", action="store_true", help="100 evaluation queries, 1,500 training passages")
+    parser.add_argument("--spec", type=json.loads, default={}, help='training spec overrides as JSON, e.g. \'{"epochs": 1}\'')
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-timeout", type=float, default=3600)
+    parser.add_argument("--name", default="")
+    args = parser.parse_args()
+    if args.quick:
+        args.eval_queries, args.train_passages = min(args.eval_queries, 100), args.train_passages or 1500
+    names = ["medquad", "cisi"] if args.corpus == "all" else [args.corpus]
+    args.workspace.mkdir(parents=True, exist_ok=True)
+    import os
+
+    os.environ["QURATE_WORKSPACE"] = str(args.workspace.resolve())  # job folders live beside the bench database
+    con = connect(args.workspace / "qurate.duckdb")
+    started = time.perf_counter()
+    for name in names:
+        t = time.perf_counter()
+        output = run_corpus(con, name, args)
+        output |= {"args": {k: str(v) for k, v in vars(args).items()}, "seconds": time.perf_counter() - t, "date": time.strftime("%Y-%m-%d")}
+        out = RESULTS / f"quality-{name}{'-' + args.name if args.name else ''}.json"
+        out.write_text(json.dumps(output, indent=2))
+        print(f"{name}: {output['seconds']:.0f} s; timings {', '.join(f'{k} {v:.0f}' for k, v in output['timings'].items())}; "
+              f"written to {out}", flush=True)
+    print(f"all done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
