@@ -71,7 +71,8 @@ def run_corpus(con, name: str, args) -> dict:
     rng = random.Random(args.seed)
     eval_ids = sorted(rng.sample(judged, min(args.eval_queries, len(judged))))
     timings, results = {}, {}
-    variants = ["synthetic"] + (["oracle"] if args.oracle else [])
+    oracle_possible = len(judged) > len(eval_ids)  # real queries left over to train the diagnostic on
+    variants = ["synthetic"] + (["oracle"] if args.oracle and oracle_possible else [])
     for variant in variants:
         t = time.perf_counter()
         corpus = _corpus(con, f"bench-{name}-{variant}", folder)

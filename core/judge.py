@@ -18,12 +18,14 @@ from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, prompt_
 from storage import labels as store
 
 GRADES = {0: "not relevant", 1: "related", 2: "partially answers", 3: "answers"}
-OFFLINE_JUDGE = "offline-judge-v1 (no LLM)"
+OFFLINE_JUDGE = "offline-judge-v2 (no LLM)"
 OFFLINE_RULE = (
-    "No LLM: the passage the query was generated from is graded 3 (answers). A candidate whose "
-    "dense score is within {margin:.0%} of the source passage's (or above it) is left unlabelled, "
-    "as it may also answer the query (a possible false negative). Every other candidate is graded 0 "
-    "(not relevant): a hard negative."
+    "No LLM: the passage the query was generated from is graded 3 (answers). A candidate that both "
+    "rankers, dense and BM25, score within {margin:.0%} of the source passage (or above it) is left "
+    "unlabelled, as it may also answer the query (a possible false negative). Every other candidate, "
+    "one that at least one ranker clearly places below the source, is graded 0 (not relevant): a hard "
+    "negative, including those the dense model wrongly ranks above the source, which are what training "
+    "must correct."
 )
 SYSTEM = "You judge search results. You are strict, consistent and brief."
 
@@ -82,7 +84,7 @@ class JudgeSettings:
 
     @property
     def version(self) -> str:
-        return f"offline-{self.margin}" if self.llm.offline else prompt_version(SYSTEM, self.mode, self.prompt)
+        return f"offline-v2-{self.margin}" if self.llm.offline else prompt_version(SYSTEM, self.mode, self.prompt)
 
 
 @dataclass
@@ -217,15 +219,16 @@ def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMReques
 
 def _judge_offline(con, todo: list[dict], settings: JudgeSettings) -> Meter:
     meter = Meter(planned=len(todo))
-    source_score = {p["query_id"]: p["dense_score"] for p in store.source_scores(con, {p["query_id"] for p in todo})}
+    source = {p["query_id"]: p for p in store.source_scores(con, {p["query_id"] for p in todo})}
     rows = []
     for pair in todo:
+        near = lambda name: pair[name] >= source[pair["query_id"]][name] * (1 - settings.margin)  # noqa: E731
         if pair["is_source"]:
             grade, status, reason = 3, "ok", "the passage this query was generated from"
-        elif pair["dense_score"] >= source_score.get(pair["query_id"], 1.0) * (1 - settings.margin):
-            grade, status, reason = None, "unsure", "scores within the margin of the source passage: possibly relevant, not used as a negative"
+        elif pair["query_id"] not in source or (near("dense_score") and near("bm25_score")):
+            grade, status, reason = None, "unsure", "dense and BM25 both score it within the margin of the source passage: possibly relevant, not used as a negative"
         else:
-            grade, status, reason = 0, "ok", "scores below the source passage by the margin (offline rule)"
+            grade, status, reason = 0, "ok", "a ranker scores it below the source passage by the margin (offline rule)"
         rows.append((pair["query_id"], pair["passage_id"], grade, reason, OFFLINE_JUDGE, settings.version, None, status, None))
     store.insert_labels(con, rows)
     meter.done = len(todo)

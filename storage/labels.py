@@ -66,7 +66,7 @@ def mining_summary(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
 def pairs_to_judge(con: duckdb.DuckDBPyConnection, corpus: int, max_candidates: int) -> list[dict]:
     """The (query, candidate) pairs of kept queries: each query's top n candidates and its source."""
     frame = con.execute(
-        f"""SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score,
+        f"""SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, c.bm25_score,
                    coalesce(q.edited_text, q.text) AS query,
                    CASE WHEN p.title = '' THEN p.text ELSE p.title || '. ' || p.text END AS passage, p.text_hash
             FROM candidates c JOIN queries q ON q.id = c.query_id
@@ -89,9 +89,9 @@ def judged_pairs(con: duckdb.DuckDBPyConnection, corpus: int, judge: str, versio
 
 
 def source_scores(con: duckdb.DuckDBPyConnection, query_ids: set[int]) -> list[dict]:
-    """Each query's source-passage dense score."""
+    """Each query's source-passage dense and BM25 scores."""
     return con.execute(
-        "SELECT query_id, dense_score FROM candidates WHERE is_source AND query_id IN (SELECT unnest(?))", [sorted(query_ids)]
+        "SELECT query_id, dense_score, bm25_score FROM candidates WHERE is_source AND query_id IN (SELECT unnest(?))", [sorted(query_ids)]
     ).df().to_dict("records")
 
 
@@ -121,7 +121,7 @@ EFFECTIVE = """
     latest_review AS (
         SELECT query_id, passage_id, arg_max(new_grade, id) AS human_grade, arg_max(reviewer, id) AS reviewer
         FROM reviews WHERE passage_id IS NOT NULL GROUP BY query_id, passage_id)
-    SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, l.llm_grade, l.rationale, l.judge, l.status,
+    SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, c.bm25_score, l.llm_grade, l.rationale, l.judge, l.status,
            r.human_grade, r.reviewer, coalesce(r.human_grade, l.llm_grade) AS grade
     FROM candidates c JOIN queries q ON q.id = c.query_id
     LEFT JOIN latest_label l ON l.query_id = c.query_id AND l.passage_id = c.passage_id

@@ -42,4 +42,4 @@ def test_mine_and_judge_from_the_command_line(capsys):
     assert main(["judge", "Sample: home bicycle maintenance", "--top", "5"]) == 0
     out = capsys.readouterr().out
     assert "50 candidates for 5 queries" in out
-    assert "offline-judge-v1 (no LLM): 25 labelled" in out
+    assert "offline-judge-v2 (no LLM): 25 labelled" in out

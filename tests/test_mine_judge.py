@@ -86,8 +86,8 @@ def test_offline_judge_follows_its_documented_rule(con, mined):
     sources = labels[labels["is_source"]]
     assert (sources["grade"] == 3).all()
     for _, row in labels[~labels["is_source"]].iterrows():
-        source_score = sources[sources["query_id"] == row["query_id"]]["dense_score"].iloc[0]
-        if row["dense_score"] >= 0.95 * source_score:
+        source = sources[sources["query_id"] == row["query_id"]].iloc[0]
+        if row["dense_score"] >= 0.95 * source["dense_score"] and row["bm25_score"] >= 0.95 * source["bm25_score"]:
             assert row["status"] == "unsure" and np.isnan(row["grade"])
         else:
             assert row["grade"] == 0
@@ -161,7 +161,7 @@ def test_rejudging_with_another_model_keeps_both(con, mined):
     with FakeLLM(grade_by_passage) as fake:
         judge_candidates(con, corpus, llm_judge(fake))
     judges = con.execute("SELECT judge, count(*) FROM labels GROUP BY judge ORDER BY judge").fetchall()
-    assert judges == [("offline-judge-v1 (no LLM)", 9), ("openai/gpt-4o-mini", 9)]
+    assert judges == [("offline-judge-v2 (no LLM)", 9), ("openai/gpt-4o-mini", 9)]
 
 
 def test_a_stopped_judging_run_resumes_without_asking_twice(con, mined):

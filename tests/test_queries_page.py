@@ -109,7 +109,7 @@ def test_labels_page_mines_and_judges_offline():
     assert kept > 200 and f"for {kept} queries" in at.success[0].value
     at.button(key="judge").click().run()
     assert not at.exception
-    assert "offline-judge-v1 (no LLM)" in at.success[0].value
+    assert "offline-judge-v2 (no LLM)" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Confirmed sources"].replace(",", "")) > 250
     assert int(metrics["Hard negatives"].replace(",", "")) > 1000
