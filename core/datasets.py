@@ -4,7 +4,11 @@
   negatives: candidates graded 0, best-ranked first (random corpus passages fill a
   group that has too few).
 - Distillation lists (retriever): a query, its labelled candidates and the teacher's
-  scores for them (the grades), best-ranked first, padded with random passages scored 0.
+  scores for them, best-ranked first, padded with random passages. The teacher is an
+  ensemble: the effective grade (0-3) plus the candidate's dense and BM25 scores, each
+  min-max normalised within the query's list and weighted 0.5 (random padding gets 0).
+  The grade decides what is relevant; the rankers order the rest, so the student learns
+  the labels without unlearning what the rankers already get right (soft labels, as in GPL).
 
 Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
 whose text is also a held-out test query of the corpus. A dev split, by source passage
@@ -94,7 +98,8 @@ def build_training_data(
         group_negatives = (negatives + fill)[: group_size - 1]
         data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
                             "positive": texts[source], "negatives": [texts[p] for p in group_negatives]})
-        listed = [(p, float(g)) for p, g in zip(rows["passage_id"], rows["grade"])][:list_size]
+        teacher = rows["grade"].astype(float) + 0.5 * (_unit(rows["dense_score"]) + _unit(rows["bm25_score"]))
+        listed = [(p, float(t)) for p, t in zip(rows["passage_id"], teacher)][:list_size]
         listed += [(p, 0.0) for p in fill if p not in {x for x, _ in listed}][: list_size - len(listed)]
         data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
                            "candidates": [texts[p] for p, _ in listed], "teacher": [g for _, g in listed]})
@@ -106,6 +111,12 @@ def build_training_data(
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
+
+
+def _unit(values):
+    """Min-max normalised to [0, 1] (all zeros when the values are equal)."""
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else values * 0.0
 
 
 def export(data: TrainingData, folder: Path) -> None:

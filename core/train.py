@@ -19,7 +19,7 @@ from pathlib import Path
 METHODS = {
     "lce": "reranker: the bundled (or named) bi-encoder fine-tuned with LCE over its own cosine scores",
     "lce-cross-encoder": "reranker: a cross-encoder fine-tuned with LCE (bring a trained cross-encoder)",
-    "distill": "retriever: listwise distillation from the teacher's grades, plus 0.1 x InfoNCE",
+    "distill": "retriever: listwise distillation from an ensemble teacher (grades + dense + BM25), plus 0.1 x InfoNCE",
     "infonce": "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)",
 }
 TUNE = {

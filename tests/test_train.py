@@ -144,6 +144,24 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     assert 0 < board.row(f"rerank:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
+def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_scores(labelled):
+    from storage.labels import effective_labels
+
+    con, corpus = labelled
+    data = build_training_data(con, corpus, dev_fraction=0.0, list_size=30)
+    labels = effective_labels(con, corpus)
+    texts = dict(con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+    for entry in data.lists[:5]:
+        rows = labels[(labels["query_id"] == entry["query_id"]) & labels["grade"].notna()].sort_values("rank")
+        unit = lambda v: (v - v.min()) / (v.max() - v.min())  # noqa: E731
+        expected = rows["grade"].astype(float) + 0.5 * (unit(rows["dense_score"]) + unit(rows["bm25_score"]))
+        assert entry["candidates"][:len(rows)] == [texts[p] for p in rows["passage_id"]]
+        assert entry["teacher"][:len(rows)] == pytest.approx(expected.tolist())
+        assert entry["teacher"][len(rows):] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
+        source = rows["is_source"].to_numpy().nonzero()[0][0]
+        assert max(entry["teacher"]) == entry["teacher"][source]  # the graded answer stays on top
+
+
 def test_the_job_spec_round_trips(labelled):
     con, corpus = labelled
     job_id = launch_job(con, corpus, {"method": "distill", **TINY, "max_steps": 1})
