@@ -6,12 +6,21 @@
     qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
+    qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--epochs 3] [--spec JSON]
+    qurate jobs "My corpus"
+    qurate evaluate "My corpus" [--test-set ID] [--systems bm25,fused,rerank:3] [--k 30]
+    qurate compare "My corpus" "a query" [--left dense --right rerank:3]
+    qurate export "My corpus" model|data [--model ID] [--to FOLDER]
+
+Exit codes: 0 done, 1 a training job that failed or was cancelled, 2 a user error (with its
+message), 130 interrupted.
 
 The workspace is the one the app uses (QURATE_WORKSPACE). DuckDB lets one process write
 a file at a time: stop the app before running a command on the same workspace.
 """
 
 import argparse
+import json
 import sys
 
 from core.embed import BUNDLED
@@ -79,6 +88,100 @@ def _generate(con, args) -> int:
     return 0
 
 
+def _train(con, args) -> int:
+    from core.jobs import launch_job, poll_job
+    from core.train import DEFAULTS
+
+    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, "epochs": args.epochs, **args.spec}
+    if args.max_steps:
+        spec["max_steps"] = args.max_steps
+    job_id = launch_job(con, _corpus(con, args.corpus), spec)
+    print(f"job {job_id}: {spec['method']} ({spec['tune']}) started; progress in {poll_job(con, job_id)['folder']}")
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="step")
+    try:
+        while (job := poll_job(con, job_id))["status"] == "running":
+            logs = [p for p in job["progress"] if "step" in p or "total_steps" in p]
+            if logs:
+                bar.total = logs[-1].get("total_steps") or bar.total
+                bar.n = logs[-1].get("step", 0)
+                bar.set_postfix({k: round(v, 4) for k, v in logs[-1].items() if k in ("loss", "eval_dev_ndcg@10")})
+                bar.refresh()
+            __import__("time").sleep(1)
+    except KeyboardInterrupt:
+        print(f"\nthe job keeps running in the background: `qurate jobs {args.corpus!r}` shows it", file=sys.stderr)
+        return 130
+    bar.close()
+    if job["status"] != "done":
+        print(f"job {job_id} {job['status']}: {job['error'] or ''}; log: {job['folder']}/train.log", file=sys.stderr)
+        return 1
+    from storage.models import get_model
+
+    metrics = get_model(con, job["model_id"])["metrics"]
+    print(f"model {job['model_id']}: dev nDCG@10 {metrics.get('baseline_dev_ndcg@10')} (baseline) -> {metrics.get('dev_ndcg@10')}"
+          + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else ""))
+    print(f"evaluate it: qurate evaluate {args.corpus!r}")
+    return 0
+
+
+def _evaluate(con, args) -> int:
+    from core.evaluate import evaluate
+    from core.systems import corpus_systems
+
+    corpus = _corpus(con, args.corpus)
+    sets = corpora.test_sets(con, corpus)
+    if sets.empty:
+        raise NotFound(f"corpus {args.corpus!r} has no test set: ingest a BEIR folder, or add queries + qrels in the app")
+    test_set = args.test_set or int(sets["id"].iloc[0])
+    systems = args.systems.split(",") if args.systems else [str(s) for s in corpus_systems(con, corpus)]
+    board = evaluate(con, test_set, systems, args.k, _progress())
+    print("\n" + board.text())
+    return 0
+
+
+def _compare(con, args) -> int:
+    from core.evaluate import side_by_side
+    from core.systems import System
+
+    result = side_by_side(con, _corpus(con, args.corpus), args.query, args.left, args.right, n=args.n)
+    for side, system in (("left", args.left), ("right", args.right)):
+        print(f"\n{System.parse(system).label(con)}")
+        for row in result[side]:
+            moved = row.get("moved")
+            mark = "" if side == "left" else (" new" if moved is None else f" {moved:+d}")
+            print(f"{row['rank']:>3}. {row['score']:.3f} {(row['title'] or row['passage_id'])[:60]}{mark}")
+    return 0
+
+
+def _export(con, args) -> int:
+    from pathlib import Path
+
+    corpus = _corpus(con, args.corpus)
+    if args.what == "model":
+        from core.jobs import export_model_zip
+
+        if args.model is None:
+            raise ValueError("name the model: --model ID (see `qurate jobs`)")
+        print(export_model_zip(con, args.model))
+        return 0
+    from core.export import export_training_set
+
+    folder = Path(args.to or f"qurate-export-{corpus}")
+    paths = export_training_set(con, corpus, folder)
+    print("\n".join(f"{k}: {v}" for k, v in paths.items()))
+    return 0
+
+
+def _jobs(con, args) -> int:
+    from core.jobs import list_jobs
+
+    for job in list_jobs(con, _corpus(con, args.corpus)):
+        print(f"job {job['id']}: {job['spec']['method']} {job['status']}"
+              + (f", model {job['model_id']}" if job["model_id"] else "") + (f", {job['error']}" if job["error"] else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code (2 for a user error, with its message)."""
     parser = argparse.ArgumentParser(prog="qurate", description=__doc__.split("\n\n")[0])
@@ -114,6 +217,33 @@ def main(argv: list[str] | None = None) -> int:
     judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")
     judge.add_argument("--concurrency", type=int, default=8)
     judge.add_argument("--budget", type=float)
+    train = commands.add_parser("train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)")
+    train.add_argument("corpus")
+    train.add_argument("--method", default="lce", choices=["lce", "distill", "lce-cross-encoder", "infonce"],
+                       help="lce: reranker (LCE); distill: retriever (listwise distillation); see README")
+    train.add_argument("--tune", default="query", choices=["query", "full"],
+                       help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
+    train.add_argument("--epochs", type=float, default=3)
+    train.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the epochs decide)")
+    train.add_argument("--spec", type=json.loads, default={}, help='other settings as JSON, e.g. \'{"learning_rate": 5e-5}\'')
+    jobs = commands.add_parser("jobs", help="list a corpus's training jobs and their models")
+    jobs.add_argument("corpus")
+    evaluate = commands.add_parser("evaluate", help="evaluate systems on a test set; prints the leaderboard")
+    evaluate.add_argument("corpus")
+    evaluate.add_argument("--test-set", type=int, help="test set id (default: the corpus's first)")
+    evaluate.add_argument("--systems", help="comma-separated: bm25, dense, fused, rerank:ID, retrieve:ID (default: all)")
+    evaluate.add_argument("--k", type=int, default=30, help="the first-stage pool every system reorders")
+    compare = commands.add_parser("compare", help="two systems' top 10 for a query, side by side")
+    compare.add_argument("corpus")
+    compare.add_argument("query")
+    compare.add_argument("--left", default="dense")
+    compare.add_argument("--right", default="fused")
+    compare.add_argument("--n", type=int, default=10)
+    export = commands.add_parser("export", help="export a model (zip), or the labelled data with its provenance (JSONL, HF, BEIR)")
+    export.add_argument("corpus")
+    export.add_argument("what", choices=["model", "data"])
+    export.add_argument("--model", type=int)
+    export.add_argument("--to", help="folder for training/labels exports")
     commands.add_parser("sample", help="load the sample corpus")
     commands.add_parser("corpora", help="list the workspace's corpora")
     args = parser.parse_args(argv)
@@ -139,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)")
             print(training_counts(con, _corpus(con, args.corpus)))
             return 0
+        elif args.command in ("train", "jobs", "evaluate", "compare", "export"):
+            return {"train": _train, "jobs": _jobs, "evaluate": _evaluate, "compare": _compare, "export": _export}[args.command](con, args)
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:

@@ -43,3 +43,26 @@ def test_mine_and_judge_from_the_command_line(capsys):
     out = capsys.readouterr().out
     assert "50 candidates for 5 queries" in out
     assert "offline-judge-v2 (no LLM): 25 labelled" in out
+
+
+def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
+    name = "Sample: home bicycle maintenance"
+    assert main(["sample"]) == 0
+    assert main(["generate", name, "--types", "question=1,keywords=1"]) == 0
+    assert main(["mine", name, "--k", "10"]) == 0 and main(["judge", name, "--top", "10"]) == 0
+    assert main(["train", name, "--epochs", "1", "--max-steps", "3", "--spec", '{"batch_size": 8}']) == 0
+    out = capsys.readouterr().out
+    assert "dev nDCG@10" in out
+    model = connect(database_path()).execute("SELECT max(id) FROM models").fetchone()[0]
+    assert main(["jobs", name]) == 0 and f"model {model}" in capsys.readouterr().out
+    assert main(["evaluate", name, "--systems", f"bm25,rerank:{model}"]) == 0
+    board = capsys.readouterr().out
+    assert "MiniLM (baseline)" in board and f"(rerank)" in board and "20 queries" in board
+    assert main(["compare", name, "how do I clean a chain", "--right", f"rerank:{model}"]) == 0
+    assert " 1. " in capsys.readouterr().out
+    assert main(["export", name, "model", "--model", str(model)]) == 0
+    assert capsys.readouterr().out.strip().endswith(".zip")
+    assert main(["export", name, "data", "--to", str(tmp_path / "data")]) == 0
+    assert (tmp_path / "data" / "training.jsonl").read_text().count("\n") > 10
+    assert main(["evaluate", name, "--systems", "rerank:999"]) == 2
+    assert "no model 999" in capsys.readouterr().err
