@@ -221,6 +221,18 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: int, run_b: int, metric:
             "per_query": dict(zip(common, diff.tolist()))}
 
 
+def showcase_query(con: duckdb.DuckDBPyConnection, test_set: int, system: "str | System") -> tuple[str, float] | None:
+    """The test query whose nDCG@10 the system raised most over the baseline in their latest runs, with the gain;
+    None when no query gained (then there is nothing to show off, and the page says so)."""
+    board = leaderboard(con, test_set)
+    name = str(System.parse(system))
+    if board.baseline is None or not any(r.system == name for r in board.rows) or name == BASELINE:
+        return None
+    gains = compare_runs(con, board.baseline.run_id, board.row(name).run_id)["per_query"]
+    best = max(gains, key=lambda q: (gains[q], q), default=None)
+    return (best, gains[best]) if best is not None and gains[best] > 1e-9 else None
+
+
 def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str | System",
                  qrels: dict[str, int] | None = None, n: int = 10, k: int = FIRST_STAGE_K) -> dict:
     """Two systems' top ``n`` for one query (each reordering the fused top ``k``), with relevance marks

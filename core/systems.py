@@ -56,7 +56,19 @@ class System:
         from storage.models import get_model
 
         model = get_model(con, self.model_id)
-        return f"{model['name'] if model else f'model {self.model_id}'} ({self.kind})"
+        if model is None:
+            return f"model {self.model_id} ({self.kind})"
+        flag = " ⚠ worse than baseline on dev" if model["metrics"].get("worse_than_baseline") else ""
+        return f"{model['name']} ({self.kind}){flag}"
+
+    def promoted(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether a system may be offered by default: a baseline, or a model its dev split did not flag as worse."""
+        if self.model_id is None:
+            return True
+        from storage.models import get_model
+
+        model = get_model(con, self.model_id)
+        return model is not None and not model["metrics"].get("worse_than_baseline", False)
 
     def score(self, con: duckdb.DuckDBPyConnection, queries: list[str], pools: np.ndarray, texts: list[str],
               first_stage: dict[str, np.ndarray]) -> np.ndarray:
@@ -92,6 +104,13 @@ def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, text
     encoder = CrossEncoder(path)
     pairs = [(query, texts[i]) for query, pool in zip(queries, pools) for i in pool]
     return np.asarray(encoder.predict(pairs, show_progress_bar=False), dtype=np.float64).reshape(pools.shape)
+
+
+def default_pair(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[System, System]:
+    """What Compare opens on: the baseline against the newest model not flagged worse than its
+    baseline on the dev split (the fusion when there is none)."""
+    promoted = [s for s in corpus_systems(con, corpus) if s.model_id is not None and s.promoted(con)]
+    return System(BASELINE), promoted[-1] if promoted else System("fused")
 
 
 def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import side_by_side
-from core.systems import System, corpus_systems
+from core.evaluate import leaderboard, showcase_query, side_by_side
+from core.systems import System, corpus_systems, default_pair
 from pages._shared import active_corpus, connection
 from storage import corpora
 from storage import evaluations as store
@@ -19,21 +19,36 @@ if corpus is None:
 systems = [str(s) for s in corpus_systems(con, corpus)]
 systems.insert(0, systems.pop(systems.index("dense")))
 system_label = lambda s: System.parse(s).label(con)  # noqa: E731
+default_left, default_right = default_pair(con, corpus)
 a, b = st.columns(2)
-left = a.selectbox("Left (before)", systems, index=0, format_func=system_label, key="cmp_left")
-right = b.selectbox("Right (after)", systems, index=len(systems) - 1 if len(systems) > 3 else 2,
-                    format_func=system_label, key="cmp_right")
+left = a.selectbox("Left (before)", systems, index=systems.index(str(default_left)), format_func=system_label, key="cmp_left")
+right = b.selectbox("Right (after)", systems, index=systems.index(str(default_right)), format_func=system_label, key="cmp_right",
+                    help="Opens on the newest model that its dev split did not flag as worse than the baseline.")
 if len(systems) == 3:
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 
 sets = corpora.test_sets(con, corpus)
-source = st.radio("Query", ["Type a query", "Pick a test query"] if not sets.empty else ["Type a query"], horizontal=True, key="cmp_source")
+evaluated = {int(t): showcase_query(con, int(t), right) for t in sets["id"]} if left == "dense" else {}
+showcase = next(((t, found) for t, found in evaluated.items() if found), None)
+options = ["Type a query", "Pick a test query"] if not sets.empty else ["Type a query"]
+source = st.radio("Query", options, index=1 if showcase else 0, horizontal=True, key="cmp_source")
 qrels = None
 if source == "Pick a test query":
-    test_set = int(sets["id"].iloc[0]) if len(sets) == 1 else st.selectbox("Test set", sets["id"].tolist(), key="cmp_test_set",
-                                                                            format_func=lambda i: sets.set_index("id").loc[i, "name"])
+    ids = sets["id"].tolist()
+    test_set = int(sets["id"].iloc[0]) if len(sets) == 1 else st.selectbox(
+        "Test set", ids, index=ids.index(showcase[0]) if showcase else 0, key="cmp_test_set",
+        format_func=lambda i: sets.set_index("id").loc[i, "name"])
     _, queries, all_qrels = store.test_set_data(con, test_set)
-    query_id = st.selectbox("Test query", sorted(queries), format_func=lambda q: queries[q], key="cmp_query_id")
+    found = showcase_query(con, test_set, right) if left == "dense" else None
+    ordered = sorted(queries)
+    query_id = st.selectbox("Test query", ordered, index=ordered.index(found[0]) if found else 0, format_func=lambda q: queries[q],
+                            key="cmp_query_id")
+    if found and query_id == found[0]:
+        st.success(f"Opened on the test query {system_label(right)} improved most in its latest evaluation "
+                   f"(nDCG@10 {found[1]:+.3f} over the baseline).")
+    elif left == "dense" and System.parse(right).model_id is not None and any(
+            r.system == right for r in leaderboard(con, test_set).rows) and not found:
+        st.warning(f"{system_label(right)} improved no test query over the baseline in its latest evaluation.")
     query, qrels = queries[query_id], all_qrels.get(query_id, {})
 else:
     query = st.text_input("Query", key="cmp_query", placeholder="type what a user would search for")

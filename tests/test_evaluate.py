@@ -98,3 +98,36 @@ def test_evaluate_and_compare_pages():
     assert not at.exception
     labels = [e.label for e in at.expander]
     assert len(labels) == 20 and any("✅" in label for label in labels)
+
+
+def _model(con, corpus: int, worse: bool) -> int:
+    job = con.execute("INSERT INTO jobs (kind, status, spec, folder) VALUES ('reranker', 'done', ?, '') RETURNING id",
+                      [f'{{"corpus_id": {corpus}, "method": "lce"}}']).fetchone()[0]
+    return con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, 'reranker', ?, '', '', ?) RETURNING id",
+                       [job, f"m{job}", f'{{"worse_than_baseline": {str(worse).lower()}}}']).fetchone()[0]
+
+
+def test_compare_opens_on_the_newest_model_not_flagged_worse_on_dev(con, tiny):
+    from core.systems import System, default_pair
+
+    corpus, _ = tiny
+    assert default_pair(con, corpus) == (System("dense"), System("fused"))  # no model yet
+    good = _model(con, corpus, worse=False)
+    bad = _model(con, corpus, worse=True)
+    assert default_pair(con, corpus) == (System("dense"), System("rerank", good))
+    assert "worse than baseline on dev" in System("rerank", bad).label(con)
+    assert "worse" not in System("rerank", good).label(con)
+
+
+def test_the_showcase_query_is_the_one_the_model_raised_most(con, tiny):
+    from core.evaluate import showcase_query
+
+    corpus, test_set = tiny
+    model = _model(con, corpus, worse=False)
+    for system, values in (("dense", [0.5, 0.5, 0.5]), (f"rerank:{model}", [0.6, 0.9, 0.4])):
+        store.save_run(con, test_set, system, {"k": 30, "queries": 3}, {m: 0.5 for m in ("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10")},
+                       [(f"q{i}", "ndcg@10", v) for i, v in enumerate(values)], [])
+    assert showcase_query(con, test_set, f"rerank:{model}") == ("q1", pytest.approx(0.4))
+    store.save_run(con, test_set, f"rerank:{model}", {"k": 30, "queries": 3}, {m: 0.4 for m in ("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10")},
+                   [(f"q{i}", "ndcg@10", v) for i, v in enumerate([0.5, 0.4, 0.5])], [])
+    assert showcase_query(con, test_set, f"rerank:{model}") is None  # nothing improved: nothing to show off
