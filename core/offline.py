@@ -171,12 +171,28 @@ class OfflineGenerator:
             return f"What {verb} {phrase}?"
         return f"What {verb} the {phrase} for {_lower_first(topic)}?"
 
+    def topic(self, title: str) -> str:
+        """What a searcher would call a title's subject: a short title as it is (in sentence case when the
+        title is in Title Case), else its first part before a colon, else its rarest noun phrase."""
+        words = _words(title)
+        if len(words) > 6:
+            head = _words(re.split(r"[:;,(]", title)[0])
+            if 2 <= len(head) <= 6:
+                words = head
+            else:
+                best = self.noun_phrases(title, {w.lower(): self.idf(w) for w in words})
+                words = _words(best[0]) if best else words[:6]
+        content = [w for w in words if w.lower() not in FUNCTION_WORDS]
+        if content and sum(w[:1].isupper() for w in content) >= 0.6 * len(content):
+            words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
+        return " ".join(words)
+
     def make(self, title: str, text: str, qtype: str, index: int = 0) -> str:
         """One query of ``qtype`` for a passage; ``index`` picks a different variant."""
         scores = self.aspect_scores(title, text)
         terms = sorted(scores, key=lambda w: -scores[w]) or [w.lower() for w in _words(title or text)[:3]]
         nouns = self.noun_phrases(text, scores) or self.phrases(text, scores) or [" ".join(terms[:2])]
-        topic = title.strip() or nouns[0]
+        topic = self.topic(title) if title.strip() else nouns[0]
         topic_words = [w.lower() for w in _words(topic) if self._is_content(w)][:4] if title.strip() else []
         lead = [s for s in _SENTENCE.split(text) if len(_words(s)) >= 4][:1]
         sentences = lead + self._sentences(text, scores) or [text]
@@ -190,7 +206,7 @@ class OfflineGenerator:
             noun = pick(nouns)
             if not title.strip() or noun.lower() in topic.lower():
                 return noun[:1].upper() + noun[1:]
-            return f"{topic}: {noun}"
+            return f"{topic[:1].upper() + topic[1:]}: {noun}"
         if qtype == "question":
             return self._question(pick(sentences), topic, pick(nouns))
         if qtype == "casual":

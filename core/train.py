@@ -33,6 +33,25 @@ DEFAULTS = {
 }
 
 
+# Measured on 2 CPU cores (docs/BENCHMARKS.md, bench/quality.py): query-only training passes about 70 queries/s
+# (batch 64, 64 tokens); full fine-tuning about 12 texts/s (query + group, 128 tokens). Rates scale with cores.
+CPU_RATE_PER_CORE = {"query": 35.0, "full": 6.0}
+
+
+def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None) -> float | None:
+    """Expected training time on this machine's CPU from the measured rates; None on a GPU (not measured here)."""
+    import os
+
+    if cuda:
+        return None
+    spec = {**DEFAULTS, **spec}
+    tune = "query" if query_only(spec) else "full"
+    items = train_queries * float(spec["epochs"]) * (1 if tune == "query" else spec["group_size"] + 1)
+    if spec.get("max_steps", -1) > 0:
+        items = min(items, spec["max_steps"] * spec["batch_size"] * (1 if tune == "query" else spec["group_size"] + 1))
+    return items / (CPU_RATE_PER_CORE[tune] * (cores or os.cpu_count() or 2))
+
+
 def load_spec(folder: Path) -> dict:
     """spec.json with the defaults filled in; raises ValueError for an unknown method."""
     spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}

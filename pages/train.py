@@ -7,7 +7,7 @@ from core.datasets import build_training_data
 from core.embed import BUNDLED
 from core.errors import QurateError
 from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs
-from core.train import DEFAULTS, METHODS
+from core.train import DEFAULTS, METHODS, TUNE, estimate_seconds
 from pages._shared import active_corpus, connection
 from storage.models import list_models
 
@@ -43,6 +43,11 @@ method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m}: {MET
 base = st.text_input("Base model (name or folder)", BUNDLED if method != "lce-cross-encoder" else "", key=f"train_base_{method}",
                      help="The offline default is the bundled MiniLM bi-encoder. For the cross-encoder path, name a trained "
                           "cross-encoder (a folder, or a hub name on a machine with network).")
+tune = st.radio("What learns", list(TUNE), format_func=lambda t: f"{t}: {TUNE[t]}", key="train_tune",
+                disabled=method in ("lce-cross-encoder", "infonce"),
+                help="Query-only training keeps every passage's cached vector, so it trains on a whole corpus in minutes "
+                     "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step: "
+                     "use it on a GPU.")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
@@ -53,19 +58,22 @@ max_length = h[3].number_input("Max length (tokens)", 32, 512, DEFAULTS["max_len
 max_steps = h[4].number_input("Max steps (0: all)", 0, 1_000_000, 0, key="train_max_steps", help="Stop after this many steps: a quick trial.")
 name = h[5].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
 device = device_summary()
-texts = counts["train_queries"] * int(epochs) * (int(group_size) + 1)
-if device.startswith("CPU"):  # 12 texts/s measured on 2 cores (docs/BENCHMARKS.md), scaled by cores
-    estimate = f"about {texts / (6 * (__import__('os').cpu_count() or 2)) / 60:.0f} min"
-else:
-    estimate = "minutes on a GPU (not yet measured here)"
-st.caption(f"Device: {device}. Estimated training time: {estimate} ({texts:,} texts through the model).")
+draft = {"method": method, "tune": tune, "epochs": int(epochs), "batch_size": int(batch), "group_size": int(group_size),
+         "max_steps": int(max_steps) or -1}
+seconds = estimate_seconds(draft, counts["train_queries"], cuda=not device.startswith("CPU"))
+estimate = f"about {max(seconds / 60, 1):.0f} min" if seconds is not None else "minutes on a GPU (not measured here)"
+st.caption(f"Device: {device}. Estimated training time: {estimate}.")
+if device.startswith("CPU") and (tune == "full" or method in ("lce-cross-encoder", "infonce")):
+    st.info("This method passes every passage of every group through the model at each step: on a CPU that is slow. "
+            "A GPU helps: copy the workspace there and run `qurate train CORPUS --tune full` (or `accelerate launch -m "
+            "core.train JOB_FOLDER` for several GPUs); bf16 is used where the GPU supports it.")
 if st.button("Start training", type="primary", key="start_training", disabled=method == "lce-cross-encoder" and not base.strip()):
-    spec = {"method": method, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
+    spec = {"method": method, "tune": tune, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
             "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1}
     try:
         job_id = launch_job(con, corpus, spec)
-    except (QurateError, ValueError) as err:
+    except QurateError as err:
         st.error(str(err))
     else:
         st.success(f"Job {job_id} started; it runs on even if you leave this page.")
