@@ -27,6 +27,7 @@ _COPULAS = {"is", "are", "was", "were"}
 _DETERMINERS = {"the", "a", "an", "this", "these", "its", "their", "your", "our", "each", "every", "any", "some", "no"}
 _MODALS = {"can", "may", "might", "should", "must", "will", "could", "would"}
 _CLAUSE = re.compile(r"[,;:()]| - | – | — ")
+COPY_LIMIT = 7  # words copied in a row from the passage: core.filters flags a query from 8 on
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -148,23 +149,43 @@ class OfflineGenerator:
         noun phrase: 'What are the symptoms for glaucoma?'."""
         mentions = lambda q: bool({w.lower() for w in _words(q)} & {w.lower() for w in _words(topic)})  # noqa: E731
         clause = _first_clause(sentence)
-        if len(clause) > 2 and clause[0].lower() == "if":
-            return f"What should I do if {' '.join(clause[1:12])}?"
+        if len(clause) > 3 and clause[0].lower() == "if":
+            return f"What should I do if {' '.join(self._to_noun(clause[1:COPY_LIMIT]))}?"
         if len(clause) > 2 and clause[0][:1].isupper() and clause[0].lower() not in FUNCTION_WORDS \
                 and clause[1].lower() in FUNCTION_WORDS - _COPULAS - _MODALS and not self.nominal(clause[0]) \
                 and not clause[0].lower().endswith(("ing", "s")):
-            return f"How do I {_lower_first(' '.join(clause[:12]))}?"
+            return f"How do I {_lower_first(' '.join(self._to_noun(clause[:COPY_LIMIT])))}?"
         for k, word in enumerate(clause[:8]):
             low = word.lower()
             if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6:
                 question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
                 return f"{question}?" if mentions(question) else f"{question} for {topic}?"
             if k and low in _MODALS and len(clause) > k + 2:
-                question = f"What {' '.join([low, *clause[k + 1:k + 8]])}"
+                question = f"What {' '.join([low, *self._to_noun(clause[k + 1:k + COPY_LIMIT])])}"
                 return f"{question}?" if mentions(question) else f"{question} for {topic}?"
         return self._about(phrase, topic)
 
+    def _to_noun(self, words: list[str]) -> list[str]:
+        """Words cut back to end on a noun (keeping at least three), so a shortened clause still reads."""
+        end = len(words)
+        while end > 3 and not self.nominal(words[end - 1]):
+            end -= 1
+        return words[:end]
+
+    def _claim(self, sentence: str) -> str:
+        """A sentence's first clause in headline style: articles dropped, then other function words
+        while it still copies a run of the passage the copy filter would flag, at most 12 words."""
+        from core.filters import longest_copied_run
+
+        clause = [w for w in _first_clause(sentence) if w.lower() not in {"a", "an", "the"}][:12]
+        droppable = [i for i, w in enumerate(clause) if i and w.lower() in FUNCTION_WORDS and w.lower() not in {"no", "not", "nor"}]
+        while longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT and droppable:
+            clause.pop(droppable.pop())
+        return " ".join(clause[:COPY_LIMIT] if longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT else clause)
+
     def _about(self, phrase: str, topic: str) -> str:
+        if not phrase:
+            return ""
         head = phrase.split()[-1].lower() if phrase else ""
         verb = "are" if head.endswith("s") and not head.endswith(("ss", "us", "is")) else "is"
         if not topic or phrase.lower() in topic.lower():
@@ -199,8 +220,8 @@ class OfflineGenerator:
         pick = lambda items, offset=0: items[(index + offset) % len(items)]  # noqa: E731
         if qtype == "keywords":
             return " ".join(dict.fromkeys([*topic_words[:3], *terms[index:index + 2]]))
-        if qtype == "web":
-            words = [*topic_words, *[w for w in pick(nouns).lower().split() if w not in topic_words]]
+        if qtype == "web":  # each type draws its own noun phrase, so a passage's queries differ
+            words = [*topic_words, *[w for w in pick(nouns, 1).lower().split() if w not in topic_words]]
             return " ".join(words[:7])
         if qtype == "title":
             noun = pick(nouns)
@@ -209,12 +230,13 @@ class OfflineGenerator:
             return f"{topic[:1].upper() + topic[1:]}: {noun}"
         if qtype == "question":
             return self._question(pick(sentences), topic, pick(nouns))
-        if qtype == "casual":
-            question = self._about(pick(nouns, 1), topic) if len(nouns) > 1 else self._question(pick(sentences, 1), topic, nouns[0])
-            return _lower_first(question.rstrip("?"))
+        if qtype == "casual":  # a different sentence's question, said the way people type it; else "<phrase> for <topic>"
+            question = self._question(pick(sentences, 1), topic, "")
+            if question.startswith("What is the  for") or question.startswith("What is ?") or not question.strip("? "):
+                question = f"{pick(nouns, 2)} for {topic}" if title.strip() else pick(nouns, 2)
+            return question.rstrip("?").lower()
         if qtype == "claim":
-            clause = _first_clause(pick(sentences))[:16]
-            return " ".join(clause) if len(clause) >= 3 else " ".join(_words(pick(sentences))[:16])
+            return self._claim(pick(sentences))
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
 
 
