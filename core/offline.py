@@ -120,6 +120,13 @@ class OfflineGenerator:
         low = word.lower()
         return self.after_determiner.get(low, 0) >= max(1, 0.1 * self.seen.get(low, 0))
 
+    def noun_end(self, word: str) -> bool:
+        """Whether a word can end a noun phrase: it closes determiner phrases ("the pads wear"), or
+        follows a determiner at least half the time it occurs (a noun, rarely an adjective)."""
+        low = word.lower()
+        seen = self.seen.get(low, 0)
+        return self.nominal(word) and (self.heads.get(low, 0) >= max(1, 0.05 * seen) or self.after_determiner.get(low, 0) >= 0.5 * seen)
+
     def noun_phrases(self, text: str, scores: dict[str, float]) -> list[str]:
         """Runs of up to four content words ending on a noun, best (highest summed aspect score) first."""
         scored: dict[str, float] = {}
@@ -129,7 +136,7 @@ class OfflineGenerator:
                 if word and self._is_content(word) and not word.isdigit():
                     run.append(word)
                     continue
-                while run and not (self.nominal(run[-1]) and self.heads.get(run[-1].lower(), 0) >= max(1, 0.05 * self.seen.get(run[-1].lower(), 0))):
+                while run and not self.noun_end(run[-1]):
                     run.pop()
                 while run and not self.nominal(run[0]):
                     run.pop(0)
@@ -140,7 +147,9 @@ class OfflineGenerator:
                     if score > scored.get(low, (0, ""))[0]:
                         scored[low] = (score, phrase)
                 run = []
-        return [_lower_first(p) for _, p in sorted(scored.values(), key=lambda x: -x[0]) if _ > 0]
+        ranked = sorted(scored.values(), key=lambda x: -x[0])
+        best = ranked[0][0] if ranked else 0
+        return [_lower_first(p) for score, p in ranked if score > 0 and score >= 0.3 * best]  # weak phrases say little
 
     def _question(self, sentence: str, topic: str, phrase: str) -> str:
         """A question a sentence answers, by the first rule that fits (English grammar, no domain rule):
