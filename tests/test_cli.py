@@ -1,3 +1,5 @@
+import pytest
+
 from core.cli import main
 from core.settings import database_path
 from storage.db import connect
@@ -45,6 +47,7 @@ def test_mine_and_judge_from_the_command_line(capsys):
     assert "offline-judge-v2 (no LLM): 25 labelled" in out
 
 
+@pytest.mark.slow
 def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     name = "Sample: home bicycle maintenance"
     assert main(["sample"]) == 0

@@ -82,6 +82,7 @@ def group_loss(model, groups) -> float:
         return float(BiEncoderLCELoss(model)(features))
 
 
+@pytest.mark.slow
 def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled):
     from sentence_transformers import SentenceTransformer
 
@@ -107,6 +108,7 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     assert 0 < board.row(f"rerank:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
+@pytest.mark.slow
 def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(labelled):
     import numpy as np
     from sentence_transformers import SentenceTransformer
@@ -162,6 +164,7 @@ def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_score
         assert max(entry["teacher"]) == entry["teacher"][source]  # the graded answer stays on top
 
 
+@pytest.mark.slow
 def test_the_job_spec_round_trips(labelled):
     con, corpus = labelled
     job_id = launch_job(con, corpus, {"method": "distill", **TINY, "max_steps": 1})
@@ -176,6 +179,7 @@ def test_the_job_spec_round_trips(labelled):
     assert 0 < board.row(f"retrieve:{job['model_id']}").metrics["ndcg@10"] <= 1
 
 
+@pytest.mark.slow
 def test_cancelled_and_killed_jobs_end_in_the_right_state(labelled):
     con, corpus = labelled
     slow = {**TINY, "max_steps": 500}
