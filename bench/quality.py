@@ -1,6 +1,6 @@
 """Benchmark: does fine-tuning help, on real held-out queries, measured by the product's own evaluation?
 
-    python -m bench.quality --corpus medquad|cisi|all [--quick] [--oracle] [--retriever] [--spec JSON]
+    python -m bench.quality --corpus medquad|cisi|all [--quick] [--variants synthetic,oracle] [--retriever] [--spec JSON]
 
 For each corpus (a BEIR folder under ../shared/data):
 1. ingests its corpus.jsonl into a bench workspace (embeddings cached there across runs);
@@ -11,7 +11,7 @@ For each corpus (a BEIR folder under ../shared/data):
 5. trains through ``core.jobs.launch_job`` (the app's own job code) and
 6. evaluates with ``core.evaluate.evaluate``: every system reorders the same fused top 30,
    ranx metrics, paired t-tests against the baseline MiniLM.
-With ``--oracle`` (MedQuAD-like data, a diagnostic and never a product path) a second run
+The ``oracle`` variant (where real queries are left over; a diagnostic, never a product path)
 trains the same pipeline on the real questions of the training passages only, the ceiling an
 excellent query generator could reach with this trainer. Writes
 bench/results/quality-<corpus>[-name].json and prints the leaderboards.
@@ -36,8 +36,6 @@ from storage.db import connect
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path("bench/results")
-CPU_SPEC = {"method": "lce", "tune": "query", "epochs": 3, "batch_size": 64, "learning_rate": 5e-5, "group_size": 8,
-            "max_length": 64, "eval_steps": 100}
 
 
 def _beir(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
@@ -72,7 +70,7 @@ def run_corpus(con, name: str, args) -> dict:
     eval_ids = sorted(rng.sample(judged, min(args.eval_queries, len(judged))))
     timings, results = {}, {}
     oracle_possible = len(judged) > len(eval_ids)  # real queries left over to train the diagnostic on
-    variants = ["synthetic"] + (["oracle"] if args.oracle and oracle_possible else [])
+    variants = [v for v in args.variants.split(",") if v == "synthetic" or (v == "oracle" and oracle_possible)]
     for variant in variants:
         t = time.perf_counter()
         corpus = _corpus(con, f"bench-{name}-{variant}", folder)
@@ -110,7 +108,7 @@ def run_corpus(con, name: str, args) -> dict:
         models = {}
         for method in ["lce"] + (["distill"] if args.retriever else []):
             t = time.perf_counter()
-            spec = {**CPU_SPEC, **args.spec, "method": method}
+            spec = {**args.spec, "method": method}  # the product's defaults (core.train.DEFAULTS) unless --spec says otherwise
             job = wait_for(con, launch_job(con, corpus, spec), timeout_s=args.train_timeout)
             timings[f"{variant}_train_{method}_s"] = time.perf_counter() - t
             if job["status"] != "done":
@@ -144,7 +142,9 @@ def main() -> None:
     parser.add_argument("--train-passages", type=int, default=0, help="a seeded sample of the training passages (0: all)")
     parser.add_argument("--types", default=",".join(QUERY_TYPES), help="offline query types, in turn over the passages")
     parser.add_argument("--per-passage", type=int, default=1, help="queries per passage: the first n types for each")
-    parser.add_argument("--oracle", action="store_true", help="also train on real questions of training passages (diagnostic)")
+    parser.add_argument("--variants", default="synthetic,oracle",
+                        help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
+                             "a diagnostic, run where real queries are left over after the evaluation sample)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
     parser.add_argument("--quick", action="store_true", help="100 evaluation queries, 1,500 training passages")
     parser.add_argument("--spec", type=json.loads, default={}, help='training spec overrides as JSON, e.g. \'{"epochs": 1}\'')

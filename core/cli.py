@@ -92,7 +92,7 @@ def _train(con, args) -> int:
     from core.jobs import launch_job, poll_job
     from core.train import DEFAULTS
 
-    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, "epochs": args.epochs, **args.spec}
+    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, **({"epochs": args.epochs} if args.epochs else {}), **args.spec}
     if args.max_steps:
         spec["max_steps"] = args.max_steps
     job_id = launch_job(con, _corpus(con, args.corpus), spec)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="lce: reranker (LCE); distill: retriever (listwise distillation); see README")
     train.add_argument("--tune", default="query", choices=["query", "full"],
                        help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
-    train.add_argument("--epochs", type=float, default=3)
+    train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
     train.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the epochs decide)")
     train.add_argument("--spec", type=json.loads, default={}, help='other settings as JSON, e.g. \'{"learning_rate": 5e-5}\'')
     jobs = commands.add_parser("jobs", help="list a corpus's training jobs and their models")
