@@ -85,12 +85,11 @@ def run_corpus(con, name: str, args) -> dict:
         timings[f"{variant}_ingest_s"] = time.perf_counter() - t
         t = time.perf_counter()
         if variant == "synthetic":
+            for qtype in filter(None, args.every.split(",")):  # these types for every passage
+                generate_queries(con, corpus, train, GenerationSettings(per_type={qtype: 1}))
             types = args.types.split(",")
-            for index, qtype in enumerate(types):  # per passage, the types in turn (or every type: --per-passage)
-                part = train if args.per_passage > 1 else train[index::len(types)]
-                generate_queries(con, corpus, part, GenerationSettings(per_type={qtype: 1}))
-                if args.per_passage > 1 and index + 1 >= args.per_passage:
-                    break
+            for index, qtype in enumerate(types):  # and one more query per passage, the types in turn
+                generate_queries(con, corpus, train[index::len(types)], GenerationSettings(per_type={qtype: 1}))
         else:  # the diagnostic: real questions of the training passages (never of the evaluation passages)
             by_doc = {}
             for p in train:
@@ -141,7 +140,7 @@ def main() -> None:
     parser.add_argument("--eval-queries", type=int, default=500, help="a seeded sample of the real queries (all if fewer)")
     parser.add_argument("--train-passages", type=int, default=0, help="a seeded sample of the training passages (0: all)")
     parser.add_argument("--types", default=",".join(QUERY_TYPES), help="offline query types, in turn over the passages")
-    parser.add_argument("--per-passage", type=int, default=1, help="queries per passage: the first n types for each")
+    parser.add_argument("--every", default="", help="query types to make for every passage besides the one in turn, e.g. question")
     parser.add_argument("--variants", default="synthetic,oracle",
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")

@@ -57,6 +57,26 @@ def test_infonce_term_ignores_near_positives():
     assert float(with_near - kl_only) == pytest.approx(float(infonce), rel=1e-5)
 
 
+def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
+    from core.losses import FrozenDocumentLoss
+
+    class Identity(torch.nn.Module):  # the "query encoder": a query's features are its embedding
+        def forward(self, features):
+            return {"sentence_embedding": features["x"]}
+
+    documents = F.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]]), dim=-1)
+    queries = {"x": torch.tensor([[1.0, 0.0], [0.0, 2.0]])}
+    group = torch.tensor([[0, 1, 3], [1, 2, 0]])
+    cosine = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.8, 0.0]])
+    assert float(FrozenDocumentLoss(Identity(), documents, "lce")([queries], group)) == pytest.approx(float(lce(cosine * 20.0)))
+    teacher = torch.tensor([[3.0, 0.5, 0.0], [3.5, 1.0, 0.0]])
+    packed = torch.cat([group.float(), teacher], dim=1)
+    expected = listwise_distillation(cosine, teacher)
+    assert float(FrozenDocumentLoss(Identity(), documents, "distill")([queries], packed)) == pytest.approx(float(expected))
+    with pytest.raises(ValueError, match="lce or distill"):
+        FrozenDocumentLoss(Identity(), documents, "mse")
+
+
 def test_cross_encoder_lce_is_the_group_softmax():
     from sentence_transformers import CrossEncoder
 
