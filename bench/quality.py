@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--train-passages", type=int, default=0, help="a seeded sample of the training passages (0: all)")
     parser.add_argument("--types", default=",".join(QUERY_TYPES), help="offline query types, in turn over the passages")
     parser.add_argument("--every", default="", help="query types to make for every passage besides the one in turn, e.g. question")
-    parser.add_argument("--variants", default="synthetic,oracle",
+    parser.add_argument("--variants", default="synthetic",
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
