@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages._shared import active_corpus, connection
-from storage.workspace import flow_counts
+from core.workspace import flow_counts
 
 st.set_page_config(page_title="Qurate", page_icon=":material/manage_search:", layout="wide")
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from core.ingest import ingest_path
-from storage.db import connect
+from storage.db import checkpoint, connect
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "medquad"
 
@@ -32,7 +32,7 @@ def main() -> None:
             con = connect(path)
             started = time.perf_counter()
             report = ingest_path(con, "medquad", args.data)
-            con.execute("CHECKPOINT")
+            checkpoint(con)
             elapsed = time.perf_counter() - started
             con.close()
             seconds.append(elapsed)

@@ -22,6 +22,7 @@ from core import embed
 from core.ingest import ingest_path
 from core.retrieve import bm25_index, passage_texts, rrf
 from storage import corpora
+from storage.cache import count_vectors
 from storage.db import connect
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     args.workspace.mkdir(parents=True, exist_ok=True)
     con = connect(args.workspace / "qurate.duckdb")
     corpus = corpora.corpus_id(con, "medquad") or ingest_path(con, "medquad", args.data).corpus_id
-    cached = con.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    cached = count_vectors(con)
     print(f"workspace {args.workspace}: {cached:,} embeddings cached ({'cached run' if cached else 'cold run'})")
 
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").open()]

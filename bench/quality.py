@@ -33,6 +33,7 @@ from core.prompts import QUERY_TYPES
 from storage import corpora
 from storage import queries as qstore
 from storage.db import connect
+from storage.models import get_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path("bench/results")
@@ -75,7 +76,7 @@ def run_corpus(con, name: str, args) -> dict:
         t = time.perf_counter()
         corpus = _corpus(con, f"bench-{name}-{variant}", folder)
         test_set = _test_set(con, corpus, queries, qrels, eval_ids)
-        docs = dict(con.execute("SELECT passage_id, doc_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+        docs = {p: record[0] for p, record in corpora.passage_records(con, corpus).items()}
         held_docs = {d for q in eval_ids for d in qrels[q]}
         unjudged = sorted(p for p, d in docs.items() if d not in held_docs)
         protocol = "unjudged passages" if len(unjudged) >= len(docs) / 2 else "all passages"
@@ -114,8 +115,7 @@ def run_corpus(con, name: str, args) -> dict:
                 raise SystemExit(f"{name} {variant} {method}: training {job['status']}: {job.get('error')}")
             kind = "rerank" if method.startswith("lce") else "retrieve"
             systems.append(f"{kind}:{job['model_id']}")
-            models[method] = {"system": systems[-1], "metrics": json.loads(
-                con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])}
+            models[method] = {"system": systems[-1], "metrics": get_model(con, job["model_id"])["metrics"]}
             print(f"{name} {variant} {method}: trained in {timings[f'{variant}_train_{method}_s']:.0f} s; "
                   f"dev {models[method]['metrics'].get('baseline_dev_ndcg@10')} -> {models[method]['metrics'].get('dev_ndcg@10')}, "
                   f"weight {models[method]['metrics'].get('interpolation_weight')}", flush=True)

@@ -34,6 +34,7 @@ from core.ingest import IngestOptions, ingest_path, load_sample_corpus
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.readers import Fields
 from core.settings import database_path
+from core.vocabulary import METHODS, TUNE
 from storage import corpora
 from storage.db import connect
 from storage.labels import training_counts
@@ -219,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     judge.add_argument("--budget", type=float)
     train = commands.add_parser("train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)")
     train.add_argument("corpus")
-    train.add_argument("--method", default="lce", choices=["lce", "distill", "lce-cross-encoder", "infonce"],
+    train.add_argument("--method", default="lce", choices=list(METHODS),
                        help="lce: reranker (LCE); distill: retriever (listwise distillation); see README")
-    train.add_argument("--tune", default="query", choices=["query", "full"],
+    train.add_argument("--tune", default="query", choices=list(TUNE),
                        help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
     train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
     train.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the epochs decide)")

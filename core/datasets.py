@@ -24,9 +24,10 @@ from pathlib import Path
 import duckdb
 
 from core.errors import QurateError
+from core.vocabulary import RELEVANT
 from storage import labels as store
 
-POSITIVE = 2
+POSITIVE = RELEVANT
 
 
 @dataclass
@@ -57,14 +58,13 @@ def build_training_data(
     labels = labels[labels["grade"].notna()]
     if labels.empty:
         raise QurateError("no labelled candidates yet: mine and judge on the Labels & review page first")
-    texts = dict(con.execute(
-        "SELECT passage_id, CASE WHEN title = '' THEN text ELSE title || '. ' || text END FROM passages WHERE corpus_id = ?", [corpus]
-    ).fetchall())
-    queries = {r[0]: r[1:] for r in con.execute(
-        "SELECT id, coalesce(edited_text, text), qtype, passage_id FROM queries WHERE corpus_id = ?", [corpus]).fetchall()}
-    held_out = {t.strip().lower() for (t,) in con.execute(
-        "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]).fetchall()}
+    from storage.corpora import held_out_texts, passage_texts
+    from storage.queries import query_records
     from storage.reviews import bad_queries
+
+    texts = dict(zip(*passage_texts(con, corpus)))
+    queries = {i: (q["text"], q["qtype"], q["passage_id"]) for i, q in query_records(con, corpus).items()}
+    held_out = held_out_texts(con, corpus)
 
     rejected = bad_queries(con, corpus)
     rng = random.Random(seed)

@@ -10,10 +10,9 @@ from typing import Callable
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from core.errors import QurateError
-from storage.db import insert_frame
+from storage.cache import cached_vectors, store_vectors
 
 BUNDLED = "all-MiniLM-L6-v2 (bundled)"
 _models: dict[str, object] = {}
@@ -99,7 +98,7 @@ def encode(
         model = document_encoder(model)
     hashes = [text_hash(t) for t in texts]
     key = cache_key(model)
-    cached = _cached(con, key, sorted(set(hashes)))
+    cached = cached_vectors(con, key, sorted(set(hashes)))
     missing = list(dict.fromkeys(h for h in hashes if h not in cached))
     if missing:
         encoder = load_encoder(model, key=key)
@@ -112,7 +111,7 @@ def encode(
             vectors = encoder.encode([by_hash[h] for h in part], batch_size=batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
             encode_calls += 1
-            _store(con, key, part, vectors)
+            store_vectors(con, key, part, vectors)
             cached.update(zip(part, vectors))
     if progress:
         progress(1.0, "embeddings ready")
@@ -121,17 +120,5 @@ def encode(
     return np.stack([cached[h] for h in hashes])
 
 
-def _cached(con, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
-    if not hashes:
-        return {}
-    result = con.execute(
-        "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN (SELECT unnest(?))", [model, hashes]
-    ).fetchnumpy()
-    return {h: np.asarray(v, dtype=np.float32) for h, v in zip(result["text_hash"], result["vector"])}
-
-
-def _store(con, model: str, hashes: list[str], vectors: np.ndarray) -> None:
-    frame = pd.DataFrame({"model": model, "text_hash": hashes, "vector": list(vectors)})
-    insert_frame(con, "embeddings", frame, ["model", "text_hash", "vector"], ignore_duplicates=True)
 
 

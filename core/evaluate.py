@@ -19,10 +19,11 @@ import pandas as pd
 from core.errors import NotFound
 from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
 from core.systems import BASELINE, System
+from core.vocabulary import HEADLINE, METRICS
+from storage import corpora
 from storage import evaluations as store
+from storage.evaluations import breakdown, test_set_data, training_size_curve  # noqa: F401  (re-exported for pages)
 
-METRICS = ["ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100"]
-HEADLINE = "ndcg@10"
 FIRST_STAGE_K = 30
 DEPTH = 100
 QUERY_BATCH = 256
@@ -124,8 +125,8 @@ def evaluate(
     if not ids:
         raise NotFound(f"test set {test_set} has no judged queries")
     passage_ids, texts = passage_texts(con, corpus)
-    doc_of = dict(con.execute("SELECT passage_id, doc_id FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
-    docs = np.array([doc_of[p] for p in passage_ids], dtype=object)
+    doc_of = corpora.passage_records(con, corpus)
+    docs = np.array([doc_of[p][0] for p in passage_ids], dtype=object)
     qrels_obj = Qrels({q: qrels[q] for q in ids})
     runs: dict[System, dict[str, dict[str, float]]] = {s: {} for s in parsed}
     tops: dict[System, dict[str, list[tuple[str, float]]]] = {s: {} for s in parsed}
@@ -245,7 +246,7 @@ def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str
     """
     started = time.perf_counter()
     passage_ids, texts = passage_texts(con, corpus)
-    info = {r[0]: r[1:] for r in con.execute("SELECT passage_id, doc_id, title, text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()}
+    info = corpora.passage_records(con, corpus)
     bm25 = bm25_index(con, corpus).scores([query])
     dense = dense_scores(con, corpus, [query])
     first_stage = {"bm25": bm25, "dense": dense, "fused": rrf(bm25, dense)}

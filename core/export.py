@@ -5,25 +5,28 @@ from pathlib import Path
 
 import duckdb
 
+from core.vocabulary import RELEVANT
+
 from storage import labels as store
+from storage.corpora import passage_records
+from storage.queries import query_records
 from storage.reviews import bad_queries
 
-POSITIVE = 2
+POSITIVE = RELEVANT
 
 
 def training_records(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
     """One record per kept, labelled query: positives and negatives with grades and provenance."""
     labels = store.effective_labels(con, corpus)
     labels = labels[labels["grade"].notna()]
-    queries = {r[0]: r[1:] for r in con.execute(
-        "SELECT id, coalesce(edited_text, text), qtype, origin, generator, prompt_version, passage_id FROM queries WHERE corpus_id = ?",
-        [corpus]).fetchall()}
+    queries = query_records(con, corpus)
     rejected = bad_queries(con, corpus)
     records = []
     for query_id, rows in labels.groupby("query_id", sort=True):
         if query_id in rejected:
             continue
-        text, qtype, origin, generator, version, source = queries[query_id]
+        q = queries[query_id]
+        text, qtype, origin, generator, version, source = (q[k] for k in ("text", "qtype", "origin", "generator", "prompt_version", "passage_id"))
         item = lambda r: {"passage_id": r["passage_id"], "grade": int(r["grade"]), "rank": int(r["rank"]),  # noqa: E731
                           "judge": r["judge"], "reviewer": r["reviewer"] if isinstance(r["reviewer"], str) else None}
         rows = rows.sort_values("rank")
@@ -52,7 +55,7 @@ def export_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Pat
     beir = folder / "beir"
     (beir / "qrels").mkdir(parents=True, exist_ok=True)
     with (beir / "corpus.jsonl").open("w") as handle:
-        for pid, title, text in con.execute("SELECT passage_id, title, text FROM passages WHERE corpus_id = ? ORDER BY passage_id", [corpus]).fetchall():
+        for pid, (_, title, text) in sorted(passage_records(con, corpus).items()):
             handle.write(json.dumps({"_id": pid, "title": title, "text": text}) + "\n")
     (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": str(r["query_id"]), "text": r["query"], "metadata": {"qtype": r["qtype"]}}) + "\n" for r in records))
     (beir / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(

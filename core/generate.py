@@ -18,7 +18,9 @@ from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimat
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, render
+from storage import corpora
 from storage import queries as store
+from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
 from storage.db import transaction
 
 
@@ -77,10 +79,7 @@ def select_passages(
     con: duckdb.DuckDBPyConnection, corpus: int, mode: str = "all", n: int = 100, seed: int = 0, contains: str = ""
 ) -> list[str]:
     """Passage ids to generate for: ``all``, a seeded random ``sample`` of n, or those whose text ``contains`` a string."""
-    ids = [r[0] for r in con.execute(
-        "SELECT passage_id FROM passages WHERE corpus_id = ? AND (? = '' OR title ILIKE ? OR text ILIKE ?) ORDER BY passage_id",
-        [corpus, contains.strip(), f"%{contains.strip()}%", f"%{contains.strip()}%"],
-    ).fetchall()]
+    ids = corpora.matching_passages(con, corpus, contains)
     if mode == "sample":
         return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
     if mode not in ("all", "filter"):
@@ -89,10 +88,7 @@ def select_passages(
 
 
 def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings, salt: str = "") -> list[_Item]:
-    rows = con.execute(
-        "SELECT passage_id, title, text, text_hash FROM passages WHERE corpus_id = ? AND passage_id IN (SELECT unnest(?))",
-        [corpus, passage_ids],
-    ).fetchall()
+    rows = corpora.passages_by_id(con, corpus, passage_ids)
     model = OFFLINE_NAME if settings.llm.offline else settings.llm.model
     items = []
     for passage_id, title, text, text_hash in sorted(rows):
@@ -167,8 +163,8 @@ def generate_queries(
 
     if settings.llm.offline:
         meter = Meter(planned=len(todo))
-        rows = con.execute("SELECT title || '. ' || text, title FROM passages WHERE corpus_id = ?", [corpus]).fetchall()
-        generator = OfflineGenerator([r[0] for r in rows], [r[1] for r in rows])
+        rows = corpora.passage_records(con, corpus).values()
+        generator = OfflineGenerator([f"{title}. {text}" for _, title, text in rows], [title for _, title, _ in rows])
         for start in range(0, len(todo), 500):
             if should_stop and should_stop():
                 meter.stopped = "stopped by user"
@@ -200,9 +196,7 @@ def generate_queries(
 def regenerate_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str, settings: GenerationSettings, progress=None) -> GenerationReport:
     """Delete a passage's live queries and make new ones (new cache keys, so new answers)."""
     with transaction(con):
-        for (query_id,) in con.execute(
-            "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]
-        ).fetchall():
+        for query_id in store.live_queries_of_passage(con, corpus, passage_id):
             store.delete_query(con, query_id)
     salt = f"regenerated-{store.deleted_count_for_passage(con, corpus, passage_id)}"
     return generate_queries(con, corpus, [passage_id], settings, progress, salt=salt)

@@ -18,10 +18,11 @@ import duckdb
 
 from core.datasets import build_training_data, export
 from core.errors import JobFailed, NotFound
+from core.vocabulary import method, query_only
 from core.settings import workspace_dir
-from core.train import DEFAULTS, METHODS, query_only
-
-KINDS = {"lce": "reranker", "lce-cross-encoder": "reranker", "distill": "retriever", "infonce": "retriever"}
+from core.train import DEFAULTS
+from storage import jobs as store
+from storage.models import list_models  # noqa: F401  (the Train page's table of models)
 
 
 def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: str = sys.executable) -> int:
@@ -32,16 +33,12 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
         QurateError: nothing labelled to train on.
     """
     spec = {**DEFAULTS, **spec, "corpus_id": corpus}
-    if spec["method"] not in METHODS:
-        raise ValueError(f"unknown method {spec['method']!r}; use one of {sorted(METHODS)}")
+    kind = method(spec["method"]).kind
     data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"])
     if not data.groups:
         raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
     spec["data_counts"] = data.counts
-    job_id = con.execute(
-        "INSERT INTO jobs (kind, status, spec, folder) VALUES (?, 'queued', ?, '') RETURNING id",
-        [KINDS[spec["method"]], json.dumps(spec)],
-    ).fetchone()[0]
+    job_id = store.create_job(con, kind, spec)
     folder = workspace_dir() / "jobs" / f"job-{job_id}"
     export(data, folder)
     if query_only(spec):
@@ -50,8 +47,7 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     log = (folder / "train.log").open("w")
     process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True, cwd=Path(__file__).resolve().parents[1])
-    con.execute("UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
-                [str(folder), process.pid, job_id])
+    store.start_job(con, job_id, str(folder), process.pid)
     return job_id
 
 
@@ -107,35 +103,31 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     Returns:
         {"id", "status", "kind", "spec", "folder", "error", "progress", "model_id"}.
     """
-    row = con.execute("SELECT id, kind, status, spec, folder, pid, error FROM jobs WHERE id = ?", [job_id]).fetchone()
-    if row is None:
+    job = store.get_job(con, job_id)
+    if job is None:
         raise NotFound(f"no job {job_id}")
-    _, kind, status, spec, folder, pid, error = row
-    if status == "running" and not _alive(pid):
-        result_path = Path(folder) / "result.json"
+    if job["status"] == "running" and not _alive(job["pid"]):
+        result_path = Path(job["folder"]) / "result.json"
         result = json.loads(result_path.read_text()) if result_path.exists() else {
             "status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
-        status, error = result["status"], result.get("error")
-        if status == "done":
-            spec_dict = json.loads(spec)
-            con.execute(
-                "INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
-                [job_id, kind, spec_dict.get("name") or f"{kind} #{job_id} ({spec_dict['method']})", result["model_path"],
-                 spec_dict["base_model"], json.dumps(result["metrics"])],
-            )
-        con.execute("UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE id = ?", [status, error, job_id])
-    model = con.execute("SELECT id FROM models WHERE job_id = ?", [job_id]).fetchone()
-    return {"id": job_id, "kind": kind, "status": status, "spec": json.loads(spec), "folder": folder, "error": error,
-            "progress": progress_of(folder), "model_id": model[0] if model else None}
+        spec = job["spec"]
+        model = None
+        if result["status"] == "done":
+            model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job_id} ({spec['method']})",
+                     "path": result["model_path"], "base_model": spec["base_model"], "metrics": result["metrics"]}
+        store.finish_job(con, job_id, result["status"], result.get("error"), model)
+        job = store.get_job(con, job_id)
+    return {**{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id")},
+            "progress": progress_of(job["folder"])}
 
 
 def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.0) -> None:
     """Ask a running job to stop (a cancel file, then SIGTERM to its process group); record it cancelled."""
-    job = con.execute("SELECT status, folder, pid FROM jobs WHERE id = ?", [job_id]).fetchone()
+    job = store.get_job(con, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    status, folder, pid = job
-    if status != "running":
+    folder, pid = job["folder"], job["pid"]
+    if job["status"] != "running":
         return
     (Path(folder) / "cancel").touch()
     deadline = time.time() + grace_s
@@ -146,14 +138,12 @@ def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    con.execute("UPDATE jobs SET status = 'cancelled', finished_at = current_timestamp WHERE id = ?", [job_id])
+    store.finish_job(con, job_id, "cancelled", None)
 
 
 def list_jobs(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
     """The corpus's jobs, newest first, each polled."""
-    ids = [r[0] for r in con.execute(
-        "SELECT id FROM jobs WHERE json_extract(spec, '$.corpus_id')::INTEGER = ? ORDER BY id DESC", [corpus]).fetchall()]
-    return [poll_job(con, i) for i in ids]
+    return [poll_job(con, i) for i in store.corpus_job_ids(con, corpus)]
 
 
 def wait_for(con: duckdb.DuckDBPyConnection, job_id: int, timeout_s: float = 600) -> dict:

@@ -15,9 +15,10 @@ from typing import Callable
 import duckdb
 
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, prompt_version, run_requests
+from core.vocabulary import GRADES
 from storage import labels as store
+from storage.labels import effective_labels, failed_labels, training_counts  # noqa: F401  (re-exported for pages)
 
-GRADES = {0: "not relevant", 1: "related", 2: "partially answers", 3: "answers"}
 OFFLINE_JUDGE = "offline-judge-v2 (no LLM)"
 OFFLINE_RULE = (
     "No LLM: the passage the query was generated from is graded 3 (answers). A candidate that both "

@@ -20,6 +20,7 @@ from typing import Callable
 import duckdb
 
 from core.errors import LLMUnavailable
+from storage.cache import cached_answers, store_answer
 from storage.db import transaction
 
 # litellm fetches its price table from the network at import unless told otherwise.
@@ -127,24 +128,6 @@ def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
     return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
 
 
-def cached_answers(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
-    """The successful cached responses among ``keys``."""
-    if not keys:
-        return {}
-    rows = con.execute(
-        "SELECT key, response FROM llm_cache WHERE key IN (SELECT unnest(?)) AND response IS NOT NULL", [keys]
-    ).fetchall()
-    return dict(rows)
-
-
-def _store(con, key: str, model: str, messages, text, error, tokens_in, tokens_out, cost) -> None:
-    con.execute(
-        """INSERT OR REPLACE INTO llm_cache (key, model, request, response, error, tokens_in, tokens_out, cost_usd)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [key, model, json.dumps(messages), text, error, tokens_in, tokens_out, cost],
-    )
-
-
 async def _call(config: LLMConfig, request: LLMRequest, meter: Meter) -> tuple[str | None, str | None, int, int, float | None]:
     """One request with retries. Returns (text, error, tokens in, tokens out, cost)."""
     import litellm
@@ -245,7 +228,7 @@ async def _run_pending(con, config, pending, on_result, progress, should_stop, m
             request = queue.pop()
             text, error, tokens_in, tokens_out, cost = await _call(config, request, meter)
             with transaction(con):  # the answer and what the caller makes of it land together
-                _store(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
+                store_answer(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
                 on_result(LLMResult(request.key, text, error, False))
             meter.done += 1
             meter.failed += error is not None

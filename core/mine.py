@@ -13,6 +13,7 @@ from core import embed
 from core.retrieve import rank
 from storage import labels as store
 from storage.db import transaction
+from storage.labels import mining_summary, queries_to_mine  # noqa: F401  (re-exported for pages)
 
 ROUND_TRIP_FLAG = "not retrieved"
 BATCH = 256

@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 
 from core import embed
+from storage import corpora
 
 RRF_K = 60
 FUSION_DEPTH = 100  # each ranking contributes its top 100 to the fusion
@@ -18,12 +19,7 @@ _lock = threading.Lock()
 
 def passage_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[list[str], list[str]]:
     """(passage ids, texts to rank) of a corpus, in a stable order; the text is "title. text"."""
-    rows = con.execute(
-        """SELECT passage_id, CASE WHEN title = '' THEN text ELSE title || '. ' || text END
-           FROM passages WHERE corpus_id = ? ORDER BY passage_id""",
-        [corpus],
-    ).fetchall()
-    return [r[0] for r in rows], [r[1] for r in rows]
+    return corpora.passage_texts(con, corpus)
 
 
 @dataclass

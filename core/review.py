@@ -3,9 +3,10 @@
 import duckdb
 import pandas as pd
 
+from core.vocabulary import RELEVANT
 from storage.reviews import reviewed_pairs
-
-RELEVANT = 2
+from storage.queries import query_types  # noqa: F401  (re-exported for pages)
+from storage.reviews import QUEUES, history, queue, record_bulk, record_review, review_counts  # noqa: F401  (pages)
 
 
 def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
@@ -58,14 +59,9 @@ def freeze_reviewed_queries(con: duckdb.DuckDBPyConnection, corpus: int, name: s
     from storage import corpora
     from storage.db import transaction
 
-    rows = con.execute(
-        """SELECT q.id, coalesce(q.edited_text, q.text), q.qtype, p.doc_id, r.new_grade
-           FROM reviews r JOIN queries q ON q.id = r.query_id
-           JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = r.passage_id
-           WHERE q.corpus_id = ? AND r.passage_id IS NOT NULL AND r.new_grade IS NOT NULL
-           QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1""",
-        [corpus],
-    ).fetchall()
+    from storage.reviews import latest_decisions
+
+    rows = latest_decisions(con, corpus)
     queries, qrels = {}, {}
     for query_id, text, qtype, doc, grade in rows:
         key = f"reviewed-{query_id}"
@@ -77,3 +73,10 @@ def freeze_reviewed_queries(con: duckdb.DuckDBPyConnection, corpus: int, name: s
     with transaction(con):
         return corpora.create_test_set(con, corpus, name, "reviewed queries",
                                        {q: queries[q] for q in keep}, {q: qrels[q] for q in keep})
+
+
+def query_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, str]:
+    """Every query's effective text by id (the bulk editor's query column)."""
+    from storage.queries import query_records
+
+    return {i: q["text"] for i, q in query_records(con, corpus).items()}

@@ -19,6 +19,7 @@ import numpy as np
 
 from core import embed
 from core.errors import NotFound
+from core.vocabulary import METHODS
 
 BASELINE = "dense"
 _FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)"}
@@ -86,7 +87,7 @@ class System:
         model = get_model(con, self.model_id)
         if model is None:
             raise NotFound(f"no model {self.model_id}; it may have been deleted: pick another system")
-        if model["method"] == "lce-cross-encoder":
+        if model["method"] in METHODS and METHODS[model["method"]].cross_encoder:
             return _cross_encoder_scores(model["path"], queries, pools, texts)
         # a bi-encoder: the union of the pools encoded in one call (cached), its cosine mixed with the
         # baseline's by the weight its dev split chose

@@ -16,16 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
-METHODS = {
-    "lce": "reranker: the bundled (or named) bi-encoder fine-tuned with LCE over its own cosine scores",
-    "lce-cross-encoder": "reranker: a cross-encoder fine-tuned with LCE (bring a trained cross-encoder)",
-    "distill": "retriever: listwise distillation from an ensemble teacher (grades + dense + BM25), plus 0.1 x InfoNCE",
-    "infonce": "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)",
-}
-TUNE = {
-    "query": "only the query encoder learns; documents keep the base model's cached vectors (fast on a CPU, no re-indexing)",
-    "full": "query and document encoders learn together (slower: every passage passes through the model each step)",
-}
+from core.vocabulary import METHODS, TUNE, method, query_only
+
 # Chosen on MedQuAD and CISI with bench/quality.py (docs/BENCHMARKS.md): query-only LCE, three epochs, batches of
 # 64 queries at 5e-5; a group of 32 ranked no better than 8 on the test set.
 DEFAULTS = {
@@ -57,16 +49,10 @@ def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: 
 def load_spec(folder: Path) -> dict:
     """spec.json with the defaults filled in; raises ValueError for an unknown method."""
     spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}
-    if spec["method"] not in METHODS:
-        raise ValueError(f"unknown method {spec['method']!r}; use one of {sorted(METHODS)}")
+    method(spec["method"])
     if spec["tune"] not in TUNE:
         raise ValueError(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")
     return spec
-
-
-def query_only(spec: dict) -> bool:
-    """Whether the job trains a query encoder against frozen document vectors."""
-    return spec["tune"] == "query" and spec["method"] in ("lce", "distill")
 
 
 def _rows(path: Path) -> list[dict]:
@@ -102,7 +88,7 @@ def _dataset(spec: dict, folder: Path, index_of: dict[str, int] | None = None):
     from datasets import Dataset
 
     if index_of is not None:  # query-only: documents are rows of the frozen vectors
-        if spec["method"] == "distill":
+        if METHODS[spec["method"]].loss == "distill":
             lists = _rows(folder / "train_lists.jsonl")
             m = min(len(r["candidates"]) for r in lists)
             label = [[float(index_of[t]) for t in r["candidates"][:m]] + [float(x) for x in r["teacher"][:m]] for r in lists]
@@ -111,7 +97,7 @@ def _dataset(spec: dict, folder: Path, index_of: dict[str, int] | None = None):
         n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
         label = [[index_of[g["positive"]]] + [index_of[t] for t in g["negatives"][:n]] for g in groups]
         return Dataset.from_dict({"query": [g["query"] for g in groups], "label": label})
-    if spec["method"] == "distill":
+    if METHODS[spec["method"]].loss == "distill":
         lists = _rows(folder / "train_lists.jsonl")
         m = min(len(r["candidates"]) for r in lists)
         columns = {"query": [r["query"] for r in lists]}
@@ -135,15 +121,15 @@ def _model_and_loss(spec: dict, documents=None):
     from core.losses import BiEncoderLCELoss, FrozenDocumentLoss, ListwiseDistillationLoss, cross_encoder_lce
 
     base = resolve_model(spec["base_model"])
-    if spec["method"] == "lce-cross-encoder":
+    if METHODS[spec["method"]].cross_encoder:
         model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
         return model, cross_encoder_lce(model)
     model = SentenceTransformer(base)
     if documents is not None:
-        return model, FrozenDocumentLoss(model, documents, spec["method"])
-    if spec["method"] == "lce":
+        return model, FrozenDocumentLoss(model, documents, METHODS[spec["method"]].loss)
+    if METHODS[spec["method"]].loss == "lce":
         return model, BiEncoderLCELoss(model, scale=20.0)
-    if spec["method"] == "distill":
+    if METHODS[spec["method"]].loss == "distill":
         return model, ListwiseDistillationLoss(model)
     return model, MultipleNegativesRankingLoss(model, scale=20.0)
 
@@ -183,7 +169,7 @@ def _evaluator(spec: dict, dev: list[dict], index_of: dict[str, int] | None = No
     if index_of is not None:
         return _frozen_evaluator(dev, index_of, documents)
     samples = [{"query": d["query"], "positive": d["positive"], "negative": d["negative"]} for d in dev]
-    if spec["method"] == "lce-cross-encoder":
+    if METHODS[spec["method"]].cross_encoder:
         from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
         return CrossEncoderRerankingEvaluator(samples, at_k=10, name="dev", write_csv=False)
@@ -209,7 +195,7 @@ def run(folder: Path) -> dict:
     index_of, documents = document_vectors(spec, folder) if query_only(spec) else (None, None)
     model, loss = _model_and_loss(spec, documents)
     use_length = None  # a bi-encoder trains at max_length (the cost) and is saved at its base model's length (for use)
-    if spec["method"] != "lce-cross-encoder":
+    if not METHODS[spec["method"]].cross_encoder:
         use_length, model.max_seq_length = max(model.max_seq_length, spec["max_length"]), spec["max_length"]
     dataset = _dataset(spec, folder, index_of)
     evaluator = _evaluator(spec, dev, index_of, documents)
@@ -247,7 +233,7 @@ def run(folder: Path) -> dict:
                       load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True)
     else:
         common.update(eval_strategy="no", save_strategy="no")
-    if spec["method"] == "lce-cross-encoder":
+    if METHODS[spec["method"]].cross_encoder:
         from sentence_transformers.cross_encoder import CrossEncoderTrainer as Trainer
         from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments as Arguments
     else:
@@ -266,7 +252,7 @@ def run(folder: Path) -> dict:
         metrics = {"baseline_dev_ndcg@10": baseline, "dev_ndcg@10": final,
                    "worse_than_baseline": bool(final is not None and baseline is not None and final < baseline),
                    "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
-        if spec["method"] != "lce-cross-encoder" and dev and baseline is not None:
+        if not METHODS[spec["method"]].cross_encoder and dev and baseline is not None:
             metrics.update(_choose_interpolation(spec, model, dev, evaluator if query_only(spec) else None))
         if trainer.is_world_process_zero():
             if use_length:
@@ -311,7 +297,7 @@ def _choose_interpolation(spec: dict, model, dev: list[dict], frozen=None) -> di
 def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
     card = folder / "model" / "QURATE.md"
     card.write_text(
-        f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']]}\n\n"
+        f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']].description}\n\n"
         + (f"Query encoder only: encode documents with the base model ({spec['base_model']}), queries with this one.\n\n"
            if query_only(spec) else "")
         +

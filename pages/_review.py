@@ -8,10 +8,9 @@ import streamlit as st
 
 from core.export import export_training_set
 from core.judge import GRADES
-from core.review import agreement
+from core.review import QUEUES, agreement, history, query_texts, query_types, queue, record_bulk, record_review, review_counts
 from core.settings import workspace_dir
-from storage import labels as store
-from storage import reviews
+from core.judge import effective_labels
 
 SHORTCUTS = {"relevant": "3", "partially": "2", "not relevant": "0", "bad query": "b", "skip": "s"}  # "r" and "c" are Streamlit's own
 
@@ -34,16 +33,16 @@ def highlight(text: str, query: str) -> str:
 
 def review_panel(con, corpus: int, reviewer: str) -> None:
     a, b, c = st.columns([2, 1, 1])
-    name = a.selectbox("Queue", list(reviews.QUEUES), key="review_queue", help="\n".join(f"- {k}: {v}" for k, v in reviews.QUEUES.items()))
-    types = [t for (t,) in con.execute("SELECT DISTINCT qtype FROM queries WHERE corpus_id = ? ORDER BY 1", [corpus]).fetchall()]
+    name = a.selectbox("Queue", list(QUEUES), key="review_queue", help="\n".join(f"- {k}: {v}" for k, v in QUEUES.items()))
+    types = query_types(con, corpus)
     qtype = b.selectbox("Query type", ["all", *types], key="review_type")
     grade = c.selectbox("Current grade", ["all", 0, 1, 2, 3], key="review_grade")
-    st.caption(reviews.QUEUES[name])
-    items = reviews.queue(con, corpus, name, qtype=None if qtype == "all" else qtype, grade=None if grade == "all" else int(grade),
+    st.caption(QUEUES[name])
+    items = queue(con, corpus, name, qtype=None if qtype == "all" else qtype, grade=None if grade == "all" else int(grade),
                           seed=st.session_state.setdefault("spot_seed", 0.42), limit=50)
     skipped = st.session_state.setdefault("skipped", set())
     items = items[[(q, p) not in skipped for q, p in zip(items["query_id"], items["passage_id"])]]
-    counts = reviews.review_counts(con, corpus)
+    counts = review_counts(con, corpus)
     st.caption(f"{len(items):,} items waiting in this view (first 50 shown); {counts['decisions']:,} decisions on "
                f"{counts['pairs']:,} pairs by {counts['reviewers']:,} reviewers so far.")
     if items.empty:
@@ -65,25 +64,25 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
             if action == "skip":
                 skipped.add((int(item["query_id"]), item["passage_id"]))
             else:
-                reviews.record_review(con, int(item["query_id"]), item["passage_id"], reviewer, action, note,
+                record_review(con, int(item["query_id"]), item["passage_id"], reviewer, action, note,
                                       queue=name)
                 st.session_state["last_review"] = (int(item["query_id"]), item["passage_id"])
             st.rerun()
     last = st.session_state.get("last_review")
     if columns[-1].button("Undo last", key="act_undo", disabled=not (reviewer and last)):
-        reviews.record_review(con, last[0], last[1], reviewer, "undo", "undo from the review page", queue=name)
+        record_review(con, last[0], last[1], reviewer, "undo", "undo from the review page", queue=name)
         st.session_state.pop("last_review")
         st.rerun()
     if not reviewer:
         st.warning("Enter your reviewer name in the sidebar to record decisions.")
     with st.expander("History of this pair"):
-        st.dataframe(reviews.history(con, int(item["query_id"]), item["passage_id"]), hide_index=True, width="stretch")
+        st.dataframe(history(con, int(item["query_id"]), item["passage_id"]), hide_index=True, width="stretch")
 
 
 def bulk_panel(con, corpus: int, reviewer: str) -> None:
-    labels = store.effective_labels(con, corpus)
+    labels = effective_labels(con, corpus)
     labels = labels[labels["llm_grade"].notna() | labels["human_grade"].notna()]
-    texts = dict(con.execute("SELECT id, coalesce(edited_text, text) FROM queries WHERE corpus_id = ?", [corpus]).fetchall())
+    texts = query_texts(con, corpus)
     labels.insert(0, "query", labels["query_id"].map(texts))
     contains = st.text_input("Filter: query contains", key="bulk_contains")
     if contains:
@@ -100,7 +99,7 @@ def bulk_panel(con, corpus: int, reviewer: str) -> None:
                    for (_, before), (_, after) in zip(page.iterrows(), edited.iterrows())
                    if pd.notna(after["new grade"]) and (pd.isna(before["grade"]) or int(after["new grade"]) != int(before["grade"]))]
         try:
-            st.success(f"Recorded {reviews.record_bulk(con, reviewer, changes):,} overrides.")
+            st.success(f"Recorded {record_bulk(con, reviewer, changes):,} overrides.")
         except ValueError as err:
             st.error(str(err))
 

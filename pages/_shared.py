@@ -3,8 +3,7 @@
 import streamlit as st
 
 from core.settings import database_path
-from storage import corpora, workspace
-from storage.db import shared_cursor
+from core.workspace import get_setting, list_corpora, set_setting, shared_connection
 
 ACTIVE_CORPUS = "active_corpus"
 
@@ -34,31 +33,31 @@ def connection():
     if _rerun_through_app:
         _rerun_through_app = False
         st.rerun()
-    return shared_cursor(database_path())
+    return shared_connection()
 
 
 def active_corpus(con) -> int | None:
     """Show the corpus picker in the sidebar and return the active corpus id (None if none yet)."""
-    listing = corpora.list_corpora(con)
+    listing = list_corpora(con)
     st.sidebar.caption(f"Workspace: `{database_path().parent}`")
     if listing.empty:
         st.sidebar.info("No corpus yet: add one on the Corpus page.")
         return None
     ids = listing["id"].tolist()
     names = dict(zip(listing["id"], listing["name"]))
-    stored = workspace.get_setting(con, ACTIVE_CORPUS)
+    stored = get_setting(con, ACTIVE_CORPUS)
     current = int(stored) if stored and stored.isdigit() and int(stored) in ids else ids[-1]
     chosen = st.sidebar.selectbox(
         "Active corpus", ids, index=ids.index(current), format_func=lambda i: names[i], key="active_corpus_picker"
     )
     if chosen != current or stored != str(chosen):
-        workspace.set_setting(con, ACTIVE_CORPUS, str(chosen))
+        set_setting(con, ACTIVE_CORPUS, str(chosen))
     return chosen
 
 
 def set_active_corpus(con, corpus: int) -> None:
     """Make ``corpus`` the active one for every page (and the next visit)."""
-    workspace.set_setting(con, ACTIVE_CORPUS, str(corpus))
+    set_setting(con, ACTIVE_CORPUS, str(corpus))
     st.session_state.pop("active_corpus_picker", None)
 
 
@@ -102,17 +101,17 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8):
     load_secrets()
     mode = st.radio(
         "Generator", ["Offline (no LLM)", "LLM through litellm"], horizontal=True, key=f"{prefix}_mode",
-        index=0 if workspace.get_setting(con, "llm_mode") != "llm" else 1,
+        index=0 if get_setting(con, "llm_mode") != "llm" else 1,
         help="Offline needs no key and no network; its output is labelled 'no LLM' everywhere.",
     )
-    workspace.set_setting(con, "llm_mode", "offline" if mode.startswith("Offline") else "llm")
+    set_setting(con, "llm_mode", "offline" if mode.startswith("Offline") else "llm")
     if mode.startswith("Offline"):
         return LLMConfig(model=OFFLINE)
     left, right = st.columns(2)
-    stored = workspace.get_setting(con, "llm_model")
+    stored = get_setting(con, "llm_model")
     model = left.text_input("Model (litellm name)", value=stored or "gpt-4o-mini",
                             key=f"{prefix}_model", help="e.g. gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<name>")
-    api_base = right.text_input("API base (self-hosted only)", value=workspace.get_setting(con, "llm_api_base") or "",
+    api_base = right.text_input("API base (self-hosted only)", value=get_setting(con, "llm_api_base") or "",
                                 key=f"{prefix}_api_base")
     st.caption(key_status(model))
     a, b, c, d = st.columns(4)
@@ -120,8 +119,8 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8):
     concurrency = b.number_input("Concurrency", 1, 64, default_concurrency, key=f"{prefix}_concurrency")
     budget = c.number_input("Budget (USD, 0 = none)", 0.0, 10_000.0, 1.0, 0.5, key=f"{prefix}_budget")
     tries = d.number_input("Tries per call", 1, 10, 4, key=f"{prefix}_tries")
-    workspace.set_setting(con, "llm_model", model.strip())
-    workspace.set_setting(con, "llm_api_base", api_base.strip())
+    set_setting(con, "llm_model", model.strip())
+    set_setting(con, "llm_api_base", api_base.strip())
     return LLMConfig(model=model.strip(), api_base=api_base.strip() or None, temperature=temperature,
                      concurrency=int(concurrency), budget_usd=budget or None, max_tries=int(tries))
 

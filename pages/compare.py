@@ -3,11 +3,10 @@
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import leaderboard, showcase_query, side_by_side
+from core.evaluate import leaderboard, showcase_query, side_by_side, test_set_data
 from core.systems import System, corpus_systems, default_pair
+from core.workspace import test_sets
 from pages._shared import active_corpus, connection
-from storage import corpora
-from storage import evaluations as store
 
 st.title("Compare")
 con = connection()
@@ -27,7 +26,7 @@ right = b.selectbox("Right (after)", systems, index=systems.index(str(default_ri
 if len(systems) == 3:
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 
-sets = corpora.test_sets(con, corpus)
+sets = test_sets(con, corpus)
 evaluated = {int(t): showcase_query(con, int(t), right) for t in sets["id"]} if left == "dense" else {}
 showcase = next(((t, found) for t, found in evaluated.items() if found), None)
 options = ["Type a query", "Pick a test query"] if not sets.empty else ["Type a query"]
@@ -38,7 +37,7 @@ if source == "Pick a test query":
     test_set = int(sets["id"].iloc[0]) if len(sets) == 1 else st.selectbox(
         "Test set", ids, index=ids.index(showcase[0]) if showcase else 0, key="cmp_test_set",
         format_func=lambda i: sets.set_index("id").loc[i, "name"])
-    _, queries, all_qrels = store.test_set_data(con, test_set)
+    _, queries, all_qrels = test_set_data(con, test_set)
     found = showcase_query(con, test_set, right) if left == "dense" else None
     ordered = sorted(queries)
     query_id = st.selectbox("Test query", ordered, index=ordered.index(found[0]) if found else 0, format_func=lambda q: queries[q],

@@ -5,10 +5,11 @@ import streamlit as st
 
 from core import readers
 from core.errors import QurateError
-from core.ingest import IngestOptions, ingest_files, load_sample_corpus
+from core.ingest import (IngestOptions, corpus_summary, delete_corpus, ingest_files, ingested_files, load_sample_corpus,
+                         passage_lengths, search_passages)
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
+from core.workspace import list_corpora, test_sets
 from pages._shared import active_corpus, connection, set_active_corpus
-from storage import corpora
 
 PAGE_SIZE = 20
 AUTO = "(automatic)"
@@ -51,7 +52,7 @@ if "last_ingest" in st.session_state:
 
 upload_tab, sample_tab = st.tabs(["Upload files", "Sample corpus"])
 with upload_tab:
-    names = corpora.list_corpora(con)["name"].tolist()
+    names = list_corpora(con)["name"].tolist()
     name = st.text_input("Corpus name", value="My corpus", key="corpus_name", help="A new name makes a new corpus; an existing name adds to it.")
     if name.strip() in names:
         st.caption(f"Files will be added to the existing corpus “{name.strip()}”; duplicate passages are skipped.")
@@ -98,7 +99,7 @@ if corpus is None:
     st.info("No corpus yet: upload files above, or load the sample corpus.")
     st.stop()
 
-summary = corpora.corpus_summary(con, corpus)
+summary = corpus_summary(con, corpus)
 st.header(summary["name"])
 cols = st.columns(5)
 cols[0].metric("Passages", f"{summary['passages']:,}")
@@ -107,27 +108,27 @@ cols[2].metric("Files", f"{summary['files']:,}")
 cols[3].metric("Median tokens", f"{summary['median_tokens']:.0f}")
 cols[4].metric("Test queries", f"{summary['test_queries']:,}")
 
-lengths = corpora.passage_lengths(con, corpus)
+lengths = passage_lengths(con, corpus)
 if lengths:
     figure = px.histogram(x=lengths, nbins=40, labels={"x": "tokens per passage"}, title="Passage lengths")
     figure.update_layout(yaxis_title="passages", height=280, margin=dict(t=40, b=10))
     st.plotly_chart(figure, width="stretch")
 
 search = st.text_input("Search passages (id, title or text)", key="search")
-_, total = corpora.search_passages(con, corpus, search, 0, 1)
+_, total = search_passages(con, corpus, search, 0, 1)
 pages = max(1, -(-total // PAGE_SIZE))
 page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="page")
-rows, total = corpora.search_passages(con, corpus, search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+rows, total = search_passages(con, corpus, search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
 st.caption(f"{total:,} passages match" + (f" “{search}”" if search else ""))
 st.dataframe(rows, width="stretch", hide_index=True, key="passages_table")
 
 with st.expander("Files and test sets"):
-    st.dataframe(corpora.ingested_files(con, corpus), width="stretch", hide_index=True)
-    st.dataframe(corpora.test_sets(con, corpus), width="stretch", hide_index=True)
+    st.dataframe(ingested_files(con, corpus), width="stretch", hide_index=True)
+    st.dataframe(test_sets(con, corpus), width="stretch", hide_index=True)
 
 with st.expander("Delete this corpus"):
     sure = st.checkbox(f"Yes, delete “{summary['name']}” and everything made from it", key="confirm_delete")
     if st.button("Delete corpus", disabled=not sure, key="delete_corpus"):
-        corpora.delete_corpus(con, corpus)
+        delete_corpus(con, corpus)
         st.session_state.pop("active_corpus_picker", None)
         st.rerun()

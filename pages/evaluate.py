@@ -5,14 +5,13 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import FIRST_STAGE_K, compare_runs, evaluate, leaderboard
+from core.evaluate import FIRST_STAGE_K, breakdown, compare_runs, evaluate, leaderboard, training_size_curve
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
 from pages._shared import active_corpus, connection
-from storage import corpora
-from storage import evaluations as store
 from core.systems import System, corpus_systems
+from core.workspace import test_sets
 
 st.title("Evaluate")
 con = connection()
@@ -21,7 +20,7 @@ if corpus is None:
     st.info("No corpus yet: add one on the Corpus page first.")
     st.stop()
 
-sets = corpora.test_sets(con, corpus)
+sets = test_sets(con, corpus)
 with st.expander("Add a test set (queries + qrels)", expanded=sets.empty):
     st.caption("Held-out queries (BEIR queries.jsonl: _id, text) and judgements (TSV: query-id, corpus-id, score) "
                "whose document ids are this corpus's. They are used for evaluation only, never for training.")
@@ -99,14 +98,14 @@ if base and others:
                     color_discrete_map={"win": "#2f8f4f", "tie": "#bbbbbb", "loss": "#c0392b"}, title="Δ nDCG@10 per query (sorted)")
     figure.update_layout(xaxis_title="queries", margin=dict(t=40, b=10))
     st.plotly_chart(figure, width="stretch", key="per_query_chart")
-    breakdown = store.breakdown(con, base.run_id, int(pick))
+    breakdown = breakdown(con, base.run_id, int(pick))
     if not breakdown.empty:
         field = st.selectbox("Break down by", sorted(breakdown["field"].unique()), key="eval_breakdown")
         part = breakdown[breakdown["field"] == field]
         figure = px.bar(part, x="value", y="difference", height=300, hover_data=["queries"], title=f"Δ nDCG@10 by {field}")
         st.plotly_chart(figure, width="stretch", key="breakdown_chart")
 
-sizes = store.training_size_curve(con, int(test_set))
+sizes = training_size_curve(con, int(test_set))
 if len(sizes) > 1:
     figure = px.line(sizes, x="train_queries", y="ndcg@10", color="method", markers=True, height=300,
                      title="nDCG@10 against the number of training queries")

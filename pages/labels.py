@@ -4,11 +4,10 @@ import streamlit as st
 
 from core.embed import BUNDLED
 from core.errors import QurateError
-from core.judge import LISTWISE_PROMPT, OFFLINE_RULE, POINTWISE_PROMPT, JudgeSettings, judge_candidates
-from core.mine import mine_candidates
+from core.judge import LISTWISE_PROMPT, OFFLINE_RULE, POINTWISE_PROMPT, JudgeSettings, failed_labels, judge_candidates, training_counts
+from core.mine import mine_candidates, mining_summary, queries_to_mine
 from pages._review import agreement_panel, bulk_panel, review_panel, reviewer_name
 from pages._shared import active_corpus, connection, llm_settings, meter_text
-from storage import labels as store
 
 st.title("Labels & review")
 con = connection()
@@ -16,7 +15,7 @@ corpus = active_corpus(con)
 if corpus is None:
     st.info("No corpus yet: add one on the Corpus page first.")
     st.stop()
-kept = len(store.queries_to_mine(con, corpus))
+kept = len(queries_to_mine(con, corpus))
 if kept == 0:
     st.info("No queries yet: generate some on the Queries page first.")
     st.stop()
@@ -30,7 +29,7 @@ def mine_and_judge() -> None:
             level, message = st.session_state.pop(key)
             getattr(st, level)(message)
 
-    mined = store.mining_summary(con, corpus)
+    mined = mining_summary(con, corpus)
     st.subheader("1. Mine candidates")
     st.caption("BM25 and a dense model rank the whole corpus for every kept query; their reciprocal rank fusion gives "
                "each query's candidates, its source passage always among them. Queries whose source is not in the "
@@ -85,7 +84,7 @@ def mine_and_judge() -> None:
         st.session_state["last_judging"] = ("warning" if report.failed or report.meter.stopped else "success", message)
         st.rerun()
 
-    counts = store.training_counts(con, corpus)
+    counts = training_counts(con, corpus)
     if not counts["labelled_queries"]:
         return
     st.subheader("3. What the labels give training")
@@ -97,7 +96,7 @@ def mine_and_judge() -> None:
     st.caption("A source passage judged not relevant marks a bad query (left out of training); other candidates graded 2 "
                "or 3 are extra positives, never negatives; candidates graded 0 are the hard negatives, best-ranked first.")
 
-    failed = store.failed_labels(con, corpus)
+    failed = failed_labels(con, corpus)
     if not failed.empty:
         with st.expander(f"Failed judgements ({len(failed):,} most recent): run again to retry them"):
             st.dataframe(failed, hide_index=True, width="stretch")

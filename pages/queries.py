@@ -4,11 +4,11 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
+from core.generate import (GenerationSettings, counts_by_type, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
+                           list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
 from pages._shared import active_corpus, connection, llm_settings, meter_text
-from storage import queries as store
 
 st.title("Queries")
 con = connection()
@@ -26,7 +26,7 @@ if "last_generation" in st.session_state:
         st.error(f"{len(report.failures)} calls failed after their retries; run again to retry them.")
         st.dataframe(report.failures[:50], hide_index=True)
 
-with st.expander("Generate queries", expanded=store.counts_by_type(con, corpus).empty):
+with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty):
     config = llm_settings(con, "gen")
     if config.offline:
         st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
@@ -75,7 +75,7 @@ with st.expander("Generate queries", expanded=store.counts_by_type(con, corpus).
             st.stop()
         st.rerun()
 
-counts = store.counts_by_type(con, corpus)
+counts = counts_by_type(con, corpus)
 if counts.empty:
     st.info("No queries yet: generate some above.")
     st.stop()
@@ -86,7 +86,7 @@ figure = px.bar(long, x="qtype", y="queries", color="status", barmode="stack", h
                 color_discrete_map={"kept": "#2f6f8f", "flagged": "#e0a030", "deleted": "#bbbbbb"})
 figure.update_layout(margin=dict(t=10, b=10), xaxis_title=None)
 st.plotly_chart(figure, width="stretch")
-flags = store.flag_counts(con, corpus)
+flags = flag_counts(con, corpus)
 if flags:
     st.caption("Flagged (left out of training unless restored): " + ", ".join(f"{k} {v:,}" for k, v in sorted(flags.items())))
 
@@ -95,7 +95,7 @@ f1, f2, f3 = st.columns([1, 2, 2])
 show = f1.selectbox("Show", ["kept", "flagged", "deleted", "all"], key="q_show")
 types = f2.multiselect("Types", QUERY_TYPES, key="q_types")
 contains = f3.text_input("Query contains", key="q_contains")
-page, total = store.list_queries(con, corpus, qtypes=types, show=show, contains=contains, limit=200)
+page, total = list_queries(con, corpus, qtypes=types, show=show, contains=contains, limit=200)
 st.caption(f"{total:,} queries match; showing the first {len(page):,}. Edit a query's text, tick 'delete' or 'restore', then save.")
 page["delete"] = page["deleted"]
 page["restore"] = page["restored"]
@@ -109,13 +109,13 @@ if st.button("Save changes", key="save_queries"):
     for (_, before), (_, after) in zip(page.iterrows(), edited.iterrows()):
         try:
             if after["query"] != before["query"]:
-                store.edit_query(con, int(after["id"]), after["query"])
+                edit_query(con, int(after["id"]), after["query"])
                 changed += 1
             if bool(after["delete"]) != bool(before["deleted"]):
-                store.delete_query(con, int(after["id"]), bool(after["delete"]))
+                delete_query(con, int(after["id"]), bool(after["delete"]))
                 changed += 1
             if bool(after["restore"]) != bool(before["restored"]):
-                store.restore_query(con, int(after["id"]), bool(after["restore"]))
+                restore_query(con, int(after["id"]), bool(after["restore"]))
                 changed += 1
         except (QurateError, ValueError) as err:
             st.error(f"Query {after['id']}: {err}")

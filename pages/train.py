@@ -6,10 +6,10 @@ import streamlit as st
 from core.datasets import build_training_data
 from core.embed import BUNDLED
 from core.errors import QurateError
-from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs
-from core.train import DEFAULTS, METHODS, TUNE, estimate_seconds
+from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs, list_models
+from core.train import DEFAULTS, estimate_seconds
+from core.vocabulary import METHODS, TUNE
 from pages._shared import active_corpus, connection
-from storage.models import list_models
 
 st.title("Train")
 con = connection()
@@ -39,12 +39,12 @@ st.caption("By type: " + ", ".join(f"{t} {n:,}" for t, n in counts["by_type"].it
              f"{counts['skipped_held_out_text']:,} identical to a held-out test query, {counts['skipped_no_negative']:,} without a negative.")
 
 st.subheader("Launch")
-method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m}: {METHODS[m]}", key="train_method")
-base = st.text_input("Base model (name or folder)", BUNDLED if method != "lce-cross-encoder" else "", key=f"train_base_{method}",
+method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m}: {METHODS[m].description}", key="train_method")
+base = st.text_input("Base model (name or folder)", BUNDLED if not METHODS[method].cross_encoder else "", key=f"train_base_{method}",
                      help="The offline default is the bundled MiniLM bi-encoder. For the cross-encoder path, name a trained "
                           "cross-encoder (a folder, or a hub name on a machine with network).")
 tune = st.radio("What learns", list(TUNE), format_func=lambda t: f"{t}: {TUNE[t]}", key="train_tune",
-                disabled=method in ("lce-cross-encoder", "infonce"),
+                disabled=not METHODS[method].frozen_documents,
                 help="Query-only training keeps every passage's cached vector, so it trains on a whole corpus in minutes "
                      "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step: "
                      "use it on a GPU.")
@@ -63,11 +63,11 @@ draft = {"method": method, "tune": tune, "epochs": int(epochs), "batch_size": in
 seconds = estimate_seconds(draft, counts["train_queries"], cuda=not device.startswith("CPU"))
 estimate = f"about {max(seconds / 60, 1):.0f} min" if seconds is not None else "minutes on a GPU (not measured here)"
 st.caption(f"Device: {device}. Estimated training time: {estimate}.")
-if device.startswith("CPU") and (tune == "full" or method in ("lce-cross-encoder", "infonce")):
+if device.startswith("CPU") and (tune == "full" or not METHODS[method].frozen_documents):
     st.info("This method passes every passage of every group through the model at each step: on a CPU that is slow. "
             "A GPU helps: copy the workspace there and run `qurate train CORPUS --tune full` (or `accelerate launch -m "
             "core.train JOB_FOLDER` for several GPUs); bf16 is used where the GPU supports it.")
-if st.button("Start training", type="primary", key="start_training", disabled=method == "lce-cross-encoder" and not base.strip()):
+if st.button("Start training", type="primary", key="start_training", disabled=METHODS[method].cross_encoder and not base.strip()):
     spec = {"method": method, "tune": tune, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
             "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1}

@@ -6,7 +6,9 @@ import duckdb
 import pandas as pd
 
 from core.errors import NotFound
-from storage.db import insert_frame
+from storage.db import insert_frame, transaction
+
+PASSAGE_TEXT = "CASE WHEN p.title = '' THEN p.text ELSE p.title || '. ' || p.text END"  # what models read: title. text
 
 
 def corpus_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
@@ -32,6 +34,45 @@ def list_corpora(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                     WHERE t.corpus_id = c.id) AS test_queries
            FROM corpora c ORDER BY c.id"""
     ).df()
+
+
+def passage_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[list[str], list[str]]:
+    """Passage ids in order and the text models read for each (title. text)."""
+    rows = con.execute(f"SELECT p.passage_id, {PASSAGE_TEXT} FROM passages p WHERE p.corpus_id = ? ORDER BY p.passage_id",
+                       [corpus]).fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def passage_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[str, tuple[str, str, str]]:
+    """Per passage id: (document id, title, text)."""
+    rows = con.execute("SELECT passage_id, doc_id, title, text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def matching_passages(con: duckdb.DuckDBPyConnection, corpus: int, contains: str = "") -> list[str]:
+    """Ids of the passages whose title or text contains a string (all for an empty one), in order."""
+    contains = contains.strip()
+    return [r[0] for r in con.execute(
+        "SELECT passage_id FROM passages WHERE corpus_id = ? AND (? = '' OR title ILIKE ? OR text ILIKE ?) ORDER BY passage_id",
+        [corpus, contains, f"%{contains}%", f"%{contains}%"]).fetchall()]
+
+
+def passages_by_id(con: duckdb.DuckDBPyConnection, corpus: int, ids: list[str]) -> list[tuple[str, str, str, str]]:
+    """(passage id, title, text, content hash) of the given passages (unknown ids are skipped)."""
+    return con.execute(
+        "SELECT passage_id, title, text, text_hash FROM passages WHERE corpus_id = ? AND passage_id IN (SELECT unnest(?))",
+        [corpus, list(ids)]).fetchall()
+
+
+def held_out_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
+    """The texts of every test query of a corpus, lower-cased (training leaves them out)."""
+    return {t.strip().lower() for (t,) in con.execute(
+        "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]).fetchall()}
+
+
+def test_set_name(con: duckdb.DuckDBPyConnection, test_set: int) -> str | None:
+    row = con.execute("SELECT name FROM test_sets WHERE id = ?", [test_set]).fetchone()
+    return row[0] if row else None
 
 
 def passage_hashes(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
@@ -193,11 +234,14 @@ def test_sets(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
     ).df()
 
 
-def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
-    """Remove a corpus and everything made from it, in one transaction."""
-    from storage.db import transaction
+def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> list[str]:
+    """Remove a corpus and everything made from it (its jobs and models included), in one transaction.
 
+    Returns the job folders the rows pointed at: the caller removes them once this has committed.
+    """
+    jobs = "SELECT id FROM jobs WHERE json_extract(spec, '$.corpus_id')::INTEGER = ?"
     with transaction(con):
+        folders = [r[0] for r in con.execute(f"SELECT folder FROM jobs WHERE id IN ({jobs}) AND folder <> ''", [corpus]).fetchall()]
         queries = "SELECT id FROM queries WHERE corpus_id = ?"
         tests = "SELECT id FROM test_sets WHERE corpus_id = ?"
         for sql in (
@@ -212,8 +256,11 @@ def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
             f"DELETE FROM qrels WHERE test_set_id IN ({tests})",
             f"DELETE FROM test_queries WHERE test_set_id IN ({tests})",
             "DELETE FROM test_sets WHERE corpus_id = ?",
+            f"DELETE FROM models WHERE job_id IN ({jobs})",
+            f"DELETE FROM jobs WHERE id IN ({jobs})",
             "DELETE FROM passages WHERE corpus_id = ?",
             "DELETE FROM ingested_files WHERE corpus_id = ?",
             "DELETE FROM corpora WHERE id = ?",
         ):
             con.execute(sql, [corpus])
+    return folders

@@ -80,6 +80,11 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
 
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write the write-ahead log into the database file (its size is then the data's)."""
+    con.execute("CHECKPOINT")
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run a block as one transaction: all of its writes land, or none do."""

@@ -5,6 +5,8 @@ import json
 import duckdb
 import pandas as pd
 
+from core.vocabulary import METRICS
+
 
 def test_set_data(con: duckdb.DuckDBPyConnection, test_set: int) -> tuple[int, dict[str, str], dict[str, dict[str, int]]]:
     """(corpus id, query id -> text, query id -> {doc id: relevance}) of a test set."""
@@ -46,7 +48,7 @@ def latest_runs(con: duckdb.DuckDBPyConnection, test_set: int) -> pd.DataFrame:
            QUALIFY row_number() OVER (PARTITION BY system ORDER BY id DESC) = 1 ORDER BY id""",
         [test_set],
     ).df()
-    for metric in ["ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"]:
+    for metric in [*METRICS, "judged@10"]:
         frame[metric] = [json.loads(m).get(metric) for m in frame["metrics"]]
     return frame.drop(columns=["metrics"])
 

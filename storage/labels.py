@@ -6,13 +6,14 @@ import duckdb
 import pandas as pd
 
 from storage.db import insert_frame
-from storage.queries import ACTIVE
+from storage.corpora import PASSAGE_TEXT
+from storage.queries import ACTIVE, QUERY_TEXT
 
 
 def queries_to_mine(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[int, str, str]]:
     """(query id, source passage id, text) of every kept query of a corpus."""
     return con.execute(
-        f"SELECT q.id, q.passage_id, coalesce(q.edited_text, q.text) FROM queries q WHERE q.corpus_id = ? AND {ACTIVE} ORDER BY q.id",
+        f"SELECT q.id, q.passage_id, {QUERY_TEXT} FROM queries q WHERE q.corpus_id = ? AND {ACTIVE} ORDER BY q.id",
         [corpus],
     ).fetchall()
 
@@ -67,8 +68,8 @@ def pairs_to_judge(con: duckdb.DuckDBPyConnection, corpus: int, max_candidates: 
     """The (query, candidate) pairs of kept queries: each query's top n candidates and its source."""
     frame = con.execute(
         f"""SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, c.bm25_score,
-                   coalesce(q.edited_text, q.text) AS query,
-                   CASE WHEN p.title = '' THEN p.text ELSE p.title || '. ' || p.text END AS passage, p.text_hash
+                   {QUERY_TEXT} AS query,
+                   {PASSAGE_TEXT} AS passage, p.text_hash
             FROM candidates c JOIN queries q ON q.id = c.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = c.passage_id
             WHERE q.corpus_id = ? AND {ACTIVE} AND (c.rank <= ? OR c.is_source)

@@ -7,6 +7,7 @@ from core.errors import NotFound
 from storage.db import insert_frame
 
 ACTIVE = "NOT q.deleted AND (len(q.flags) = 0 OR q.restored)"
+QUERY_TEXT = "coalesce(q.edited_text, q.text)"  # a query's effective text: the reviewer's edit, else the generator's
 
 
 def existing_keys(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
@@ -18,7 +19,7 @@ def existing_keys(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
 def kept_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[str, list[str]]:
     """Per passage, the texts of its queries that are not deleted or flagged (for near-duplicate checks)."""
     rows = con.execute(
-        f"SELECT q.passage_id, coalesce(q.edited_text, q.text) FROM queries q WHERE q.corpus_id = ? AND {ACTIVE}", [corpus]
+        f"SELECT q.passage_id, {QUERY_TEXT} FROM queries q WHERE q.corpus_id = ? AND {ACTIVE}", [corpus]
     ).fetchall()
     texts: dict[str, list[str]] = {}
     for passage, text in rows:
@@ -64,7 +65,7 @@ def list_queries(
         where.append("q.qtype IN (SELECT unnest(?))")
         params.append(qtypes)
     if contains.strip():
-        where.append("coalesce(q.edited_text, q.text) ILIKE ?")
+        where.append(f"{QUERY_TEXT} ILIKE ?")
         params.append(f"%{contains.strip()}%")
     if passage_id:
         where.append("q.passage_id = ?")
@@ -72,7 +73,7 @@ def list_queries(
     sql_where = " AND ".join(where)
     total = con.execute(f"SELECT count(*) FROM queries q WHERE {sql_where}", params).fetchone()[0]
     page = con.execute(
-        f"""SELECT q.id, q.passage_id, p.title AS passage_title, coalesce(q.edited_text, q.text) AS query, q.qtype,
+        f"""SELECT q.id, q.passage_id, p.title AS passage_title, {QUERY_TEXT} AS query, q.qtype,
                    q.origin, q.generator, q.prompt_version, array_to_string(q.flags, ', ') AS flags, q.restored, q.deleted
             FROM queries q LEFT JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = q.passage_id
             WHERE {sql_where} ORDER BY q.passage_id, q.qtype, q.id LIMIT ? OFFSET ?""",
@@ -126,3 +127,22 @@ def restore_query(con: duckdb.DuckDBPyConnection, query_id: int, restored: bool 
 
 def deleted_count_for_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str) -> int:
     return con.execute("SELECT count(*) FROM queries WHERE corpus_id = ? AND passage_id = ? AND deleted", [corpus, passage_id]).fetchone()[0]
+
+
+def query_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, dict]:
+    """Every query of a corpus by id (deleted ones too): effective text, type, provenance and source passage."""
+    frame = con.execute(
+        f"""SELECT q.id, {QUERY_TEXT} AS text, q.qtype, q.origin, q.generator, q.prompt_version, q.passage_id
+            FROM queries q WHERE q.corpus_id = ?""", [corpus]).df()
+    return {int(r.pop("id")): r for r in frame.to_dict("records")}
+
+
+def query_types(con: duckdb.DuckDBPyConnection, corpus: int) -> list[str]:
+    """The query types present in a corpus."""
+    return [t for (t,) in con.execute("SELECT DISTINCT qtype FROM queries WHERE corpus_id = ? ORDER BY 1", [corpus]).fetchall()]
+
+
+def live_queries_of_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str) -> list[int]:
+    """The ids of a passage's queries that are not deleted."""
+    return [r[0] for r in con.execute(
+        "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]).fetchall()]

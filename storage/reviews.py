@@ -7,9 +7,10 @@ The effective label of a pair is the latest human decision, else the judge's lab
 import duckdb
 import pandas as pd
 
+from core.vocabulary import ACTIONS, RELEVANT
 from storage.labels import EFFECTIVE
+from storage.queries import QUERY_TEXT
 
-ACTIONS = {"relevant": 3, "partially": 2, "not relevant": 0}
 QUEUES = {
     "spot-check": "a random sample of labelled pairs (an honest measure of the judge's accuracy)",
     "low confidence": "middle grades (1, 2) and pairs the judge left unsure",
@@ -102,9 +103,9 @@ def queue(
     conditions = {
         "spot-check": "l.llm_grade IS NOT NULL",
         "low confidence": "(l.llm_grade IN (1, 2) OR l.status = 'unsure')",
-        "judge vs rank": "((l.llm_grade = 0 AND l.rank <= 3) OR (l.llm_grade >= 2 AND l.rank > 10))",
+        "judge vs rank": f"((l.llm_grade = 0 AND l.rank <= 3) OR (l.llm_grade >= {RELEVANT} AND l.rank > 10))",
         "source judged not relevant": "(l.is_source AND l.llm_grade < 2)",
-        "rescued positives": "(NOT l.is_source AND l.llm_grade >= 2)",
+        "rescued positives": f"(NOT l.is_source AND l.llm_grade >= {RELEVANT})",
         "not yet reviewed": "(l.llm_grade IS NOT NULL OR l.status = 'unsure')",
     }
     if name not in conditions:
@@ -121,7 +122,7 @@ def queue(
         params.append(grade)
     order = f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')" if name == "spot-check" else "l.query_id, l.rank"
     return con.execute(
-        f"""SELECT l.query_id, l.passage_id, coalesce(q.edited_text, q.text) AS query, q.qtype, q.origin, l.rank, l.is_source,
+        f"""SELECT l.query_id, l.passage_id, {QUERY_TEXT} AS query, q.qtype, q.origin, l.rank, l.is_source,
                    l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage
             FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = l.passage_id
@@ -170,3 +171,15 @@ def reviewed_pairs(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
             FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
             WHERE l.llm_grade IS NOT NULL AND l.human_grade IS NOT NULL""",
         [corpus]).df()
+
+
+def latest_decisions(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[int, str, str, str, int]]:
+    """(query id, effective query text, query type, document id, grade) of each pair's latest graded review."""
+    return con.execute(
+        f"""SELECT q.id, {QUERY_TEXT}, q.qtype, p.doc_id, r.new_grade
+            FROM reviews r JOIN queries q ON q.id = r.query_id
+            JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = r.passage_id
+            WHERE q.corpus_id = ? AND r.passage_id IS NOT NULL AND r.new_grade IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1""",
+        [corpus],
+    ).fetchall()

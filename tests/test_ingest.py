@@ -135,3 +135,26 @@ def test_delete_corpus_removes_it_and_its_test_set(con):
     corpora.delete_corpus(con, report.corpus_id)
     assert corpora.list_corpora(con)["name"].tolist() == ["other"]
     assert con.execute("SELECT count(*) FROM qrels").fetchone()[0] == 0
+
+
+def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, tmp_path):
+    from core.ingest import delete_corpus
+    from storage import jobs
+
+    doomed = load_sample_corpus(con).corpus_id
+    kept = ingest_files(con, "other", [("a.txt", b"Stays.")]).corpus_id
+    folders = {}
+    for corpus in (doomed, kept):
+        job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "base"})
+        folder = tmp_path / f"job-{job}"
+        (folder / "model").mkdir(parents=True)
+        jobs.start_job(con, job, str(folder), pid=0)
+        jobs.finish_job(con, job, "done", None, {"kind": "reranker", "name": f"m{job}", "path": str(folder / "model"),
+                                                 "base_model": "base", "metrics": {}})
+        folders[corpus] = folder
+
+    assert delete_corpus(con, doomed) == 1
+    assert not folders[doomed].exists() and folders[kept].exists()
+    assert [r[0] for r in con.execute("SELECT json_extract(spec, '$.corpus_id')::INTEGER FROM jobs").fetchall()] == [kept]
+    assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 1
+    assert corpora.list_corpora(con)["id"].tolist() == [kept]
