@@ -24,7 +24,7 @@ import json
 import sys
 
 from core.embed import BUNDLED
-from core.errors import NotFound, QurateError
+from core.errors import InvalidInput, NotFound, QurateError
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
 from core.generate import GenerationSettings, generate_queries, select_passages
@@ -65,7 +65,7 @@ def _generate(con, args) -> int:
     try:
         per_type = {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
     except ValueError:
-        raise ValueError(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
+        raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
     config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
     passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
     from tqdm import tqdm
@@ -163,7 +163,7 @@ def _export(con, args) -> int:
         from core.jobs import export_model_zip
 
         if args.model is None:
-            raise ValueError("name the model: --model ID (see `qurate jobs`)")
+            raise InvalidInput("name the model: --model ID (see `qurate jobs`)")
         print(export_model_zip(con, args.model))
         return 0
     from core.export import export_training_set
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(corpora.list_corpora(con).to_string(index=False))
             return 0
-    except (QurateError, ValueError) as err:
+    except QurateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"\n{report.n_passages:,} passages stored in {report.corpus_name!r} ({report.seconds:.1f} s), "

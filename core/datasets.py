@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import QurateError
+from core.errors import InvalidInput, QurateError
 from core.vocabulary import RELEVANT
 from storage import labels as store
 
@@ -53,7 +53,7 @@ def build_training_data(
         QurateError: no labelled query to train on.
     """
     if group_size < 2 or list_size < 2:
-        raise ValueError("a group needs a positive and at least one negative (group size >= 2)")
+        raise InvalidInput("a group needs a positive and at least one negative (group size >= 2)")
     labels = store.effective_labels(con, corpus)
     labels = labels[labels["grade"].notna()]
     if labels.empty:

@@ -35,3 +35,10 @@ class BudgetExhausted(QurateError):
 
 class JobFailed(QurateError):
     """A training or evaluation job ended with an error; its log says why."""
+
+
+class InvalidInput(QurateError, ValueError):
+    """A setting or value the user gave is out of range or unknown; the message says what is allowed.
+
+    Also a ValueError, so that callers written against plain validation still catch it.
+    """

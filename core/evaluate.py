@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
 from core.systems import BASELINE, System
 from core.vocabulary import HEADLINE, METRICS
@@ -117,7 +117,7 @@ def evaluate(
     from ranx import Qrels
 
     if k < 1:
-        raise ValueError(f"the first-stage pool needs k >= 1, got {k}")
+        raise InvalidInput(f"the first-stage pool needs k >= 1, got {k}")
     parsed = list(dict.fromkeys([System(BASELINE)] + [System.parse(s) for s in systems]))
     progress = progress or (lambda fraction, message: None)
     corpus, queries, qrels = store.test_set_data(con, test_set)

@@ -22,6 +22,7 @@ from storage import corpora
 from storage import queries as store
 from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
 from storage.db import transaction
+from core.errors import InvalidInput
 
 
 @dataclass
@@ -43,9 +44,9 @@ class GenerationSettings:
     def __post_init__(self):
         unknown = set(self.per_type) - set(QUERY_TYPES)
         if unknown:
-            raise ValueError(f"unknown query types {sorted(unknown)}; use {QUERY_TYPES}")
+            raise InvalidInput(f"unknown query types {sorted(unknown)}; use {QUERY_TYPES}")
         if not any(n > 0 for n in self.per_type.values()):
-            raise ValueError("ask for at least one query of one type")
+            raise InvalidInput("ask for at least one query of one type")
 
 
 @dataclass
@@ -83,7 +84,7 @@ def select_passages(
     if mode == "sample":
         return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
     if mode not in ("all", "filter"):
-        raise ValueError(f"mode must be all, sample or filter, got {mode!r}")
+        raise InvalidInput(f"mode must be all, sample or filter, got {mode!r}")
     return ids
 
 

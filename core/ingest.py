@@ -15,7 +15,7 @@ from typing import Callable
 import duckdb
 
 from core import readers
-from core.errors import BadUpload
+from core.errors import BadUpload, InvalidInput
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Document, Passage, check_sizes, make_passages
 from core.settings import max_upload_bytes
 from storage import corpora
@@ -208,7 +208,7 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
     progress = progress or (lambda fraction, message: None)
     corpus_name = corpus_name.strip()
     if not corpus_name:
-        raise ValueError("give the corpus a name")
+        raise InvalidInput("give the corpus a name")
     check_sizes(options.chunk_tokens, options.overlap_tokens)
     started = time.perf_counter()
     parsed = _read_entries(entries, options, progress)

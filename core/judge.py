@@ -14,6 +14,7 @@ from typing import Callable
 
 import duckdb
 
+from core.errors import InvalidInput
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, prompt_version, run_requests
 from core.vocabulary import GRADES
 from storage import labels as store
@@ -73,11 +74,11 @@ class JudgeSettings:
 
     def __post_init__(self):
         if self.mode not in ("pointwise", "listwise"):
-            raise ValueError(f"mode must be pointwise or listwise, got {self.mode!r}")
+            raise InvalidInput(f"mode must be pointwise or listwise, got {self.mode!r}")
         if self.prompt is None:
             self.prompt = POINTWISE_PROMPT if self.mode == "pointwise" else LISTWISE_PROMPT
         if self.max_candidates < 1:
-            raise ValueError("judge at least one candidate per query")
+            raise InvalidInput("judge at least one candidate per query")
 
     @property
     def judge(self) -> str:

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 
 from core import embed
+from core.errors import InvalidInput
 from core.retrieve import rank
 from storage import labels as store
 from storage.db import transaction
@@ -48,7 +49,7 @@ def mine_candidates(
         ValueError: k or round_trip_k below 1.
     """
     if k < 1 or round_trip_k < 1:
-        raise ValueError(f"k and round_trip_k must be at least 1, got {k} and {round_trip_k}")
+        raise InvalidInput(f"k and round_trip_k must be at least 1, got {k} and {round_trip_k}")
     started = time.perf_counter()
     progress = progress or (lambda fraction, message: None)
     queries = store.queries_to_mine(con, corpus)

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from core.errors import InvalidInput
+
 DEFAULT_CHUNK_TOKENS = 180
 DEFAULT_OVERLAP_TOKENS = 30
 
@@ -113,9 +115,9 @@ def split_text(text: str, chunk_tokens: int, overlap_tokens: int) -> list[str]:
 def check_sizes(chunk_tokens: int, overlap_tokens: int) -> None:
     """Raise ValueError, saying what to change, for a window size that cannot work."""
     if chunk_tokens < 16:
-        raise ValueError(f"passage size must be at least 16 tokens, got {chunk_tokens}")
+        raise InvalidInput(f"passage size must be at least 16 tokens, got {chunk_tokens}")
     if not 0 <= overlap_tokens <= chunk_tokens // 2:
-        raise ValueError(
+        raise InvalidInput(
             f"overlap must be between 0 and half the passage size ({chunk_tokens // 2}), "
             f"got {overlap_tokens}"
         )

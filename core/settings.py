@@ -8,6 +8,8 @@ the default is ``~/.qurate/default``.
 import os
 from pathlib import Path
 
+from core.errors import InvalidInput
+
 WORKSPACE_ENV = "QURATE_WORKSPACE"
 MAX_UPLOAD_ENV = "QURATE_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 500  # keep equal to server.maxUploadSize in .streamlit/config.toml
@@ -36,5 +38,5 @@ def max_upload_bytes() -> int:
     try:
         megabytes = float(raw)
     except ValueError:
-        raise ValueError(f"{MAX_UPLOAD_ENV} must be a number of megabytes, got {raw!r}") from None
+        raise InvalidInput(f"{MAX_UPLOAD_ENV} must be a number of megabytes, got {raw!r}") from None
     return int(megabytes * 1024 * 1024)

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 
 from core import embed
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from core.vocabulary import METHODS
 
 BASELINE = "dense"
@@ -41,7 +41,7 @@ class System:
             return cls(kind)
         if kind in _MODEL_KINDS.values() and model.isdigit():
             return cls(kind, int(model))
-        raise ValueError(f"unknown system {text!r}; use bm25, dense, fused, rerank:<model id> or retrieve:<model id>")
+        raise InvalidInput(f"unknown system {text!r}; use bm25, dense, fused, rerank:<model id> or retrieve:<model id>")
 
     def __str__(self) -> str:
         return self.kind if self.model_id is None else f"{self.kind}:{self.model_id}"

@@ -16,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+from core.errors import InvalidInput
 from core.vocabulary import METHODS, TUNE, method, query_only
 
 # Chosen on MedQuAD and CISI with bench/quality.py (docs/BENCHMARKS.md): query-only LCE, three epochs, batches of
@@ -51,7 +52,7 @@ def load_spec(folder: Path) -> dict:
     spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}
     method(spec["method"])
     if spec["tune"] not in TUNE:
-        raise ValueError(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")
+        raise InvalidInput(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")
     return spec
 
 

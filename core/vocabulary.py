@@ -8,6 +8,8 @@ here imports torch, so pages can list methods cheaply.
 
 from dataclasses import dataclass
 
+from core.errors import InvalidInput
+
 
 GRADES = {0: "not relevant", 1: "related", 2: "partially answers", 3: "answers"}  # the judge's and reviewers' scale
 RELEVANT = 2  # a grade at or above this counts as relevant: positives, qrels, agreement
@@ -48,7 +50,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")  # a job's life
 def method(name: str) -> Method:
     """The registered method, or a ValueError that lists the known ones."""
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; use one of {sorted(METHODS)}")
+        raise InvalidInput(f"unknown method {name!r}; use one of {sorted(METHODS)}")
     return METHODS[name]
 
 

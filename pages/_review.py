@@ -7,10 +7,11 @@ import plotly.express as px
 import streamlit as st
 
 from core.export import export_training_set
-from core.judge import GRADES
+from core.errors import QurateError
+from core.judge import effective_labels
 from core.review import QUEUES, agreement, history, query_texts, query_types, queue, record_bulk, record_review, review_counts
 from core.settings import workspace_dir
-from core.judge import effective_labels
+from core.vocabulary import GRADES
 
 SHORTCUTS = {"relevant": "3", "partially": "2", "not relevant": "0", "bad query": "b", "skip": "s"}  # "r" and "c" are Streamlit's own
 
@@ -100,7 +101,7 @@ def bulk_panel(con, corpus: int, reviewer: str) -> None:
                    if pd.notna(after["new grade"]) and (pd.isna(before["grade"]) or int(after["new grade"]) != int(before["grade"]))]
         try:
             st.success(f"Recorded {record_bulk(con, reviewer, changes):,} overrides.")
-        except ValueError as err:
+        except QurateError as err:
             st.error(str(err))
 
 

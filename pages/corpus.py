@@ -38,7 +38,7 @@ def run_ingest(action, label: str) -> None:
     bar = st.progress(0.0, text=label)
     try:
         report = action(lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
-    except (QurateError, ValueError) as err:
+    except QurateError as err:
         bar.empty()
         st.error(f"{err}\n\nNothing from this upload was stored.")
         return

@@ -41,7 +41,7 @@ def mine_and_judge() -> None:
         bar = st.progress(0.0, text="Starting")
         try:
             report = mine_candidates(con, corpus, int(k), model.strip() or BUNDLED, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
-        except (QurateError, ValueError) as err:
+        except QurateError as err:
             st.error(str(err))
             return
         st.session_state["last_mining"] = ("success", (

@@ -53,7 +53,7 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
 
     try:
         settings = GenerationSettings(per_type=per_type, templates=templates, examples=examples, llm=config)
-    except ValueError as err:
+    except QurateError as err:
         st.error(str(err))
         st.stop()
     plan = estimate_generation(con, corpus, passage_ids, settings)
@@ -117,7 +117,7 @@ if st.button("Save changes", key="save_queries"):
             if bool(after["restore"]) != bool(before["restored"]):
                 restore_query(con, int(after["id"]), bool(after["restore"]))
                 changed += 1
-        except (QurateError, ValueError) as err:
+        except QurateError as err:
             st.error(f"Query {after['id']}: {err}")
     st.success(f"Saved {changed} changes.")
     st.rerun()

@@ -3,7 +3,7 @@
 import duckdb
 import pandas as pd
 
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from storage.db import insert_frame
 
 ACTIVE = "NOT q.deleted AND (len(q.flags) = 0 OR q.restored)"
@@ -111,7 +111,7 @@ def _update(con, query_id: int, sql: str, params: list) -> None:
 def edit_query(con: duckdb.DuckDBPyConnection, query_id: int, text: str) -> None:
     """Replace a query's text with the user's edit (the generated text is kept)."""
     if not text.strip():
-        raise ValueError("a query cannot be empty; delete it instead")
+        raise InvalidInput("a query cannot be empty; delete it instead")
     _update(con, query_id, "UPDATE queries SET edited_text = ? WHERE id = ?", [text.strip()])
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from core.vocabulary import ACTIONS, RELEVANT
 from storage.labels import EFFECTIVE
 from storage.queries import QUERY_TEXT
+from core.errors import InvalidInput
 
 QUEUES = {
     "spot-check": "a random sample of labelled pairs (an honest measure of the judge's accuracy)",
@@ -36,11 +37,11 @@ def record_review(
         ValueError: an unknown action, an empty reviewer, or nothing to undo.
     """
     if not reviewer.strip():
-        raise ValueError("say who is reviewing (the reviewer name) before recording a decision")
+        raise InvalidInput("say who is reviewing (the reviewer name) before recording a decision")
     if action == "bad query":
         passage_id = None
     elif action not in ACTIONS and action != "undo":
-        raise ValueError(f"unknown action {action!r}; use one of {[*ACTIONS, 'bad query', 'undo']}")
+        raise InvalidInput(f"unknown action {action!r}; use one of {[*ACTIONS, 'bad query', 'undo']}")
     con.execute("BEGIN TRANSACTION")
     try:
         old = effective_grade(con, query_id, passage_id) if passage_id is not None else None
@@ -49,7 +50,7 @@ def record_review(
                 """SELECT old_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
                    ORDER BY id DESC LIMIT 1""", [query_id, passage_id]).fetchone()
             if last is None:
-                raise ValueError("nothing to undo for this pair")
+                raise InvalidInput("nothing to undo for this pair")
             new = last[0]
         else:
             new = ACTIONS.get(action)
@@ -74,7 +75,7 @@ def record_bulk(con: duckdb.DuckDBPyConnection, reviewer: str, changes: list[tup
     by_grade = {grade: action for action, grade in ACTIONS.items()}
     bad = [g for _, _, g in changes if g not in by_grade]
     if bad:
-        raise ValueError(f"grades must be 0 (not relevant), 2 (partially) or 3 (relevant), got {bad[:3]}")
+        raise InvalidInput(f"grades must be 0 (not relevant), 2 (partially) or 3 (relevant), got {bad[:3]}")
     for query_id, passage_id, grade in changes:
         record_review(con, query_id, passage_id, reviewer, by_grade[grade], "bulk edit", queue="bulk")
     return len(changes)
@@ -109,7 +110,7 @@ def queue(
         "not yet reviewed": "(l.llm_grade IS NOT NULL OR l.status = 'unsure')",
     }
     if name not in conditions:
-        raise ValueError(f"unknown queue {name!r}; use one of {list(conditions)}")
+        raise InvalidInput(f"unknown queue {name!r}; use one of {list(conditions)}")
     where = [conditions[name]]
     params: list = [corpus]
     if not include_reviewed or name == "not yet reviewed":

@@ -3,7 +3,7 @@
 
 import pytest
 
-from core.errors import BadUpload
+from core.errors import BadUpload, InvalidInput
 from core.ingest import IngestOptions, ingest_files, load_sample_corpus
 from core.readers import Fields
 from tests.conftest import make_pdf, make_zip
@@ -137,7 +137,7 @@ def test_good_files_before_a_bad_one_are_not_stored(con, before):
 
 
 def test_empty_corpus_name_is_refused(con):
-    with pytest.raises(ValueError, match="give the corpus a name"):
+    with pytest.raises(InvalidInput, match="give the corpus a name"):
         ingest_files(con, "  ", [("a.txt", b"text")])
 
 

@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pytest
 
+from core.errors import InvalidInput
 from core import embed
 from core.errors import LLMUnavailable
 from core.ingest import load_sample_corpus
@@ -186,7 +187,7 @@ def test_parsers():
     assert parse_grade('Sure: {"grade": 2, "reason": "partly"}') == (2, "partly", None)
     assert parse_grade("grade: 4")[2] == "grade 4 is outside 0-3"
     assert parse_list('[{"id": 2, "grade": 1, "reason": "r"}]', 2) == {1: (None, "", "missing from the list answer"), 2: (1, "r", None)}
-    with pytest.raises(ValueError, match="pointwise or listwise"):
+    with pytest.raises(InvalidInput, match="pointwise or listwise"):
         JudgeSettings(mode="pairwise")
 
 

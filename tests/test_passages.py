@@ -1,5 +1,6 @@
 import pytest
 
+from core.errors import InvalidInput
 from core.passages import Document, check_sizes, count_tokens, make_passages, normalise, split_text
 
 
@@ -42,5 +43,5 @@ def test_empty_document_gives_no_passage():
 
 @pytest.mark.parametrize("chunk, overlap, message", [(8, 0, "at least 16"), (100, 60, "between 0 and half"), (100, -1, "between 0")])
 def test_impossible_sizes_say_what_to_change(chunk, overlap, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         check_sizes(chunk, overlap)

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from core.errors import InvalidInput
 from core.export import export_training_set
 from core.review import agreement
 from core.settings import database_path
@@ -46,9 +47,9 @@ def test_undo_is_a_new_override_and_the_audit_shows_everything(judged):
     assert audit["source"].tolist() == ["judge", "human", "human"]
     assert audit["action"].tolist()[1:] == ["relevant", "undo"]
     assert audit["old_grade"].tolist()[1:] == [0, 3]
-    with pytest.raises(ValueError, match="nothing to undo"):
+    with pytest.raises(InvalidInput, match="nothing to undo"):
         reviews.record_review(con, q, "no-such-passage", "ada", "undo")
-    with pytest.raises(ValueError, match="reviewer name"):
+    with pytest.raises(InvalidInput, match="reviewer name"):
         reviews.record_review(con, q, p, " ", "relevant")
 
 
@@ -89,7 +90,7 @@ def test_queues_select_what_they_promise(judged):
     assert (int(q), p) not in set(zip(again["query_id"], again["passage_id"]))
     web = reviews.queue(con, corpus, "not yet reviewed", qtype="web", limit=1000)
     assert set(web["qtype"]) == {"web"}
-    with pytest.raises(ValueError, match="unknown queue"):
+    with pytest.raises(InvalidInput, match="unknown queue"):
         reviews.queue(con, corpus, "everything")
 
 
@@ -123,7 +124,7 @@ def test_bad_query_verdict_and_overrides_reach_training_and_export(judged, tmp_p
     rescued = next(r for r in records if r["query_id"] == other[0])
     assert any(x["passage_id"] == other[1] and x["reviewer"] == "ada" for x in rescued["positives"])
     assert (paths["beir"] / "qrels" / "train.tsv").exists() and (paths["hf"] / "dataset_info.json").exists()
-    with pytest.raises(ValueError, match="grades must be"):
+    with pytest.raises(InvalidInput, match="grades must be"):
         reviews.record_bulk(con, "ada", [(other[0], other[1], 1)])
 
 
