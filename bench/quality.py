@@ -19,13 +19,14 @@ bench/results/quality-<corpus>[-name].json and prints the leaderboards.
 
 import argparse
 import json
+import os
 import random
 import time
 from pathlib import Path
 
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
-from core.ingest import IngestOptions, add_test_set, ingest_path
+from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
 from core.jobs import launch_job, wait_for
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
@@ -49,12 +50,24 @@ def _beir(folder: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     return queries, qrels
 
 
-def _corpus(con, name: str, folder: Path) -> int:
-    """The bench's copy of a corpus: its documents only (the test set is made below, from a sample)."""
+def _corpus(con, name: str, folder: Path, keep: set[str], size: int, seed: int) -> int:
+    """The bench's copy of a corpus: its documents only (the test set is made below, from a sample).
+
+    ``size`` > 0 cuts the corpus to that many documents: every document in ``keep`` (those the
+    evaluation queries point to) plus a seeded sample of the others (--quick: a smaller corpus to
+    encode; its figures are a smoke check, not comparable with the full corpus's)."""
     existing = corpora.corpus_id(con, name)
     if existing is not None:
-        corpora.delete_corpus(con, existing)
-    return ingest_path(con, name, folder / "corpus.jsonl", IngestOptions()).corpus_id
+        delete_corpus(con, existing)  # its jobs and model folders too
+    source = folder / "corpus.jsonl"
+    if size:
+        lines = source.read_text().splitlines(keepends=True)
+        ids = [json.loads(line)["_id"] for line in lines]
+        others = [i for i, d in enumerate(ids) if d not in keep]
+        chosen = {i for i, d in enumerate(ids) if d in keep} | set(random.Random(seed).sample(others, max(0, min(len(others), size - len(keep)))))
+        source = Path(os.environ["QURATE_WORKSPACE"]) / f"{name}-corpus.jsonl"
+        source.write_text("".join(lines[i] for i in sorted(chosen)))
+    return ingest_path(con, name, source, IngestOptions()).corpus_id
 
 
 def _test_set(con, corpus: int, queries: dict, qrels: dict, ids: list[str]) -> int:
@@ -74,7 +87,7 @@ def run_corpus(con, name: str, args) -> dict:
     variants = [v for v in args.variants.split(",") if v == "synthetic" or (v == "oracle" and oracle_possible)]
     for variant in variants:
         t = time.perf_counter()
-        corpus = _corpus(con, f"bench-{name}-{variant}", folder)
+        corpus = _corpus(con, f"bench-{name}-{variant}", folder, {d for q in eval_ids for d in qrels[q]}, args.corpus_passages, args.seed)
         test_set = _test_set(con, corpus, queries, qrels, eval_ids)
         docs = {p: record[0] for p, record in corpora.passage_records(con, corpus).items()}
         held_docs = {d for q in eval_ids for d in qrels[q]}
@@ -145,7 +158,10 @@ def main() -> None:
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
-    parser.add_argument("--quick", action="store_true", help="100 evaluation queries, 1,500 training passages")
+    parser.add_argument("--corpus-passages", type=int, default=0,
+                        help="cut each corpus to this many documents (those of the evaluation queries kept; 0: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke check: 100 evaluation queries, 1,500 training passages, corpora cut to 5,000 documents")
     parser.add_argument("--spec", type=json.loads, default={}, help='training spec overrides as JSON, e.g. \'{"epochs": 1}\'')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-timeout", type=float, default=3600)
@@ -153,10 +169,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.eval_queries, args.train_passages = min(args.eval_queries, 100), args.train_passages or 1500
+        args.corpus_passages = args.corpus_passages or 5000
     names = ["medquad", "cisi"] if args.corpus == "all" else [args.corpus]
     args.workspace.mkdir(parents=True, exist_ok=True)
-    import os
-
     os.environ["QURATE_WORKSPACE"] = str(args.workspace.resolve())  # job folders live beside the bench database
     con = connect(args.workspace / "qurate.duckdb")
     started = time.perf_counter()

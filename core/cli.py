@@ -6,7 +6,7 @@
     qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
-    qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--epochs 3] [--spec JSON]
+    qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--epochs 3] [--spec JSON] [--prepare-only]
     qurate jobs "My corpus"
     qurate evaluate "My corpus" [--test-set ID] [--systems bm25,fused,rerank:3] [--k 30]
     qurate compare "My corpus" "a query" [--left dense --right rerank:3]
@@ -90,12 +90,18 @@ def _generate(con, args) -> int:
 
 
 def _train(con, args) -> int:
-    from core.jobs import launch_job, poll_job
+    from core.jobs import launch_job, poll_job, prepare_job
     from core.train import DEFAULTS
 
     spec = {**DEFAULTS, "method": args.method, "tune": args.tune, **({"epochs": args.epochs} if args.epochs else {}), **args.spec}
     if args.max_steps:
         spec["max_steps"] = args.max_steps
+    if args.prepare_only:
+        job_id, folder = prepare_job(con, _corpus(con, args.corpus), spec)
+        print(f"job {job_id} prepared in {folder}\nrun it here:         python -m core.train {folder}\n"
+              f"or on several GPUs:  accelerate launch --multi_gpu --num_processes N -m core.train {folder}\n"
+              f"(a folder copied to a GPU machine and back works too); then `qurate jobs {args.corpus!r}` records the model")
+        return 0
     job_id = launch_job(con, _corpus(con, args.corpus), spec)
     print(f"job {job_id}: {spec['method']} ({spec['tune']}) started; progress in {poll_job(con, job_id)['folder']}")
     from tqdm import tqdm
@@ -225,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--tune", default="query", choices=list(TUNE),
                        help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
     train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
+    train.add_argument("--prepare-only", action="store_true",
+                       help="write the job folder (spec and data) and print the commands that run it, e.g. under "
+                            "`accelerate launch` on a GPU machine, instead of training here")
     train.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the epochs decide)")
     train.add_argument("--spec", type=json.loads, default={}, help='other settings as JSON, e.g. \'{"learning_rate": 5e-5}\'')
     jobs = commands.add_parser("jobs", help="list a corpus's training jobs and their models")

@@ -29,9 +29,21 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     """Export the training data, write the spec, start the training process; returns the job id.
 
     Raises:
-        ValueError: an unknown method or an impossible setting.
+        InvalidInput: an unknown method or an impossible setting.
         QurateError: nothing labelled to train on.
     """
+    job_id, folder = prepare_job(con, corpus, spec)
+    log = (folder / "train.log").open("w")
+    process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+    store.start_job(con, job_id, str(folder), process.pid)
+    return job_id
+
+
+def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tuple[int, Path]:
+    """A queued job: its folder holds the spec and the exported data, ready for ``python -m core.train FOLDER``
+    here or ``accelerate launch ... -m core.train FOLDER`` on a GPU machine. Polling the job records
+    the outcome once the folder holds a result. Returns (job id, folder)."""
     spec = {**DEFAULTS, **spec, "corpus_id": corpus}
     kind = method(spec["method"]).kind
     data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"])
@@ -44,11 +56,8 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     if query_only(spec):
         export_document_vectors(con, data, spec["base_model"], folder)
     (folder / "spec.json").write_text(json.dumps(spec, indent=2))
-    log = (folder / "train.log").open("w")
-    process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True, cwd=Path(__file__).resolve().parents[1])
-    store.start_job(con, job_id, str(folder), process.pid)
-    return job_id
+    store.set_folder(con, job_id, str(folder))
+    return job_id, folder
 
 
 def export_document_vectors(con: duckdb.DuckDBPyConnection, data, base_model: str, folder: Path) -> None:
@@ -106,15 +115,16 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     job = store.get_job(con, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    if job["status"] == "running" and not _alive(job["pid"]):
-        result_path = Path(job["folder"]) / "result.json"
+    result_path = Path(job["folder"]) / "result.json"
+    ran_elsewhere = job["status"] == "queued" and job["folder"] and result_path.exists()  # a prepared job, run by hand
+    if (job["status"] == "running" and not _alive(job["pid"])) or ran_elsewhere:
         result = json.loads(result_path.read_text()) if result_path.exists() else {
             "status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
         spec = job["spec"]
         model = None
         if result["status"] == "done":
             model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job_id} ({spec['method']})",
-                     "path": result["model_path"], "base_model": spec["base_model"], "metrics": result["metrics"]}
+                     "path": result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model"), "base_model": spec["base_model"], "metrics": result["metrics"]}
         store.finish_job(con, job_id, result["status"], result.get("error"), model)
         job = store.get_job(con, job_id)
     return {**{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id")},

@@ -191,7 +191,10 @@ def run(folder: Path) -> dict:
     started = time.time()
     folder = Path(folder)
     spec = load_spec(folder)
-    progress = (folder / "progress.jsonl").open("a", buffering=1)
+    import os
+
+    main_process = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun, rank 0 alone reports
+    progress = (folder / "progress.jsonl").open("a", buffering=1) if main_process else open(os.devnull, "w")
     dev = _rows(folder / "dev.jsonl")
     index_of, documents = document_vectors(spec, folder) if query_only(spec) else (None, None)
     model, loss = _model_and_loss(spec, documents)
@@ -206,7 +209,7 @@ def run(folder: Path) -> dict:
     total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
     baseline = _ndcg_key(evaluator(model)) if evaluator else None  # the dev split is scored at the training length
     progress.write(json.dumps({"event": "start", "total_steps": total, "train_examples": len(dataset), "dev_queries": len(dev),
-                               "device": "cuda" if cuda else "cpu", "precision": "bf16" if bf16 else ("fp16" if cuda else "fp32"),
+                               "device": "cuda" if cuda else "cpu", "processes": int(os.environ.get("WORLD_SIZE", 1)), "precision": "bf16" if bf16 else ("fp16" if cuda else "fp32"),
                                "baseline_dev_ndcg@10": baseline, "time": time.time()}) + "\n")
 
     class Report(TrainerCallback):
@@ -226,7 +229,7 @@ def run(folder: Path) -> dict:
         output_dir=str(folder / "checkpoints"), num_train_epochs=spec["epochs"], max_steps=spec["max_steps"],
         per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_steps=float(spec["warmup_ratio"]),
         seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=bf16, fp16=cuda and not bf16,
-        save_total_limit=2, dataloader_drop_last=False,
+        save_total_limit=2, dataloader_drop_last=False, use_cpu=not cuda,  # on CPU, several processes run as MULTI_CPU (gloo)
     )
     if evaluator:
         eval_steps = max(1, min(spec["eval_steps"], total))
@@ -316,8 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(folder)
     except Exception as err:  # the process boundary: record any failure for the app, then exit non-zero
-        (folder / "result.json").write_text(json.dumps({"status": "failed", "error": f"{type(err).__name__}: {err}",
-                                                        "traceback": traceback.format_exc()[-4000:]}, indent=2))
+        import os
+
+        traceback.print_exc()  # into train.log (or the launcher's output under accelerate)
+        rank = os.environ.get("RANK", "0")  # under accelerate/torchrun each process has one; the app reads rank 0's
+        name = "result.json" if rank == "0" else f"result-rank{rank}.json"
+        (folder / name).write_text(json.dumps({"status": "failed", "error": f"{type(err).__name__}: {err}",
+                                               "traceback": traceback.format_exc()[-4000:]}, indent=2))
         return 1
     return 0 if result["status"] in ("done", "cancelled") else 1
 

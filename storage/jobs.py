@@ -13,6 +13,10 @@ def create_job(con: duckdb.DuckDBPyConnection, kind: str, spec: dict) -> int:
                        [kind, json.dumps(spec)]).fetchone()[0]
 
 
+def set_folder(con: duckdb.DuckDBPyConnection, job_id: int, folder: str) -> None:
+    con.execute("UPDATE jobs SET folder = ? WHERE id = ?", [folder, job_id])
+
+
 def start_job(con: duckdb.DuckDBPyConnection, job_id: int, folder: str, pid: int) -> None:
     con.execute("UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
                 [folder, pid, job_id])

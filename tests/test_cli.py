@@ -69,3 +69,23 @@ def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     assert (tmp_path / "data" / "training.jsonl").read_text().count("\n") > 10
     assert main(["evaluate", name, "--systems", "rerank:999"]) == 2
     assert "no model 999" in capsys.readouterr().err
+
+
+def test_train_prepare_only_writes_a_job_folder_and_the_commands_to_run_it(capsys):
+    import json
+    from pathlib import Path
+
+    name = "Sample: home bicycle maintenance"
+    assert main(["sample"]) == 0
+    assert main(["generate", name, "--types", "question=1", "--sample", "20"]) == 0
+    assert main(["mine", name, "--k", "10"]) == 0 and main(["judge", name, "--top", "10"]) == 0
+    capsys.readouterr()
+    assert main(["train", name, "--method", "distill", "--epochs", "2", "--prepare-only"]) == 0
+    out = capsys.readouterr().out
+    folder = Path(out.split(" prepared in ")[1].split("\n")[0])
+    assert f"accelerate launch --multi_gpu --num_processes N -m core.train {folder}" in out
+    spec = json.loads((folder / "spec.json").read_text())
+    assert (spec["method"], spec["epochs"]) == ("distill", 2)
+    assert (folder / "train_lists.jsonl").stat().st_size > 0 and (folder / "documents.npy").exists()
+    assert main(["jobs", name]) == 0
+    assert "queued" in capsys.readouterr().out

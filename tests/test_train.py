@@ -216,3 +216,28 @@ def test_cancelled_and_killed_jobs_end_in_the_right_state(labelled):
     assert job["status"] == "failed" and "ended without a result" in job["error"]
     assert os.path.exists(os.path.join(job["folder"], "train.log"))
     assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
+    """The GPU path's launcher, on CPU: two processes (gloo), one report, the outcome recorded by polling."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.jobs import prepare_job
+
+    con, corpus = labelled
+    job_id, folder = prepare_job(con, corpus, {"method": "lce", **TINY, "max_steps": 4})
+    assert poll_job(con, job_id)["status"] == "queued"
+    accelerate = Path(sys.executable).with_name("accelerate")
+    run = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "core.train", str(folder)],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=500)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    job = poll_job(con, job_id)
+    assert job["status"] == "done" and job["model_id"] is not None, job["error"]
+    starts = [p for p in job["progress"] if p["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["processes"] == 2  # two processes trained; rank 0 alone reports
+    assert [p["step"] for p in job["progress"] if "loss" in p] == [1, 2, 3, 4]
+    assert (folder / "model" / "qurate.json").exists() and not list(folder.glob("result-rank*.json"))
