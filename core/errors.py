@@ -42,3 +42,7 @@ class InvalidInput(QurateError, ValueError):
 
     Also a ValueError, so that callers written against plain validation still catch it.
     """
+
+
+class WorkspaceLocked(QurateError):
+    """Another process holds the workspace database (DuckDB allows one process per file)."""

@@ -1,12 +1,14 @@
 """What review tells about the judge: agreement, Cohen's kappa, the spot-check accuracy."""
 
+from dataclasses import dataclass, field
+
 import duckdb
 import pandas as pd
 
 from core.vocabulary import RELEVANT
 from storage.reviews import reviewed_pairs
 from storage.queries import query_types  # noqa: F401  (re-exported for pages)
-from storage.reviews import QUEUES, history, queue, record_bulk, record_review, review_counts  # noqa: F401  (pages)
+from storage.reviews import QUEUES, history, latest_review_id, queue, record_bulk, record_review, review_counts  # noqa: F401  (pages)
 
 
 def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
@@ -80,3 +82,30 @@ def query_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, str]:
     from storage.queries import query_records
 
     return {i: q["text"] for i, q in query_records(con, corpus).items()}
+
+
+@dataclass
+class Decision:
+    """A recorded review decision, and what others decided on the same pair while the reviewer looked at it."""
+
+    review_id: int
+    overtaken: list[str] = field(default_factory=list)
+
+
+def decide(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, reviewer: str, action: str,
+           note: str = "", queue: str | None = None, seen: int | None = None) -> Decision:
+    """Record a reviewer's decision on the pair they were shown.
+
+    ``seen`` is the newest decision on the pair when it was shown (``latest_review_id``). Every
+    decision is kept (the audit trail is append-only) and the latest is effective; decisions
+    other reviewers made since ``seen`` come back as sentences, so the page can tell the reviewer.
+    """
+    from storage.reviews import decisions_between
+
+    review_id = record_review(con, query_id, passage_id, reviewer, action, note, queue=queue)
+    if seen is None:
+        return Decision(review_id)
+    others = [d for d in decisions_between(con, query_id, passage_id, seen, review_id) if d["reviewer"] != reviewer.strip()]
+    return Decision(review_id, [f"{d['reviewer']} decided “{d['action']}” on this pair at {d['created_at']:%H:%M:%S} "
+                                "while you were looking at it; both decisions are kept and yours, the later, is effective."
+                                for d in others])

@@ -9,7 +9,8 @@ import streamlit as st
 from core.export import export_training_set
 from core.errors import QurateError
 from core.judge import effective_labels
-from core.review import QUEUES, agreement, history, query_texts, query_types, queue, record_bulk, record_review, review_counts
+from core.review import (QUEUES, agreement, decide, history, latest_review_id, query_texts, query_types, queue, record_bulk,
+                         record_review, review_counts)
 from core.settings import workspace_dir
 from core.vocabulary import GRADES
 
@@ -30,6 +31,20 @@ def highlight(text: str, query: str) -> str:
         return text
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
     return pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
+
+
+def _decide(con, pair: tuple[int, str], reviewer: str, action: str, note_key: str, queue_name: str, seen: int) -> None:
+    """A review button's click: record the decision on the pair that was shown, and keep any notice for the page."""
+    if action == "skip":
+        st.session_state.setdefault("skipped", set()).add(pair)
+        return
+    try:
+        decision = decide(con, *pair, reviewer, action, st.session_state.get(note_key, ""), queue=queue_name, seen=seen)
+    except QurateError as err:
+        st.session_state["review_notices"] = [str(err)]
+        return
+    st.session_state["last_review"] = pair
+    st.session_state["review_notices"] = decision.overtaken
 
 
 def review_panel(con, corpus: int, reviewer: str) -> None:
@@ -58,17 +73,16 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
                    f"judge {item['judge']}: {judge} — {item['rationale'] or ''} · effective label: {current}")
         st.markdown(f"**{item['title']}**")
         st.markdown(highlight(item["passage"], item["query"]))
-    note = st.text_input("Note (optional)", key=f"note_{item['query_id']}_{item['passage_id']}")
+    pair = (int(item["query_id"]), item["passage_id"])
+    note_key = f"note_{pair[0]}_{pair[1]}"
+    st.text_input("Note (optional)", key=note_key)
+    seen = latest_review_id(con, *pair)  # the pair's newest decision as this reviewer sees it now
     columns = st.columns(len(SHORTCUTS) + 1)
     for column, (action, key) in zip(columns, SHORTCUTS.items()):
-        if column.button(f"{action.capitalize()} ({key})", key=f"act_{action}", shortcut=key, disabled=not reviewer):
-            if action == "skip":
-                skipped.add((int(item["query_id"]), item["passage_id"]))
-            else:
-                record_review(con, int(item["query_id"]), item["passage_id"], reviewer, action, note,
-                                      queue=name)
-                st.session_state["last_review"] = (int(item["query_id"]), item["passage_id"])
-            st.rerun()
+        # the callback's arguments are bound now, to the pair on screen: a click records on that pair even
+        # if another reviewer's decision has moved it out of this queue in the meantime
+        column.button(f"{action.capitalize()} ({key})", key=f"act_{action}", shortcut=key, disabled=not reviewer,
+                      on_click=_decide, args=(con, pair, reviewer, action, note_key, name, seen))
     last = st.session_state.get("last_review")
     if columns[-1].button("Undo last", key="act_undo", disabled=not (reviewer and last)):
         record_review(con, last[0], last[1], reviewer, "undo", "undo from the review page", queue=name)
@@ -76,6 +90,8 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
         st.rerun()
     if not reviewer:
         st.warning("Enter your reviewer name in the sidebar to record decisions.")
+    for notice in st.session_state.pop("review_notices", []):
+        st.warning(notice)
     with st.expander("History of this pair"):
         st.dataframe(history(con, int(item["query_id"]), item["passage_id"]), hide_index=True, width="stretch")
 

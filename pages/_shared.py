@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.settings import database_path
+from core.errors import QurateError
 from core.workspace import get_setting, list_corpora, set_setting, shared_connection
 
 ACTIVE_CORPUS = "active_corpus"
@@ -33,7 +34,11 @@ def connection():
     if _rerun_through_app:
         _rerun_through_app = False
         st.rerun()
-    return shared_connection()
+    try:
+        return shared_connection()
+    except QurateError as err:  # another process holds the workspace: say who, and stop this page cleanly
+        st.error(str(err))
+        st.stop()
 
 
 def active_corpus(con) -> int | None:

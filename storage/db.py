@@ -1,20 +1,27 @@
 """Opening a workspace database and bringing its schema up to date."""
 
+import re
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
+from core.errors import WorkspaceLocked
 from storage.migrations import MIGRATIONS
 
 _open: dict[str, duckdb.DuckDBPyConnection] = {}
 _open_lock = threading.Lock()
 
 
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, wait_s: float = 5.0) -> duckdb.DuckDBPyConnection:
     """Open (or create) a DuckDB file and apply any missing migrations.
+
+    DuckDB lets one process at a time open a file. When another holds it, this retries for
+    ``wait_s`` seconds (a command that is just finishing lets go), then raises WorkspaceLocked,
+    whose message names the holder and what to do.
 
     Args:
         path: the database file, or ``":memory:"``.
@@ -24,9 +31,36 @@ def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WorkspaceLocked(_locked_message(Path(path), str(err))) from None
+            time.sleep(0.25)
     migrate(con)
     return con
+
+
+def _locked_message(path: Path, error: str) -> str:
+    """Who holds the lock (DuckDB's message names the PID) and what the user can do."""
+    holder = "another process"
+    match = re.search(r"PID (\d+)", error)
+    if match:
+        pid = match.group(1)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            command = " ".join(command.split())
+        except OSError:
+            command = ""
+        holder = f"process {pid}" + (f" ({command[:120]})" if command else "")
+    return (f"The workspace {path.parent} is in use by {holder}. DuckDB lets one process open a workspace at a "
+            "time: stop that process (the app, or a command still running) or wait for it to finish, then try again; "
+            "or point QURATE_WORKSPACE at another folder. Nothing was changed.")
 
 
 def shared_cursor(path: str | Path) -> duckdb.DuckDBPyConnection:

@@ -184,3 +184,18 @@ def latest_decisions(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[
             QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1""",
         [corpus],
     ).fetchall()
+
+
+def latest_review_id(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None) -> int:
+    """The id of the newest decision on a pair (0 when none): what a reviewer saw when the item was shown."""
+    return con.execute("SELECT coalesce(max(id), 0) FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?",
+                       [query_id, passage_id]).fetchone()[0]
+
+
+def decisions_between(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, after: int, before: int) -> list[dict]:
+    """The decisions on a pair with ids in (after, before), oldest first."""
+    frame = con.execute(
+        """SELECT id, reviewer, action, new_grade, created_at FROM reviews
+           WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ? AND id > ? AND id < ? ORDER BY id""",
+        [query_id, passage_id, after, before]).df()
+    return frame.to_dict("records")

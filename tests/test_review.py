@@ -173,3 +173,24 @@ def test_reviewed_queries_become_a_test_set_and_leave_training(judged):
     after = build_training_data(con, corpus, dev_fraction=0.0).counts
     assert after["skipped_held_out_text"] == before["skipped_held_out_text"] + 1
     assert after["train_queries"] == before["train_queries"] - 1
+
+
+def test_two_reviewers_on_one_pair_both_kept_the_later_effective_and_the_second_told(judged):
+    con, _ = judged
+
+    def reviewer(name: str):
+        at = app().switch_page("pages/labels.py").run()
+        at.sidebar.text_input(key="reviewer").input(name).run()
+        return at
+
+    ada, bob = reviewer("Ada"), reviewer("Bob")
+    assert ada.markdown[0].value == bob.markdown[0].value  # both are shown the same pair
+    ada.button(key="act_relevant").click().run()
+    bob.button(key="act_not relevant").click().run()  # Bob still sees the pair Ada just decided
+    rows = con.execute("SELECT reviewer, action, query_id, passage_id FROM reviews ORDER BY id").fetchall()
+    assert [r[:2] for r in rows] == [("Ada", "relevant"), ("Bob", "not relevant")]
+    assert rows[0][2:] == rows[1][2:]  # Bob's click landed on the pair Bob saw, not on the queue's next one
+    assert reviews.effective_grade(con, *rows[1][2:]) == 0
+    assert any("Ada decided “relevant” on this pair" in w.value for w in bob.warning)
+    assert not any("decided" in w.value for w in ada.warning)
+    assert not ada.exception and not bob.exception

@@ -1,0 +1,53 @@
+"""Two real processes on one workspace: the second is told who holds it and what to do, and nothing is lost."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.settings import database_path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOLD = """
+import sys, time
+from core.ingest import ingest_files
+from core.settings import database_path
+from storage.db import connect
+con = connect(database_path())
+ingest_files(con, "kept", [("a.txt", b"Written by the process that holds the workspace.")])
+print("holding", flush=True)
+sys.stdin.readline()
+con.close()
+"""
+
+
+@pytest.fixture
+def holder(workspace):
+    process = subprocess.Popen([sys.executable, "-c", HOLD], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "holding"
+    yield process
+    if process.poll() is None:
+        process.communicate("\n", timeout=30)
+
+
+def test_the_command_line_names_the_holder_and_exits_2(holder, capsys):
+    started = time.monotonic()
+    assert main(["corpora"]) == 2
+    err = capsys.readouterr().err
+    assert f"in use by process {holder.pid}" in err and "QURATE_WORKSPACE" in err and "Traceback" not in err
+    assert time.monotonic() - started < 30
+    holder.communicate("\n", timeout=30)  # the holder lets go: the same command now works, its data intact
+    assert main(["corpora"]) == 0
+    assert "kept" in capsys.readouterr().out
+
+
+def test_a_page_shows_the_holder_instead_of_a_traceback(holder):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any(f"in use by process {holder.pid}" in e.value for e in at.error)
+    assert database_path().exists()
