@@ -3,10 +3,30 @@
 import numpy as np
 
 
-def mean_ndcg_at_10(scores: list[np.ndarray], relevant: list[set[int]]) -> float:
-    """Mean nDCG@10 of score rows, where ``relevant[i]`` holds the relevant column indexes of row i."""
+def ndcg_at_10(scores: list[np.ndarray], relevant: list[set[int]]) -> np.ndarray:
+    """nDCG@10 of each score row that has a relevant column (``relevant[i]``: row i's relevant column indexes)."""
     from ranx import Qrels, Run, evaluate
 
     qrels = Qrels({f"q{i}": {f"d{j}": 1 for j in rel} for i, rel in enumerate(relevant) if rel})
     run = Run({f"q{i}": {f"d{j}": float(s) for j, s in enumerate(row)} for i, row in enumerate(scores) if relevant[i]})
-    return float(evaluate(qrels, run, "ndcg@10"))
+    return np.atleast_1d(np.asarray(evaluate(qrels, run, "ndcg@10", return_mean=False), dtype=float))
+
+
+def mean_ndcg_at_10(scores: list[np.ndarray], relevant: list[set[int]]) -> float:
+    """Mean nDCG@10 of score rows, where ``relevant[i]`` holds the relevant column indexes of row i."""
+    return float(ndcg_at_10(scores, relevant).mean())
+
+
+def closest_to_base(per_weight: dict[float, np.ndarray], alpha: float = 0.05) -> float:
+    """The smallest interpolation weight whose per-query scores are not significantly below the best weight's
+    (paired t-test at ``alpha``): the model stays as close to its base as the dev split allows."""
+    from scipy.stats import ttest_rel
+
+    best = max(per_weight, key=lambda w: (per_weight[w].mean(), -w))
+    for weight in sorted(per_weight):
+        if weight == best:
+            return weight
+        p = ttest_rel(per_weight[weight], per_weight[best]).pvalue
+        if per_weight[weight].mean() >= per_weight[best].mean() or not p < alpha:  # nan (identical rows): no difference
+            return weight
+    return best

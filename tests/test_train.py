@@ -241,3 +241,18 @@ def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
     assert len(starts) == 1 and starts[0]["processes"] == 2  # two processes trained; rank 0 alone reports
     assert [p["step"] for p in job["progress"] if "loss" in p] == [1, 2, 3, 4]
     assert (folder / "model" / "qurate.json").exists() and not list(folder.glob("result-rank*.json"))
+
+
+def test_the_interpolation_weight_stays_near_the_base_unless_dev_says_more_helps():
+    import numpy as np
+
+    from core.metrics import closest_to_base
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.3, 0.9, 400)
+    noisy = {0.25: base + 0.05, 0.5: base + 0.055 + rng.normal(0, 0.1, 400), 1.0: base + 0.056 + rng.normal(0, 0.1, 400)}
+    assert max(noisy, key=lambda w: noisy[w].mean()) != 0.25
+    assert closest_to_base(noisy) == 0.25  # a gain within noise does not buy a step away from the base
+    clear = {0.25: base + 0.01, 0.5: base + 0.05, 1.0: base + 0.03 + rng.normal(0, 0.001, 400)}
+    assert closest_to_base(clear) == 0.5  # a clear gain does
+    assert closest_to_base({0.5: base, 1.0: base.copy()}) == 0.5  # identical rows: the smaller weight
