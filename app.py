@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages._shared import active_corpus, connection
-from core.workspace import flow_counts
+from core.workspace import FLOW, flow_counts, next_step
 
 st.set_page_config(page_title="Qurate", page_icon=":material/manage_search:", layout="wide")
 
@@ -16,16 +16,6 @@ PAGES = {
     "compare": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 }
 
-STEPS = [
-    ("passages", "Passages", "corpus", "Upload files or load the sample corpus."),
-    ("queries", "Synthetic queries", "queries", "Generate queries for your passages."),
-    ("labels", "Labelled pairs", "labels", "Mine candidates and have them judged."),
-    ("reviewed", "Reviewed labels", "labels", "Spot-check and override labels."),
-    ("models", "Fine-tuned models", "train", "Train a reranker or a retriever."),
-    ("eval_runs", "Evaluation runs", "evaluate", "Measure baseline against fine-tuned."),
-]
-
-
 def home() -> None:
     """Where the active corpus stands in the flow, one count and one link per step."""
     st.title("Qurate")
@@ -33,11 +23,12 @@ def home() -> None:
     con = connection()
     corpus = active_corpus(con)
     counts = flow_counts(con, corpus)
-    next_step = next((step for step in STEPS if counts[step[0]] == 0), None)
-    if next_step:
-        st.info(f"Next: {next_step[3]}")
+    step = next_step(con, corpus)
+    if step:
+        st.info(f"**Next: {step.action}** {step.cost}")
+        st.page_link(PAGES[step.page], label=f"Go to {PAGES[step.page].title}", icon=":material/arrow_forward:")
     columns = st.columns(3)
-    for index, (key, label, page, hint) in enumerate(STEPS):
+    for index, (key, label, page, hint) in enumerate(FLOW):
         with columns[index % 3].container(border=True):
             st.metric(label, f"{counts[key]:,}")
             st.page_link(PAGES[page], label=f"Go to {PAGES[page].title}", help=hint)

@@ -4,6 +4,8 @@ Pages import core only; the reads they show come from storage through the core m
 of their step (this one for the workspace as a whole).
 """
 
+from dataclasses import dataclass
+
 import duckdb
 
 from core.settings import database_path
@@ -15,3 +17,68 @@ from storage.workspace import flow_counts, get_setting, set_setting  # noqa: F40
 def shared_connection() -> duckdb.DuckDBPyConnection:
     """A cursor on the workspace database (one connection per process, shared by the app's sessions)."""
     return shared_cursor(database_path())
+
+
+# The flow as the home page shows it: (count key, label, page, what to do).
+FLOW = [
+    ("passages", "Passages", "corpus", "Upload files or load the sample corpus."),
+    ("queries", "Synthetic queries", "queries", "Generate queries for your passages."),
+    ("labels", "Labelled pairs", "labels", "Mine candidates and have them judged."),
+    ("reviewed", "Reviewed labels", "labels", "Spot-check and override labels (optional, as long as you like)."),
+    ("models", "Fine-tuned models", "train", "Train a reranker or a retriever."),
+    ("eval_runs", "Evaluation runs", "evaluate", "Measure baseline against fine-tuned."),
+]
+# Measured on 2 CPU cores (docs/BENCHMARKS.md), per core so that they scale with the machine.
+OFFLINE_QUERIES_PER_CORE_S = 190  # the offline generator with its database writes: 15,288 queries in 40 s
+ENCODE_PER_CORE_S = 11  # the bundled MiniLM encoding passages (MedQuAD's 15,775 in about 12 minutes)
+QUERY_TYPES_DEFAULT = 6  # the Queries page asks for one query of each type
+JUDGED_PER_QUERY = 20  # the LLM judge's default: each query's top 20 candidates
+
+
+@dataclass
+class NextStep:
+    key: str
+    page: str
+    action: str
+    cost: str  # time on this machine, LLM calls and dollars, in words
+
+
+def _duration(seconds: float) -> str:
+    return f"about {max(seconds, 1):.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+
+
+def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gpt-4o-mini") -> NextStep | None:
+    """The first step of the flow the active corpus has not done, and what it will cost here."""
+    import os
+
+    from core.llm import price_per_token
+
+    counts = flow_counts(con, corpus)
+    key, _, page, action = next(((k, label, p, a) for k, label, p, a in FLOW if counts[k] == 0), (None,) * 4)
+    if key is None:
+        return None
+    cores = os.cpu_count() or 2
+    price = price_per_token(llm)
+    dollars = lambda tokens_in, tokens_out: "" if price is None else f" (about ${tokens_in * price[0] + tokens_out * price[1]:,.2f} with {llm})"  # noqa: E731
+    passages, queries = counts["passages"], counts["queries"]
+    if key == "passages":
+        cost = "Free: nothing is sent anywhere."
+    elif key == "queries":
+        n = passages * QUERY_TYPES_DEFAULT
+        cost = (f"{n:,} queries for {passages:,} passages: offline {_duration(n / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
+                f"no LLM; with an LLM {n:,} calls{dollars(n * 400, n * 30)}.")
+    elif key == "labels":
+        cost = (f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S * cores))} on this "
+                f"machine's {cores} cores. The offline judge is instant; an LLM judge makes about "
+                f"{queries * JUDGED_PER_QUERY:,} calls{dollars(queries * JUDGED_PER_QUERY * 350, queries * JUDGED_PER_QUERY * 40)}.")
+    elif key == "reviewed":
+        cost = "Only your time: every decision is kept, with who, when and why."
+    elif key == "models":
+        from core.train import DEFAULTS, estimate_seconds
+
+        seconds = estimate_seconds(DEFAULTS, queries, cores=cores)
+        cost = (f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU, no LLM."
+                if seconds is not None else "Training: minutes on a GPU, no LLM.")
+    else:
+        cost = "Seconds to a minute for a few hundred test queries (their pools are encoded once), no LLM."
+    return NextStep(key, page, action, cost)

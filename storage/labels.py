@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 
 from storage.db import insert_frame
+from core.vocabulary import RELEVANT
 from storage.corpora import PASSAGE_TEXT
 from storage.queries import ACTIVE, QUERY_TEXT
 
@@ -136,7 +137,7 @@ def effective_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFram
     return con.execute(EFFECTIVE + " ORDER BY c.query_id, c.rank", [corpus]).df()
 
 
-def training_counts(con: duckdb.DuckDBPyConnection, corpus: int, positive: int = 2) -> dict:
+def training_counts(con: duckdb.DuckDBPyConnection, corpus: int, positive: int = RELEVANT) -> dict:
     """What the labels give training: confirmed sources, bad queries, rescued positives, hard negatives.
 
     A source graded 0 marks a bad query; another candidate graded ``positive`` or more is an

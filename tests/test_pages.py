@@ -29,9 +29,22 @@ def test_home_shows_a_count_and_a_link_per_step():
     at = app()
     assert not at.exception
     assert sorted(m.label for m in at.metric) == sorted(["Passages", "Synthetic queries", "Labelled pairs", "Reviewed labels", "Fine-tuned models", "Evaluation runs"])
-    assert len(at.get("page_link")) == 6
+    assert len(at.get("page_link")) == 7  # one per step, and one to the next step
     assert all(m.value == "0" for m in at.metric)
-    assert "Upload files or load the sample corpus" in at.info[0].value
+    assert "Upload files or load the sample corpus" in at.info[0].value and "Free" in at.info[0].value
+
+
+def test_home_says_what_the_next_step_costs():
+    import re
+
+    at = corpus_page()
+    at.button(key="load_sample").click().run()
+    at = app()
+    text = at.info[0].value
+    passages = int(at.metric[0].value.replace(",", ""))
+    assert "Next: Generate queries" in text
+    assert f"{6 * passages:,} queries for {passages:,} passages" in text and "no LLM" in text
+    assert re.search(r"with an LLM [\d,]+ calls \(about \$[\d.]+ with gpt-4o-mini\)", text), text
 
 
 @pytest.mark.parametrize("page", PAGES)
