@@ -1,11 +1,26 @@
 """Qurate: navigation and the home dashboard. Run with `streamlit run app.py`."""
 
+import threading
+
 import streamlit as st
 
 from pages._shared import active_corpus, connection
 from core.workspace import FLOW, flow_counts, next_step
 
 st.set_page_config(page_title="Qurate", page_icon=":material/manage_search:", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_metrics() -> threading.Thread:
+    """Once per server process: compile the metric kernels in the background, before the first evaluation."""
+    from core.metrics import warm_up
+
+    thread = threading.Thread(target=warm_up, name="qurate-warm-metrics", daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_metrics()
 
 PAGES = {
     "corpus": st.Page("pages/corpus.py", title="Corpus", icon=":material/library_books:"),

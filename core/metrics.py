@@ -30,3 +30,13 @@ def closest_to_base(per_weight: dict[float, np.ndarray], alpha: float = 0.05) ->
         if per_weight[weight].mean() >= per_weight[best].mean() or not p < alpha:  # nan (identical rows): no difference
             return weight
     return best
+
+
+def warm_up() -> None:
+    """Compile ranx's numba kernels (tens of seconds on a fresh install, then cached on disk), so that
+    the first evaluation a user asks for does not pay it. The app runs this in a background thread."""
+    from ranx import Qrels, Run, evaluate
+
+    from core.vocabulary import METRICS
+
+    evaluate(Qrels({"q": {"a": 1}}), Run({"q": {"a": 1.0, "b": 0.5}}), METRICS)
