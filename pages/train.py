@@ -65,8 +65,9 @@ estimate = f"about {max(seconds / 60, 1):.0f} min" if seconds is not None else "
 st.caption(f"Device: {device}. Estimated training time: {estimate}.")
 if device.startswith("CPU") and (tune == "full" or not METHODS[method].frozen_documents):
     st.info("This method passes every passage of every group through the model at each step: on a CPU that is slow. "
-            "A GPU helps: copy the workspace there and run `qurate train CORPUS --tune full` (or `accelerate launch -m "
-            "core.train JOB_FOLDER` for several GPUs); bf16 is used where the GPU supports it.")
+            "A GPU helps: `qurate train CORPUS --tune full --prepare-only` writes the job folder; copy it to the GPU "
+            "machine and run `python -m core.train FOLDER` (several GPUs: `accelerate launch --multi_gpu --num_processes N "
+            "-m core.train FOLDER`; bf16 where the GPU supports it), copy the folder back, and this page records the model.")
 if st.button("Start training", type="primary", key="start_training", disabled=METHODS[method].cross_encoder and not base.strip()):
     spec = {"method": method, "tune": tune, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),

@@ -35,6 +35,7 @@ class FakeLLM:
     def __init__(self, behaviour=normal):
         self.behaviour = behaviour
         self.calls: list[dict] = []
+        self.authorizations: list[str] = []  # the Authorization header of each call (the key the client sent)
         self.seen: dict[str, int] = {}
         self.in_flight = 0
         self.max_in_flight = 0
@@ -52,6 +53,7 @@ class FakeLLM:
                     nth = fake.seen.get(prompt, 0)
                     fake.seen[prompt] = nth + 1
                     fake.calls.append(body)
+                    fake.authorizations.append(self.headers.get("Authorization", ""))
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
