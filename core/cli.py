@@ -43,7 +43,7 @@ from storage.labels import training_counts
 def _progress():
     from tqdm import tqdm
 
-    bar = tqdm(total=100, bar_format="{desc:<40} {percentage:3.0f}% |{bar}|")
+    bar = tqdm(total=100, bar_format="{desc:<40} {percentage:3.0f}% |{bar}|", disable=not sys.stderr.isatty())
 
     def update(fraction: float, message: str) -> None:
         bar.set_description(message[:40])
@@ -106,7 +106,7 @@ def _train(con, args) -> int:
     print(f"job {job_id}: {spec['method']} ({spec['tune']}) started; progress in {poll_job(con, job_id)['folder']}")
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit="step")
+    bar = tqdm(total=None, unit="step", disable=not sys.stderr.isatty())  # no bar in logs and pipes
     try:
         while (job := poll_job(con, job_id))["status"] == "running":
             logs = [p for p in job["progress"] if "step" in p or "total_steps" in p]
