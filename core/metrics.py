@@ -1,5 +1,7 @@
 """Ranking metrics, through ranx (one place that turns scores into ranx runs)."""
 
+import warnings
+
 import numpy as np
 
 
@@ -26,8 +28,14 @@ def closest_to_base(per_weight: dict[float, np.ndarray], alpha: float = 0.05) ->
     for weight in sorted(per_weight):
         if weight == best:
             return weight
-        p = ttest_rel(per_weight[weight], per_weight[best]).pvalue
-        if per_weight[weight].mean() >= per_weight[best].mean() or not p < alpha:  # nan (identical rows): no difference
+        diff = per_weight[best] - per_weight[weight]
+        if np.ptp(diff) == 0:  # a constant difference (no variance): significant unless it is zero
+            significant = bool(diff[0] > 0)
+        else:
+            with warnings.catch_warnings():  # nearly constant differences: scipy warns, the p-value still holds
+                warnings.simplefilter("ignore", RuntimeWarning)
+                significant = bool(ttest_rel(per_weight[best], per_weight[weight]).pvalue < alpha)
+        if per_weight[weight].mean() >= per_weight[best].mean() or not significant:
             return weight
     return best
 
