@@ -116,18 +116,20 @@ def queue(
     if not include_reviewed or name == "not yet reviewed":
         where.append("l.human_grade IS NULL")
     if qtype:
-        where.append("q.qtype = ?")
-        params.append(qtype)
+        where.append("l.query_id IN (SELECT id FROM queries WHERE corpus_id = ? AND qtype = ?)")
+        params += [corpus, qtype]
     if grade is not None:
         where.append("l.grade = ?")
         params.append(grade)
     order = f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')" if name == "spot-check" else "l.query_id, l.rank"
+    # pick the page of items from the effective labels first, then fetch texts for those few rows only
     return con.execute(
-        f"""SELECT l.query_id, l.passage_id, {QUERY_TEXT} AS query, q.qtype, q.origin, l.rank, l.is_source,
+        f"""WITH picked AS (SELECT l.* FROM ({EFFECTIVE}) l WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?)
+            SELECT l.query_id, l.passage_id, {QUERY_TEXT} AS query, q.qtype, q.origin, l.rank, l.is_source,
                    l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage
-            FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
+            FROM picked l JOIN queries q ON q.id = l.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = l.passage_id
-            WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?""",
+            ORDER BY {order}""",
         [*params, limit],
     ).df()
 
