@@ -66,11 +66,12 @@ def _generate(con, args) -> int:
         per_type = {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
     except ValueError:
         raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
-    config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
+    config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget,
+                       timeout_s=args.timeout)
     passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
     from tqdm import tqdm
 
-    bar = tqdm(total=None, unit="query")
+    bar = tqdm(total=None, unit="query", disable=not sys.stderr.isatty())
 
     def show(meter):
         bar.total = meter.planned
@@ -86,7 +87,10 @@ def _generate(con, args) -> int:
     bar.close()
     print(f"{report.generator}: {report.made:,} queries made ({report.flagged:,} flagged), {report.skipped:,} already there, "
           f"{len(report.failures):,} failed, {report.seconds:.1f} s" + (f"; {report.meter.stopped}" if report.meter.stopped else ""))
-    return 0
+    if report.failures:
+        print(f"first failure: {report.failures[0]['error']}; run the same command again to retry the failed ones",
+              file=sys.stderr)
+    return 1 if report.failures and not report.made else 0
 
 
 def _train(con, args) -> int:
@@ -212,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--api-base", help="a self-hosted server's URL (vLLM, Ollama); keys come from the environment")
     generate.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)")
     generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
+    generate.add_argument("--timeout", type=float, default=60.0, help="seconds one LLM call may take (default: %(default)s)")
     mine = commands.add_parser("mine", help="mine candidates (BM25 + dense, fused) for every kept query")
     mine.add_argument("corpus")
     mine.add_argument("--k", type=int, default=30, help="candidates kept per query (default: %(default)s)")

@@ -89,3 +89,44 @@ def test_train_prepare_only_writes_a_job_folder_and_the_commands_to_run_it(capsy
     assert (folder / "train_lists.jsonl").stat().st_size > 0 and (folder / "documents.npy").exists()
     assert main(["jobs", name]) == 0
     assert "queued" in capsys.readouterr().out
+
+
+def _llm_generate(fake, *extra):
+    return main(["generate", "Sample: home bicycle maintenance", "--types", "question=1", "--sample", "3",
+                 "--model", "openai/gpt-4o-mini", "--api-base", fake.url, *extra])
+
+
+def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsys):
+    """A refused key, garbage answers, rate limits and a hung server: a message and an exit code, no traceback."""
+    from core.settings import database_path
+    from storage.db import connect
+    from tests.fake_llm import FakeLLM, answer_for
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert main(["sample"]) == 0
+    queries = lambda: connect(database_path()).execute("SELECT count(*) FROM queries").fetchone()[0]  # noqa: E731
+    capsys.readouterr()
+
+    with FakeLLM(lambda body, nth: (401, {"error": {"message": "Incorrect API key provided"}}, 0)) as fake:
+        assert _llm_generate(fake) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "key" in err.lower() and "Traceback" not in err
+    assert queries() == 0  # nothing stored
+
+    with FakeLLM(lambda body, nth: (200, b"<html>proxy error</html>", 0)) as fake:  # garbage that is not an answer
+        assert _llm_generate(fake, "--timeout", "5") == 1
+    captured = capsys.readouterr()
+    assert "3 failed" in captured.out and "first failure:" in captured.err and "Traceback" not in captured.err
+    assert queries() == 0
+
+    with FakeLLM(lambda body, nth: (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)) as fake:
+        assert _llm_generate(fake) == 0  # retried with backoff, then answered
+        assert len(fake.calls) == 6
+    assert "3 queries made" in capsys.readouterr().out and queries() == 3
+
+    with FakeLLM(lambda body, nth: (200, answer_for(body), 5.0)) as fake:  # a server that hangs past the timeout
+        assert main(["generate", "Sample: home bicycle maintenance", "--types", "keywords=1", "--sample", "1",
+                     "--model", "openai/gpt-4o-mini", "--api-base", fake.url, "--timeout", "0.5"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert ("time" in err.lower() or "failure" in err.lower()) and "Traceback" not in err
+    assert queries() == 3  # what was made before is kept
