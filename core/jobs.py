@@ -18,9 +18,9 @@ import duckdb
 
 from core.datasets import build_training_data, export
 from core.errors import JobFailed, NotFound
-from core.vocabulary import method, query_only
 from core.settings import workspace_dir
 from core.train import DEFAULTS
+from core.vocabulary import method, query_only
 from storage import jobs as store
 from storage.models import list_models  # noqa: F401  (the Train page's table of models)
 
@@ -123,8 +123,9 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
         spec = job["spec"]
         model = None
         if result["status"] == "done":
+            path = result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")  # copied back
             model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job_id} ({spec['method']})",
-                     "path": result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model"), "base_model": spec["base_model"], "metrics": result["metrics"]}
+                     "path": path, "base_model": spec["base_model"], "metrics": result["metrics"]}
         store.finish_job(con, job_id, result["status"], result.get("error"), model)
         job = store.get_job(con, job_id)
     return {**{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id")},

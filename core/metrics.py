@@ -35,7 +35,7 @@ def closest_to_base(per_weight: dict[float, np.ndarray], alpha: float = 0.05) ->
             with warnings.catch_warnings():  # nearly constant differences: scipy warns, the p-value still holds
                 warnings.simplefilter("ignore", RuntimeWarning)
                 significant = bool(ttest_rel(per_weight[best], per_weight[weight]).pvalue < alpha)
-        if per_weight[weight].mean() >= per_weight[best].mean() or not significant:
+        if not significant:  # (weights below the best all score less: ties went to the smallest)
             return weight
     return best
 

@@ -6,9 +6,9 @@ import duckdb
 import pandas as pd
 
 from core.vocabulary import RELEVANT
-from storage.reviews import reviewed_pairs
 from storage.queries import query_types  # noqa: F401  (re-exported for pages)
-from storage.reviews import QUEUES, history, latest_review_id, queue, record_bulk, record_review, review_counts  # noqa: F401  (pages)
+from storage.reviews import (QUEUES, history, latest_review_id, queue, record_bulk, record_review,  # noqa: F401  (pages)
+                             review_counts, reviewed_pairs)
 
 
 def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:

@@ -11,6 +11,7 @@ the next step (the model trained so far is not kept).
 
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -35,8 +36,6 @@ CPU_RATE_PER_CORE = {"query": 35.0, "full": 6.0}
 
 def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None) -> float | None:
     """Expected training time on this machine's CPU from the measured rates; None on a GPU (not measured here)."""
-    import os
-
     if cuda:
         return None
     spec = {**DEFAULTS, **spec}
@@ -191,8 +190,6 @@ def run(folder: Path) -> dict:
     started = time.time()
     folder = Path(folder)
     spec = load_spec(folder)
-    import os
-
     main_process = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun, rank 0 alone reports
     progress = (folder / "progress.jsonl").open("a", buffering=1) if main_process else open(os.devnull, "w")
     dev = _rows(folder / "dev.jsonl")
@@ -321,8 +318,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(folder)
     except Exception as err:  # the process boundary: record any failure for the app, then exit non-zero
-        import os
-
         traceback.print_exc()  # into train.log (or the launcher's output under accelerate)
         rank = os.environ.get("RANK", "0")  # under accelerate/torchrun each process has one; the app reads rank 0's
         name = "result.json" if rank == "0" else f"result-rank{rank}.json"

@@ -31,8 +31,6 @@ FLOW = [
 # Measured on 2 CPU cores (docs/BENCHMARKS.md), per core so that they scale with the machine.
 OFFLINE_QUERIES_PER_CORE_S = 190  # the offline generator with its database writes: 15,288 queries in 40 s
 ENCODE_PER_CORE_S = 11  # the bundled MiniLM encoding passages (MedQuAD's 15,775 in about 12 minutes)
-QUERY_TYPES_DEFAULT = 6  # the Queries page asks for one query of each type
-JUDGED_PER_QUERY = 20  # the LLM judge's default: each query's top 20 candidates
 
 
 @dataclass
@@ -51,26 +49,34 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     """The first step of the flow the active corpus has not done, and what it will cost here."""
     import os
 
-    from core.llm import price_per_token
-
     counts = flow_counts(con, corpus)
     key, _, page, action = next(((k, label, p, a) for k, label, p, a in FLOW if counts[k] == 0), (None,) * 4)
     if key is None:
         return None
     cores = os.cpu_count() or 2
-    price = price_per_token(llm)
-    dollars = lambda tokens_in, tokens_out: "" if price is None else f" (about ${tokens_in * price[0] + tokens_out * price[1]:,.2f} with {llm})"  # noqa: E731
+
+    def dollars(tokens_in: int, tokens_out: int) -> str:  # litellm's price table: imported only for a step that calls an LLM
+        from core.llm import price_per_token
+
+        price = price_per_token(llm)
+        return "" if price is None else f" (about ${tokens_in * price[0] + tokens_out * price[1]:,.2f} with {llm})"
+
     passages, queries = counts["passages"], counts["queries"]
     if key == "passages":
         cost = "Free: nothing is sent anywhere."
     elif key == "queries":
-        n = passages * QUERY_TYPES_DEFAULT
+        from core.prompts import QUERY_TYPES
+
+        n = passages * len(QUERY_TYPES)  # the Queries page asks for one query of each type
         cost = (f"{n:,} queries for {passages:,} passages: offline {_duration(n / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
                 f"no LLM; with an LLM {n:,} calls{dollars(n * 400, n * 30)}.")
     elif key == "labels":
+        from core.judge import JudgeSettings
+
+        judged = queries * JudgeSettings().max_candidates  # the LLM judge's default: each query's top candidates
         cost = (f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S * cores))} on this "
                 f"machine's {cores} cores. The offline judge is instant; an LLM judge makes about "
-                f"{queries * JUDGED_PER_QUERY:,} calls{dollars(queries * JUDGED_PER_QUERY * 350, queries * JUDGED_PER_QUERY * 40)}.")
+                f"{judged:,} calls{dollars(judged * 350, judged * 40)}.")
     elif key == "reviewed":
         cost = "Only your time: every decision is kept, with who, when and why."
     elif key == "models":

@@ -98,10 +98,10 @@ if base and others:
                     color_discrete_map={"win": "#2f8f4f", "tie": "#bbbbbb", "loss": "#c0392b"}, title="Δ nDCG@10 per query (sorted)")
     figure.update_layout(xaxis_title="queries", margin=dict(t=40, b=10))
     st.plotly_chart(figure, width="stretch", key="per_query_chart")
-    breakdown = breakdown(con, base.run_id, int(pick))
-    if not breakdown.empty:
-        field = st.selectbox("Break down by", sorted(breakdown["field"].unique()), key="eval_breakdown")
-        part = breakdown[breakdown["field"] == field]
+    by_field = breakdown(con, base.run_id, int(pick))
+    if not by_field.empty:
+        field = st.selectbox("Break down by", sorted(by_field["field"].unique()), key="eval_breakdown")
+        part = by_field[by_field["field"] == field]
         figure = px.bar(part, x="value", y="difference", height=300, hover_data=["queries"], title=f"Δ nDCG@10 by {field}")
         st.plotly_chart(figure, width="stretch", key="breakdown_chart")
 
