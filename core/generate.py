@@ -180,14 +180,17 @@ def generate_queries(
     else:
         by_key = {i.key: i for i in todo}
 
-        def on_result(result: LLMResult) -> None:
-            item = by_key[result.key]
-            if result.error is not None:
-                failures.append({"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error})
-                return
-            store.insert_queries(con, corpus, [keep(item, result.text, "llm", settings.llm.model)])
+        def on_results(results: list[LLMResult]) -> None:
+            rows = []
+            for result in results:
+                item = by_key[result.key]
+                if result.error is not None:
+                    failures.append({"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error})
+                else:
+                    rows.append(keep(item, result.text, "llm", settings.llm.model))
+            store.insert_queries(con, corpus, rows)
 
-        meter = run_requests(con, settings.llm, [i.request for i in todo], on_result, progress, should_stop)
+        meter = run_requests(con, settings.llm, [i.request for i in todo], on_results, progress, should_stop)
     return GenerationReport(
         OFFLINE_NAME if settings.llm.offline else settings.llm.model, len(items), made,
         len(items) - len(todo), flagged, failures, meter, time.perf_counter() - started,

@@ -168,9 +168,11 @@ def judge_candidates(
     todo = [p for p in pairs if (p["query_id"], p["passage_id"]) not in done]
     counts = {"labelled": 0, "failed": 0}
 
+    rows: list[tuple] = []
+
     def save(pair: dict, grade, reason, error, raw) -> None:
-        store.insert_label(con, pair["query_id"], pair["passage_id"], grade, reason, settings.judge,
-                           settings.version, raw, "ok" if error is None else "failed", error)
+        rows.append((pair["query_id"], pair["passage_id"], grade, reason, settings.judge,
+                     settings.version, raw, "ok" if error is None else "failed", error))
         counts["labelled" if error is None else "failed"] += 1
 
     if settings.llm.offline:
@@ -181,18 +183,21 @@ def judge_candidates(
     else:
         requests, members = _requests(todo, settings)
 
-        def on_result(result: LLMResult) -> None:
-            group = members[result.key]
-            if result.error is not None:
-                for pair in group:
-                    save(pair, None, "", result.error, None)
-            elif settings.mode == "pointwise":
-                save(group[0], *parse_grade(result.text), result.text)
-            else:
-                for number, pair in enumerate(group, start=1):
-                    save(pair, *parse_list(result.text, len(group))[number], result.text)
+        def on_results(results: list[LLMResult]) -> None:
+            for result in results:
+                group = members[result.key]
+                if result.error is not None:
+                    for pair in group:
+                        save(pair, None, "", result.error, None)
+                elif settings.mode == "pointwise":
+                    save(group[0], *parse_grade(result.text), result.text)
+                else:
+                    for number, pair in enumerate(group, start=1):
+                        save(pair, *parse_list(result.text, len(group))[number], result.text)
+            store.insert_labels(con, rows)
+            rows.clear()
 
-        meter = run_requests(con, settings.llm, requests, on_result, progress, should_stop)
+        meter = run_requests(con, settings.llm, requests, on_results, progress, should_stop)
     return JudgeReport(settings.judge, len(pairs), counts["labelled"], counts["failed"], len(pairs) - len(todo),
                        meter, time.perf_counter() - started)
 

@@ -3,8 +3,11 @@
 One mechanism for every LLM step (query generation, judging): the caller hands a list
 of requests, each with a cache key built from its inputs; answers already in the
 ``llm_cache`` table are reused, the rest are called concurrently, and every answer is
-written to the cache the moment it arrives, so a stopped or crashed run resumes without
-paying twice. Keys come from the environment (or Streamlit secrets copied into it by
+written to the cache as it arrives (a writer task stores whatever arrived since its last
+write in one transaction, then rests ``WRITE_PAUSE_S``: one answer at a time when they come
+slowly, many at once when they come fast), so a stopped or crashed run resumes without paying
+twice. Several API bases (vLLM or Ollama servers of one model) share a run through
+litellm's Router. Keys come from the environment (or Streamlit secrets copied into it by
 the app); they are never stored.
 """
 
@@ -13,6 +16,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,13 +24,15 @@ from typing import Callable
 import duckdb
 
 from core.errors import LLMUnavailable
-from storage.cache import cached_answers, store_answer
+from storage.cache import cached_answers, store_answers
 from storage.db import transaction
 
 # litellm fetches its price table from the network at import unless told otherwise.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 OFFLINE = "offline"
+ROUTED = "qurate-model"
+WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction  # the Router's name for the model every API base serves
 
 
 @dataclass
@@ -36,7 +42,9 @@ class LLMConfig:
     Attributes:
         model: a litellm model string (``gpt-4o-mini``, ``ollama/llama3.1``,
             ``hosted_vllm/...``); ``"offline"`` means no LLM at all.
-        api_base: the server's address, for self-hosted models.
+        api_base: the server's address, for self-hosted models; several, separated by
+            commas or spaces, share the calls (litellm's Router, a server that fails is
+            rested and its calls retried on the others).
         temperature, max_tokens: sampling settings.
         concurrency: calls in flight at once.
         max_tries: tries per call before giving up on it (rate limits, server errors,
@@ -58,6 +66,10 @@ class LLMConfig:
     @property
     def offline(self) -> bool:
         return not self.model or self.model == OFFLINE
+
+    @property
+    def api_bases(self) -> list[str]:
+        return [b for b in re.split(r"[,\s]+", self.api_base or "") if b]
 
 
 @dataclass(frozen=True)
@@ -128,9 +140,23 @@ def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
     return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
 
 
-async def _call(config: LLMConfig, request: LLMRequest, meter: Meter) -> tuple[str | None, str | None, int, int, float | None]:
+def _router(config: LLMConfig):
+    """litellm's Router over the config's API bases (None for one base or none): calls go to a random
+    server, one that fails is rested for a while, and a retried call may land on another."""
+    if len(config.api_bases) < 2:
+        return None
+    from litellm import Router
+
+    deployments = [{"model_name": ROUTED, "litellm_params": {"model": config.model, "api_base": base}} for base in config.api_bases]
+    return Router(model_list=deployments, num_retries=0, timeout=config.timeout_s, routing_strategy="simple-shuffle")
+
+
+async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=None) -> tuple[str | None, str | None, int, int, float | None]:
     """One request with retries. Returns (text, error, tokens in, tokens out, cost)."""
     import litellm
+
+    complete = litellm.acompletion if router is None else router.acompletion
+    where = {"model": config.model, "api_base": config.api_base} if router is None else {"model": ROUTED}
 
     retryable = (
         litellm.RateLimitError, litellm.InternalServerError, litellm.ServiceUnavailableError,
@@ -143,8 +169,8 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter) -> tuple[s
             meter.retries += 1
             await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
         try:
-            response = await litellm.acompletion(
-                model=config.model, messages=request.messages, api_base=config.api_base,
+            response = await complete(
+                **where, messages=request.messages,
                 temperature=config.temperature, max_tokens=config.max_tokens,
                 timeout=config.timeout_s, num_retries=0, max_retries=0,
             )
@@ -173,7 +199,7 @@ def run_requests(
     con: duckdb.DuckDBPyConnection,
     config: LLMConfig,
     requests: list[LLMRequest],
-    on_result: Callable[[LLMResult], None],
+    on_results: Callable[[list[LLMResult]], None],
     progress: Callable[[Meter], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Meter:
@@ -183,9 +209,9 @@ def run_requests(
         con: the workspace database (holds the cache).
         config: model, concurrency, retries, budget.
         requests: what to ask; requests with the same key are asked once.
-        on_result: called in this thread for every answer (cached ones first), inside
-            the transaction that caches it: the caller stores what it makes of it, and
-            the two land together or not at all.
+        on_results: called in this thread with answers as they are written (the cached
+            ones first, in one call), inside the transaction that caches them: the caller
+            stores what it makes of them, and the two land together or not at all.
         progress: called with the live Meter after each answer.
         should_stop: polled between calls; True stops the run cleanly (calls in flight
             finish and are kept).
@@ -201,21 +227,39 @@ def run_requests(
     unique = list({r.key: r for r in requests}.values())
     meter = Meter(planned=len(unique))
     hits = cached_answers(con, [r.key for r in unique])
-    for request in unique:
-        if request.key in hits:
-            meter.done += 1
-            meter.cached += 1
-            on_result(LLMResult(request.key, hits[request.key], None, True))
+    reused = [LLMResult(r.key, hits[r.key], None, True) for r in unique if r.key in hits]
+    if reused:
+        on_results(reused)
+    meter.done = meter.cached = len(reused)
     progress(meter)
     pending = [r for r in unique if r.key not in hits]
     if pending:
-        asyncio.run(_run_pending(con, config, pending, on_result, progress, should_stop, meter))
+        asyncio.run(_run_pending(con, config, pending, on_results, progress, should_stop, meter))
     return meter
 
 
-async def _run_pending(con, config, pending, on_result, progress, should_stop, meter) -> None:
+async def _run_pending(con, config, pending, on_results, progress, should_stop, meter) -> None:
     queue = list(reversed(pending))
     over_budget = lambda: config.budget_usd is not None and meter.cost_usd >= config.budget_usd  # noqa: E731
+    router = _router(config)
+    arrived: list[tuple[LLMRequest, str | None, str | None, int, int, float | None]] = []
+    ready = asyncio.Event()
+
+    def flush() -> None:
+        """Cache the answers that arrived and store what the caller makes of them, in one transaction."""
+        batch = arrived[:]
+        arrived.clear()
+        if not batch:
+            return
+        with transaction(con):  # the answers and what the caller makes of them land together
+            store_answers(con, config.model, [(request.key, request.messages, *answer) for request, *answer in batch])
+            on_results([LLMResult(request.key, text, error, False) for request, text, error, *_ in batch])
+        for request, text, error, tokens_in, tokens_out, cost in batch:
+            meter.done += 1
+            meter.failed += error is not None
+            meter.tokens_in += tokens_in
+            meter.tokens_out += tokens_out
+        progress(meter)
 
     async def worker() -> None:
         while queue:
@@ -226,24 +270,31 @@ async def _run_pending(con, config, pending, on_result, progress, should_stop, m
                 meter.stopped = meter.stopped or "budget reached"
                 return
             request = queue.pop()
-            text, error, tokens_in, tokens_out, cost = await _call(config, request, meter)
-            with transaction(con):  # the answer and what the caller makes of it land together
-                store_answer(con, request.key, config.model, request.messages, text, error, tokens_in, tokens_out, cost)
-                on_result(LLMResult(request.key, text, error, False))
-            meter.done += 1
-            meter.failed += error is not None
-            meter.tokens_in += tokens_in
-            meter.tokens_out += tokens_out
-            if cost is None:
+            answer = await _call(config, request, meter, router)
+            arrived.append((request, *answer))
+            ready.set()
+            if answer[4] is None:
                 meter.cost_known = False
             else:
-                meter.cost_usd += cost
-            progress(meter)
+                meter.cost_usd += answer[4]  # the budget counts an answer the moment it arrives
+
+    async def writer() -> None:
+        """Writes what arrived since its last write, then rests: one commit per answer capped a run at
+        ~80 answers/s; a crash loses at most the answers of the last ``WRITE_PAUSE_S``."""
+        while True:
+            await ready.wait()
+            ready.clear()
+            flush()
+            await asyncio.sleep(WRITE_PAUSE_S)
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(config.concurrency, len(pending))))]
+    writing = asyncio.create_task(writer())
     try:
         await asyncio.gather(*workers)
     except BaseException:
         for task in workers:
             task.cancel()
         raise
+    finally:
+        writing.cancel()
+        flush()  # what arrived before a stop, a refusal or a crash is kept

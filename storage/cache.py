@@ -19,14 +19,17 @@ def cached_answers(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str,
     return dict(rows)
 
 
-def store_answer(con: duckdb.DuckDBPyConnection, key: str, model: str, messages, text: str | None, error: str | None,
-                 tokens_in: int, tokens_out: int, cost: float | None) -> None:
-    """One LLM call's outcome (an answer or its error), replacing an earlier one under the same key."""
-    con.execute(
-        """INSERT OR REPLACE INTO llm_cache (key, model, request, response, error, tokens_in, tokens_out, cost_usd)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [key, model, json.dumps(messages), text, error, tokens_in, tokens_out, cost],
-    )
+def store_answers(con: duckdb.DuckDBPyConnection, model: str, rows: list[tuple]) -> None:
+    """LLM calls' outcomes in one statement: (key, messages, text, error, tokens in, tokens out, cost) each,
+    an answer or its error, replacing an earlier outcome under the same key."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["key", "request", "response", "error", "tokens_in", "tokens_out", "cost_usd"])
+    frame["request"] = [json.dumps(m) for m in frame["request"]]
+    frame["model"] = model
+    frame = frame.drop_duplicates("key", keep="last")
+    insert_frame(con, "llm_cache", frame, ["key", "model", "request", "response", "error", "tokens_in", "tokens_out", "cost_usd"],
+                 replace=True)
 
 
 def cached_vectors(con: duckdb.DuckDBPyConnection, model: str, hashes: list[str]) -> dict[str, np.ndarray]:

@@ -131,8 +131,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False) -> None:
-    """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement.
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False,
+                 replace: bool = False) -> None:
+    """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement;
+    rows whose key exists are skipped (``ignore_duplicates``) or replace the old ones (``replace``).
 
     DuckDB casts on the way in (VARCHAR to JSON, lists of floats to FLOAT[]).
     """
@@ -140,6 +142,6 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: lis
     con.register(name, frame)
     try:
         listed = ", ".join(columns)
-        con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
+        con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
     finally:
         con.unregister(name)

@@ -97,17 +97,8 @@ def source_scores(con: duckdb.DuckDBPyConnection, query_ids: set[int]) -> list[d
     ).df().to_dict("records")
 
 
-def insert_label(con, query_id, passage_id, grade, rationale, judge, version, raw, status, error) -> None:
-    """One label row."""
-    con.execute(
-        """INSERT INTO labels (query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [query_id, passage_id, grade, rationale, judge, version, raw, status, error],
-    )
-
-
 def insert_labels(con, rows: list[tuple]) -> None:
-    """Many label rows (same columns as insert_label), in one statement."""
+    """Label rows (query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error), in one statement."""
     if not rows:
         return
     frame = pd.DataFrame(rows, columns=["query_id", "passage_id", "grade", "rationale", "judge", "prompt_version", "raw_response", "status", "error"])

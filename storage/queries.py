@@ -31,7 +31,7 @@ def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]
     """Store queries: dicts with passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags."""
     if not rows:
         return
-    if len(rows) == 1:  # the LLM path stores answers one by one: skip the DataFrame
+    if len(rows) == 1:  # an LLM run's answers often come one at a time: skip the DataFrame
         r = rows[0]
         con.execute(
             """INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)

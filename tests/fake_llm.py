@@ -43,6 +43,9 @@ class FakeLLM:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # headers and body go out as they are written (no 40 ms delayed-ACK stall)
+
             def log_message(self, *args):
                 pass
 

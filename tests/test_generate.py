@@ -257,3 +257,17 @@ def test_offline_queries_name_the_topic_and_what_sets_the_passage_apart_from_its
             assert "tension" not in query  # shared by every sibling: says nothing about this passage
     # without siblings the aspect is plain TF-IDF, and every type still gives a query
     assert all(gen.make("Chains", others[0], t) for t in ("question", "claim", "title", "keywords", "web", "casual"))
+
+
+def test_several_api_bases_share_one_run_and_a_dead_one_is_routed_around(con, corpus):
+    with FakeLLM() as first, FakeLLM() as second:
+        config = LLMConfig(model="openai/gpt-4o-mini", api_base=f"{first.url}, {second.url}", concurrency=4, backoff_s=0.01, timeout_s=5)
+        report = generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config))
+    assert report.made == 12 and report.failures == []
+    assert len(first.calls) > 0 and len(second.calls) > 0 and len(first.calls) + len(second.calls) == 12
+    with FakeLLM() as alive:
+        dead = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+        config = LLMConfig(model="openai/gpt-4o-mini", api_base=f"{dead},{alive.url}", concurrency=2, backoff_s=0.01, timeout_s=5, max_tries=6)
+        report = generate_queries(con, corpus, select_passages(con, corpus),
+                                  GenerationSettings(per_type={"title": 1}, llm=config))
+    assert report.made == 6 and report.failures == [] and len(alive.calls) == 6
