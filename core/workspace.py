@@ -10,13 +10,18 @@ import duckdb
 
 from core.settings import database_path
 from storage.corpora import list_corpora, test_sets  # noqa: F401  (re-exported for pages)
-from storage.db import shared_cursor
+from storage.db import held
 from storage.workspace import flow_counts, get_setting, set_setting  # noqa: F401  (re-exported for pages)
 
 
-def shared_connection() -> duckdb.DuckDBPyConnection:
-    """A cursor on the workspace database (one connection per process, shared by the app's sessions)."""
-    return shared_cursor(database_path())
+def held_workspace():
+    """``with held_workspace() as con``: the workspace database for one block (a page run, a button's
+    callback); the process lets the file go when no block holds it, so other processes can open it.
+
+    Raises:
+        WorkspaceLocked: another process holds the workspace (after a few seconds' wait).
+    """
+    return held(database_path())
 
 
 # The flow as the home page shows it: (count key, label, page, what to do).

@@ -13,6 +13,7 @@ from core.review import (QUEUES, agreement, decide, history, latest_review_id, q
                          record_review, review_counts)
 from core.settings import workspace_dir
 from core.vocabulary import GRADES
+from pages._shared import connection
 
 SHORTCUTS = {"relevant": "3", "partially": "2", "not relevant": "0", "bad query": "b", "skip": "s"}  # "r" and "c" are Streamlit's own
 
@@ -33,13 +34,13 @@ def highlight(text: str, query: str) -> str:
     return pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
 
 
-def _decide(con, pair: tuple[int, str], reviewer: str, action: str, note_key: str, queue_name: str, seen: int) -> None:
+def _decide(pair: tuple[int, str], reviewer: str, action: str, note_key: str, queue_name: str, seen: int) -> None:
     """A review button's click: record the decision on the pair that was shown, and keep any notice for the page."""
     if action == "skip":
         st.session_state.setdefault("skipped", set()).add(pair)
         return
     try:
-        decision = decide(con, *pair, reviewer, action, st.session_state.get(note_key, ""), queue=queue_name, seen=seen)
+        decision = decide(connection(), *pair, reviewer, action, st.session_state.get(note_key, ""), queue=queue_name, seen=seen)
     except QurateError as err:
         st.session_state["review_notices"] = [str(err)]
         return
@@ -82,7 +83,7 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
         # the callback's arguments are bound now, to the pair on screen: a click records on that pair even
         # if another reviewer's decision has moved it out of this queue in the meantime
         column.button(f"{action.capitalize()} ({key})", key=f"act_{action}", shortcut=key, disabled=not reviewer,
-                      on_click=_decide, args=(con, pair, reviewer, action, note_key, name, seen))
+                      on_click=_decide, args=(pair, reviewer, action, note_key, name, seen))
     last = st.session_state.get("last_review")
     if columns[-1].button("Undo last", key="act_undo", disabled=not (reviewer and last)):
         record_review(con, last[0], last[1], reviewer, "undo", "undo from the review page", queue=name)

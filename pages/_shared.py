@@ -1,10 +1,12 @@
 """What every page shares: the workspace connection and the active-corpus picker."""
 
+import threading
+
 import streamlit as st
 
 from core.settings import database_path
 from core.errors import QurateError
-from core.workspace import get_setting, list_corpora, set_setting, shared_connection
+from core.workspace import get_setting, held_workspace, list_corpora, set_setting
 
 ACTIVE_CORPUS = "active_corpus"
 
@@ -28,17 +30,35 @@ def _leave_legacy_multipage_mode() -> bool:
 _rerun_through_app = _leave_legacy_multipage_mode()
 
 
+_run = threading.local()  # the workspace connection held by this thread (a session's script run)
+
+
 def connection():
-    """A cursor on the workspace database (one connection per process, shared by sessions)."""
+    """The workspace connection for this script run (a page, a fragment's rerun, a button's callback).
+
+    Held from the first call until the run's thread ends: between runs the app holds nothing,
+    so the command line, a notebook or a second app can use the workspace meanwhile."""
     global _rerun_through_app
     if _rerun_through_app:
         _rerun_through_app = False
         st.rerun()
-    try:
-        return shared_connection()
-    except QurateError as err:  # another process holds the workspace: say who, and stop this page cleanly
-        st.error(str(err))
-        st.stop()
+    con = getattr(_run, "con", None)
+    if con is None:
+        hold = held_workspace()
+        try:
+            con = hold.__enter__()
+        except QurateError as err:  # another process holds the workspace: say who, and stop this page cleanly
+            st.error(str(err))
+            st.stop()
+        _run.con = con
+        threading.Thread(target=_release_after, args=(threading.current_thread(), hold), daemon=True,
+                         name="qurate-workspace-release").start()
+    return con
+
+
+def _release_after(thread: threading.Thread, hold) -> None:
+    thread.join()
+    hold.__exit__(None, None, None)
 
 
 def active_corpus(con) -> int | None:

@@ -80,6 +80,10 @@ if st.button("Start training", type="primary", key="start_training", disabled=ME
         st.success(f"Job {job_id} started; it runs on even if you leave this page.")
 
 
+def _cancel(job_id: int) -> None:
+    cancel_job(connection(), job_id)  # the click's run's connection (a bound one would be a closed run's)
+
+
 @st.fragment(run_every=3)
 def jobs_panel() -> None:
     jobs = list_jobs(connection(), corpus)
@@ -113,7 +117,7 @@ def jobs_panel() -> None:
                 if evals:
                     st.caption("Dev nDCG@10 by step: " + ", ".join(f"{p['step']}: {p['eval_dev_ndcg@10']:.3f}" for p in evals))
             if job["status"] == "running":
-                st.button("Cancel", key=f"cancel_{job['id']}", on_click=cancel_job, args=(connection(), job["id"]))
+                st.button("Cancel", key=f"cancel_{job['id']}", on_click=_cancel, args=(job["id"],))
             if job["error"]:
                 st.error(job["error"])
                 log = __import__("pathlib").Path(job["folder"]) / "train.log"

@@ -13,6 +13,7 @@ from core.errors import WorkspaceLocked
 from storage.migrations import MIGRATIONS
 
 _open: dict[str, duckdb.DuckDBPyConnection] = {}
+_holders: dict[str, int] = {}  # blocks holding each open file (held(); shared_cursor holds for good)
 _open_lock = threading.Lock()
 
 
@@ -63,17 +64,42 @@ def _locked_message(path: Path, error: str) -> str:
             "or point QURATE_WORKSPACE at another folder. Nothing was changed.")
 
 
-def shared_cursor(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """A cursor on one connection per database file, kept for the life of the process.
-
-    DuckDB lets one process open a file once for writing; the app's sessions run in
-    threads of one process, so they share a connection and each takes its own cursor.
-    """
+def _acquire(path: str | Path) -> tuple[str, duckdb.DuckDBPyConnection]:
     key = str(Path(path).resolve())
     with _open_lock:
         if key not in _open:
             _open[key] = connect(key)
-        return _open[key].cursor()
+            _holders[key] = 0
+        _holders[key] += 1
+        return key, _open[key]
+
+
+@contextmanager
+def held(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the process's one connection to a database file, for the length of a block.
+
+    DuckDB lets one process open a file for writing, so the app's sessions (threads of one
+    process) share a connection, each block with its own cursor. The connection closes when
+    the last block holding it ends: between two page runs the app holds nothing, and the
+    command line, a notebook or a second app can open the workspace.
+    """
+    key, con = _acquire(path)
+    cursor = con.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+        with _open_lock:
+            if key in _holders:  # (close_shared may have closed it under us)
+                _holders[key] -= 1
+                if _holders[key] == 0:
+                    _holders.pop(key)
+                    _open.pop(key).close()
+
+
+def shared_cursor(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A cursor on the process's connection to a file, held until ``close_shared`` (tests, scripts)."""
+    return _acquire(path)[1].cursor()
 
 
 def close_shared(path: str | Path | None = None) -> None:
@@ -81,6 +107,7 @@ def close_shared(path: str | Path | None = None) -> None:
     with _open_lock:
         keys = [str(Path(path).resolve())] if path else list(_open)
         for key in keys:
+            _holders.pop(key, None)
             con = _open.pop(key, None)
             if con is not None:
                 con.close()

@@ -1,5 +1,6 @@
 """Two real processes on one workspace: the second is told who holds it and what to do, and nothing is lost."""
 
+import re
 import subprocess
 import sys
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from core.ingest import SAMPLE_NAME
 from core.settings import database_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +53,23 @@ def test_a_page_shows_the_holder_instead_of_a_traceback(holder):
     assert not at.exception
     assert any(f"in use by process {holder.pid}" in e.value for e in at.error)
     assert database_path().exists()
+
+
+def test_the_app_and_the_command_line_write_one_workspace_in_turn(workspace):
+    """The app holds the workspace only while a page runs: a command run between two clicks writes, and both keep their data."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/corpus.py").run()
+    at.button(key="load_sample").click().run()  # the app writes: the sample corpus
+    assert not at.exception and not at.error
+    command = [sys.executable, "-m", "core.cli", "generate", SAMPLE_NAME, "--types", "question=1"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)  # a second process writes
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "in use by" not in result.stderr
+    at.switch_page("pages/queries.py").run()  # the same app session reads what the command wrote
+    assert not at.exception and not at.error
+    made, flagged = (int(n.replace(",", "")) for n in re.search(r"([\d,]+) queries made \(([\d,]+) flagged", result.stdout).groups())
+    assert made > 0 and any(c.value.startswith(f"{made - flagged:,} queries match") for c in at.caption)
+    result = subprocess.run([sys.executable, "-m", "core.cli", "corpora"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and SAMPLE_NAME in result.stdout  # the app's corpus, read by another process
