@@ -137,6 +137,7 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8):
     model = left.text_input("Model (litellm name)", value=stored or "gpt-4o-mini",
                             key=f"{prefix}_model", help="e.g. gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<name>")
     api_base = right.text_input("API base (self-hosted only)", value=get_setting(con, "llm_api_base") or "",
+                                help="A vLLM or Ollama server's URL; several, separated by commas, share the calls.",
                                 key=f"{prefix}_api_base")
     st.caption(key_status(model))
     a, b, c, d = st.columns(4)
@@ -155,3 +156,25 @@ def meter_text(meter) -> str:
     cost = f"${meter.cost_usd:.4f}" + ("" if meter.cost_known else " + unknown") if meter.tokens_in or meter.cost_usd else "$0"
     return (f"{meter.done:,}/{meter.planned:,} done ({meter.cached:,} cached), {meter.failed:,} failed, "
             f"{meter.tokens_in + meter.tokens_out:,} tokens, {cost}, {meter.seconds:.0f} s")
+
+
+STOPPED = "stopped_notice"
+
+
+def stop_button(container, key: str, kept: str) -> None:
+    """A Stop button beside a long step's progress bar. A click makes Streamlit rerun the page, which
+    ends the step at its next progress update; ``kept`` (what the step had stored) stays, and running
+    the step again resumes from it. The next run of the page says so."""
+    container.button("Stop", key=key, on_click=_stopped, args=(kept,),
+                     help=f"Stops now; {kept} so far are kept, and running the step again resumes.")
+
+
+def _stopped(kept: str) -> None:
+    st.session_state[STOPPED] = f"Stopped. {kept[:1].upper() + kept[1:]} so far are kept; run the step again to resume."
+
+
+def show_stopped() -> None:
+    """Say that a step was stopped (once, on the run after the click)."""
+    notice = st.session_state.pop(STOPPED, None)
+    if notice:
+        st.warning(notice)

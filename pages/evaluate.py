@@ -9,11 +9,12 @@ from core.evaluate import FIRST_STAGE_K, breakdown, compare_runs, evaluate, lead
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
-from pages._shared import active_corpus, connection
+from pages._shared import active_corpus, connection, show_stopped, stop_button
 from core.systems import System, corpus_systems
 from core.workspace import test_sets
 
 st.title("Evaluate")
+show_stopped()
 con = connection()
 corpus = active_corpus(con)
 if corpus is None:
@@ -60,6 +61,7 @@ chosen = st.multiselect("Systems", systems, default=systems, format_func=label, 
 k = st.number_input("First-stage pool (k)", 5, 200, FIRST_STAGE_K, step=5, key="eval_k")
 if st.button("Evaluate", type="primary", key="evaluate", disabled=not chosen):
     bar = st.progress(0.0, text="Starting")
+    stop_button(st, "stop_evaluation", "the encoded passages")
     try:
         evaluate(con, int(test_set), chosen, int(k), progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
     except QurateError as err:

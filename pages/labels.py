@@ -7,9 +7,10 @@ from core.errors import QurateError
 from core.judge import LISTWISE_PROMPT, OFFLINE_RULE, POINTWISE_PROMPT, JudgeSettings, failed_labels, judge_candidates, training_counts
 from core.mine import mine_candidates, mining_summary, queries_to_mine
 from pages._review import agreement_panel, bulk_panel, review_panel, reviewer_name
-from pages._shared import active_corpus, connection, llm_settings, meter_text
+from pages._shared import active_corpus, connection, llm_settings, meter_text, show_stopped, stop_button
 
 st.title("Labels & review")
+show_stopped()
 con = connection()
 corpus = active_corpus(con)
 if corpus is None:
@@ -39,6 +40,7 @@ def mine_and_judge() -> None:
     model = b.text_input("Dense model (name or folder)", BUNDLED, key="mine_model")
     if st.button(f"Mine candidates for {kept:,} queries", type="primary" if not mined["queries"] else "secondary", key="mine"):
         bar = st.progress(0.0, text="Starting")
+        stop_button(st, "stop_mining", "the encoded passages and the queries' candidates")
         try:
             report = mine_candidates(con, corpus, int(k), model.strip() or BUNDLED, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
         except QurateError as err:
@@ -73,7 +75,7 @@ def mine_and_judge() -> None:
     settings = JudgeSettings(mode=mode, prompt=prompt, llm=config, max_candidates=int(top_n), margin=margin)
     if st.button("Judge candidates", type="primary", key="judge"):
         bar = st.progress(0.0, text="Starting")
-        st.button("Stop", key="stop_judging", help="Stops the run (labels made so far are kept); run again to resume.")
+        stop_button(st, "stop_judging", "the labels")
         try:
             report = judge_candidates(con, corpus, settings, lambda m: bar.progress(m.done / max(m.planned, 1), text=meter_text(m)))
         except QurateError as err:

@@ -8,9 +8,10 @@ from core.generate import (GenerationSettings, counts_by_type, delete_query, edi
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
-from pages._shared import active_corpus, connection, llm_settings, meter_text
+from pages._shared import active_corpus, connection, llm_settings, meter_text, show_stopped, stop_button
 
 st.title("Queries")
+show_stopped()
 con = connection()
 corpus = active_corpus(con)
 if corpus is None:
@@ -63,7 +64,7 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     go, stop = st.columns([1, 5])
     if go.button("Generate", type="primary", key="generate", disabled=plan["queries"] == 0):
         bar = st.progress(0.0, text="Starting")
-        stop.button("Stop", key="stop_generation", help="Stops after the calls in flight; run again to resume.")
+        stop_button(stop, "stop_generation", "the queries")
 
         def show(meter):
             bar.progress(meter.done / max(meter.planned, 1), text=meter_text(meter))

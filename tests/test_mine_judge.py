@@ -210,3 +210,29 @@ def test_a_model_trained_again_into_the_same_folder_is_never_served_from_the_old
     model.save(str(folder))
     after = embed.encode(con, ["chain wear", "brake pads"], str(folder))
     assert embed.encode_calls > calls and not np.allclose(after, before, atol=1e-3)
+
+
+def test_mining_stopped_midway_keeps_what_it_stored_and_resumes(con, monkeypatch):
+    """A page's Stop button ends a step by raising inside its progress callback (Streamlit's rerun)."""
+    from core import mine
+    from core.generate import GenerationSettings, generate_queries, select_passages
+
+    corpus = load_sample_corpus(con).corpus_id
+    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 2, "keywords": 2}))
+    monkeypatch.setattr(mine, "BATCH", 64)
+
+    class Stopped(Exception):
+        pass
+
+    def stop_at_second_batch(fraction, message):
+        if message.startswith("ranking queries 64-"):
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        mine_candidates(con, corpus, k=5, progress=stop_at_second_batch)
+    mined_queries = con.execute("SELECT count(DISTINCT query_id) FROM candidates").fetchone()[0]
+    assert mined_queries == 64  # the first batch, whole; nothing of the second
+    calls = embed.encode_calls
+    report = mine_candidates(con, corpus, k=5)
+    assert report.queries == con.execute("SELECT count(DISTINCT query_id) FROM candidates").fetchone()[0] > 64
+    assert embed.encode_calls - calls == (report.queries - 1) // 64  # the passages and the first batch come from the cache
