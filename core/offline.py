@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v3 (no LLM)"
+NAME = "offline-v4 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -26,6 +26,7 @@ FUNCTION_WORDS = set(
 _COPULAS = {"is", "are", "was", "were"}
 _DETERMINERS = {"the", "a", "an", "this", "these", "its", "their", "your", "our", "each", "every", "any", "some", "no"}
 _MODALS = {"can", "may", "might", "should", "must", "will", "could", "would"}
+_DEICTIC = {"this", "these", "that", "those", "it", "they", "such"}
 _CLAUSE = re.compile(r"[,;:()]| - | – | — ")
 COPY_LIMIT = 7  # words copied in a row from the passage: core.filters flags a query from 8 on
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
@@ -47,7 +48,7 @@ class OfflineGenerator:
 
     >>> gen = OfflineGenerator(["Chains need oil. Oil keeps chains quiet.", "Brake pads wear out."], ["Chain care", "Brakes"])
     >>> gen.make("Chain care", "Chains need oil. Oil keeps chains quiet.", "web")
-    'chain care chains oil'
+    'chain care chains need oil'
     """
 
     name = NAME
@@ -134,22 +135,31 @@ class OfflineGenerator:
             run: list[str] = []
             for word in [*_words(sentence), ""]:
                 if word and self._is_content(word) and not word.isdigit():
+                    if run and word[:1].isupper() and run[-1][:1].islower():  # a new item of a list or heading
+                        break_run = run
+                        run = []
+                        self._add_noun_phrase(break_run, scores, scored)
                     run.append(word)
                     continue
-                while run and not self.noun_end(run[-1]):
-                    run.pop()
-                while run and not self.nominal(run[0]):
-                    run.pop(0)
-                for size in range(1, min(len(run), 4) + 1):
-                    phrase = " ".join(run[-size:])
-                    low = phrase.lower()
-                    score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size ** 0.3
-                    if score > scored.get(low, (0, ""))[0]:
-                        scored[low] = (score, phrase)
+                self._add_noun_phrase(run, scores, scored)
                 run = []
         ranked = sorted(scored.values(), key=lambda x: -x[0])
         best = ranked[0][0] if ranked else 0
         return [_lower_first(p) for score, p in ranked if score > 0 and score >= 0.3 * best]  # weak phrases say little
+
+    def _add_noun_phrase(self, run: list[str], scores: dict[str, float], scored: dict) -> None:
+        """Score the noun phrases that end a run of content words (cut back to end on a noun, start on a nominal word)."""
+        run = list(run)
+        while run and not self.noun_end(run[-1]):
+            run.pop()
+        while run and not self.nominal(run[0]):
+            run.pop(0)
+        for size in range(1, min(len(run), 4) + 1):
+            phrase = " ".join(run[-size:])
+            low = phrase.lower()
+            score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size ** 0.3
+            if score > scored.get(low, (0, ""))[0]:
+                scored[low] = (score, phrase)
 
     def _question(self, sentence: str, topic: str, phrase: str) -> str:
         """A question a sentence answers, by the first rule that fits (English grammar, no domain rule):
@@ -166,6 +176,8 @@ class OfflineGenerator:
             return f"How do I {_lower_first(' '.join(self._to_noun(clause[:COPY_LIMIT])))}?"
         for k, word in enumerate(clause[:8]):
             low = word.lower()
+            if k and clause[0].lower() in _DEICTIC:
+                break  # "This condition is ..." names nothing out of context
             if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6:
                 question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
                 return f"{question}?" if mentions(question) else f"{question} for {topic}?"
@@ -205,7 +217,7 @@ class OfflineGenerator:
         """What a searcher would call a title's subject: a short title as it is (in sentence case when the
         title is in Title Case), else its first part before a colon, else its rarest noun phrase."""
         words = _words(title)
-        if len(words) > 6:
+        if len(words) > 10:
             head = _words(re.split(r"[:;,(]", title)[0])
             if 2 <= len(head) <= 6:
                 words = head
@@ -233,6 +245,9 @@ class OfflineGenerator:
             words = [*topic_words, *[w for w in pick(nouns, 1).lower().split() if w not in topic_words]]
             return " ".join(words[:7])
         if qtype == "title":
+            count, _ = self.siblings.get(title.strip().lower(), (0, None))
+            if count == 1 and len(_words(title)) >= 3 and index == 0:  # a title of its own: a person wrote it for this text
+                return title.strip()
             noun = pick(nouns)
             if not title.strip() or noun.lower() in topic.lower():
                 return noun[:1].upper() + noun[1:]

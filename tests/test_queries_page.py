@@ -22,7 +22,7 @@ def test_offline_generation_shows_counts_chart_and_preview():
     assert "47 passages → 282 new queries" in at.info[0].value
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert "offline-v3 (no LLM): made 282 queries" in at.success[0].value
+    assert "offline-v4 (no LLM): made 282 queries" in at.success[0].value
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
     assert table is not None
