@@ -140,15 +140,17 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8):
                                 help="A vLLM or Ollama server's URL; several, separated by commas, share the calls.",
                                 key=f"{prefix}_api_base")
     st.caption(key_status(model))
-    a, b, c, d = st.columns(4)
+    a, b, c, d, e = st.columns(5)
     temperature = a.slider("Temperature", 0.0, 1.5, 0.7, 0.1, key=f"{prefix}_temperature")
     concurrency = b.number_input("Concurrency", 1, 64, default_concurrency, key=f"{prefix}_concurrency")
     budget = c.number_input("Budget (USD, 0 = none)", 0.0, 10_000.0, 1.0, 0.5, key=f"{prefix}_budget")
     tries = d.number_input("Tries per call", 1, 10, 4, key=f"{prefix}_tries")
+    timeout = e.number_input("Timeout per try (s)", 0.1, 600.0, 60.0, 5.0, key=f"{prefix}_timeout",
+                             help="A call that takes longer is abandoned and tried again (up to the tries above).")
     set_setting(con, "llm_model", model.strip())
     set_setting(con, "llm_api_base", api_base.strip())
     return LLMConfig(model=model.strip(), api_base=api_base.strip() or None, temperature=temperature,
-                     concurrency=int(concurrency), budget_usd=budget or None, max_tries=int(tries))
+                     concurrency=int(concurrency), budget_usd=budget or None, max_tries=int(tries), timeout_s=float(timeout))
 
 
 def meter_text(meter) -> str:

@@ -22,9 +22,11 @@ if "last_generation" in st.session_state:
     report = st.session_state.pop("last_generation")
     message = (f"{report.generator}: made {report.made:,} queries ({report.flagged:,} flagged), "
                f"{report.skipped:,} already there; {meter_text(report.meter)}.")
-    (st.warning if report.meter.stopped else st.success)(message + (f" Run ended early: {report.meter.stopped}." if report.meter.stopped else ""))
+    (st.warning if report.meter.stopped or (report.failures and not report.made) else st.success)(
+        message + (f" Run ended early: {report.meter.stopped}." if report.meter.stopped else ""))
     if report.failures:
-        st.error(f"{len(report.failures)} calls failed after their retries; run again to retry them.")
+        st.error(f"{len(report.failures)} calls failed after their retries; run again to retry them (queries made are "
+                 f"kept). First failure: {report.failures[0]['error'][:300]}")
         st.dataframe(report.failures[:50], hide_index=True)
 
 with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty):

@@ -3,7 +3,7 @@
 
 from core.settings import database_path
 from storage.db import shared_cursor
-from tests.fake_llm import FakeLLM
+from tests.fake_llm import FakeLLM, answer_for
 from tests.test_pages import app
 
 
@@ -134,3 +134,41 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
 
     cancel_job(db(), job_id, grace_s=1)
     assert wait_for(db(), job_id, 30)["status"] == "cancelled"
+
+
+def llm_page(fake, **inputs):
+    at = queries_page()
+    at.radio(key="gen_mode").set_value("LLM through litellm").run()
+    at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
+    at.text_input(key="gen_api_base").input(fake.url).run()
+    at.radio(key="gen_scope").set_value("Random sample").run()
+    at.number_input(key="gen_sample_n").set_value(2).run()
+    for key, value in inputs.items():
+        at.number_input(key=key).set_value(value).run()
+    return at
+
+
+def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch):
+    """What a page shows for each LLM failure a user can meet; what was stored stays, nothing half-written."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeLLM(lambda body, nth: (200, b"<html>proxy error</html>", 0)) as fake:  # garbage that is not an answer
+        at = llm_page(fake, gen_tries=1)
+        at.button(key="generate").click().run()
+    assert not at.exception and "made 0 queries" in at.warning[0].value
+    assert "12 calls failed" in at.error[0].value and "First failure:" in at.error[0].value
+    assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == 0
+
+    with FakeLLM(lambda body, nth: (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)) as fake:
+        at = llm_page(fake)
+        at.button(key="generate").click().run()  # each call is refused once, then answered
+    assert not at.exception and "made 12 queries" in at.success[0].value and len(fake.calls) == 24
+    made = db().execute("SELECT count(*) FROM queries").fetchone()[0]
+    assert made == 12
+
+    with FakeLLM(lambda body, nth: (200, answer_for(body), 3.0)) as fake:  # a server that hangs past the timeout
+        at = llm_page(fake, gen_tries=1, gen_timeout=0.5)
+        at.number_input(key="gen_sample_n").set_value(4).run()  # 2 new passages beside the 2 done
+        at.button(key="generate").click().run()
+    assert not at.exception and "calls failed" in at.error[0].value
+    assert "timeout" in at.error[0].value.lower() or "timed out" in at.error[0].value.lower()
+    assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == made  # the earlier queries are kept
