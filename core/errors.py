@@ -46,3 +46,7 @@ class InvalidInput(QurateError, ValueError):
 
 class WorkspaceLocked(QurateError):
     """Another process holds the workspace database (DuckDB allows one process per file)."""
+
+
+class DiskFull(QurateError):
+    """The workspace's disk (or a file size limit) refused a write; the step's writes were rolled back."""

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import duckdb
 
-from core.errors import WorkspaceLocked
+from core.errors import DiskFull, WorkspaceLocked
 from storage.migrations import MIGRATIONS
 
 _open: dict[str, duckdb.DuckDBPyConnection] = {}
@@ -146,16 +146,47 @@ def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CHECKPOINT")
 
 
+_NO_ROOM = ("no space left", "file too large", "disk quota", "not enough space")
+
+
+def _no_room(err: Exception) -> bool:
+    return any(words in str(err).lower() for words in _NO_ROOM)
+
+
+def _disk_full(con: duckdb.DuckDBPyConnection) -> DiskFull:
+    try:
+        where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    except duckdb.Error:
+        where = "the workspace"
+    return DiskFull(f"The disk holding {where} is full (or a file size limit was reached): this step's writes were "
+                    "undone and everything stored before is intact. Free some space (or point QURATE_WORKSPACE at a "
+                    "folder on a larger disk), then run the step again; it resumes where it stopped.")
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run a block as one transaction: all of its writes land, or none do."""
+    """Run a block as one transaction: all of its writes land, or none do.
+
+    Raises:
+        DiskFull: the disk refused the writes (they were rolled back).
+    """
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as err:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed write may have ended the transaction already
+        if isinstance(err, duckdb.Error) and _no_room(err):
+            raise _disk_full(con) from None
         raise
-    con.execute("COMMIT")
+    try:
+        con.execute("COMMIT")
+    except duckdb.Error as err:
+        if _no_room(err):
+            raise _disk_full(con) from None
+        raise
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False,
