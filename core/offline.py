@@ -65,6 +65,10 @@ class OfflineGenerator:
             sf.update(seen)
             self.siblings[title.strip().lower()] = (count + 1, sf)
         self.siblings.pop("", None)
+        self.spread: Counter = Counter()  # how many sibling groups use a word: aspect words ("treatment") recur across topics
+        for count, sf in self.siblings.values():
+            if count >= 3:
+                self.spread.update(sf.keys())
         self.after_determiner: Counter = Counter()  # "the X", "a X": X is a noun or an adjective
         self.heads: Counter = Counter()  # "the X", "the Y X" closed by a function word: X heads a noun phrase
         self.seen: Counter = Counter()
@@ -93,7 +97,7 @@ class OfflineGenerator:
         tf = Counter(w.lower() for w in _words(text) if self._is_content(w) and not w.isdigit() and w.lower() not in topic)
         if count < 3:  # too few siblings to contrast with: plain TF-IDF
             return {w: c * self.idf(w) for w, c in tf.items()}
-        return {w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) for w, c in tf.items()}
+        return {w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) * math.log(2 + self.spread.get(w, 0)) ** 2 for w, c in tf.items()}
 
     def phrases(self, text: str, scores: dict[str, float]) -> list[str]:
         """Runs of up to four content words, best (highest summed aspect score) first."""
