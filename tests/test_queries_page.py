@@ -69,15 +69,23 @@ def test_edits_deletes_and_restores_show_in_the_preview():
     assert [c.value for c in at.caption if "match" in c.value][0].startswith(f"{flagged} queries match")
 
 
+def llm_page(fake, sample: int = 2, **inputs):
+    """The Queries page set to call the fake LLM for a random sample of passages."""
+    at = queries_page()
+    at.radio(key="gen_mode").set_value("LLM through litellm").run()
+    at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
+    at.text_input(key="gen_api_base").input(fake.url).run()
+    at.radio(key="gen_scope").set_value("Random sample").run()
+    at.number_input(key="gen_sample_n").set_value(sample).run()
+    for key, value in inputs.items():
+        at.number_input(key=key).set_value(value).run()
+    return at
+
+
 def test_llm_generation_through_the_page(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeLLM() as fake:
-        at = queries_page()
-        at.radio(key="gen_mode").set_value("LLM through litellm").run()
-        at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
-        at.text_input(key="gen_api_base").input(fake.url).run()
-        at.radio(key="gen_scope").set_value("Random sample").run()
-        at.number_input(key="gen_sample_n").set_value(3).run()
+        at = llm_page(fake, sample=3)
         assert "`OPENAI_API_KEY` is set" in [c.value for c in at.caption if "API_KEY" in c.value][0]
         assert "18 LLM calls" in at.info[0].value and "cost about $" in at.info[0].value
         at.button(key="generate").click().run()
@@ -89,10 +97,7 @@ def test_llm_generation_through_the_page(monkeypatch):
 def test_a_refused_key_shows_an_error_not_a_traceback(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     with FakeLLM(lambda body, nth: (401, {"error": {"message": "Incorrect API key"}}, 0)) as fake:
-        at = queries_page()
-        at.radio(key="gen_mode").set_value("LLM through litellm").run()
-        at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
-        at.text_input(key="gen_api_base").input(fake.url).run()
+        at = llm_page(fake)
         at.button(key="generate").click().run()
     assert not at.exception
     assert "check the model name and its API key" in at.error[0].value
@@ -134,18 +139,6 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
 
     cancel_job(db(), job_id, grace_s=1)
     assert wait_for(db(), job_id, 30)["status"] == "cancelled"
-
-
-def llm_page(fake, **inputs):
-    at = queries_page()
-    at.radio(key="gen_mode").set_value("LLM through litellm").run()
-    at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
-    at.text_input(key="gen_api_base").input(fake.url).run()
-    at.radio(key="gen_scope").set_value("Random sample").run()
-    at.number_input(key="gen_sample_n").set_value(2).run()
-    for key, value in inputs.items():
-        at.number_input(key=key).set_value(value).run()
-    return at
 
 
 def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch):
