@@ -5,82 +5,12 @@ flow as a new user would, asserting on what each page shows and saving a screens
 each page under test-artifacts/. Skips with a message when no Chromium is installed.
 """
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, go, no_error
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)")]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workspace = tmp_path_factory.mktemp("workspace")
-    env = {**os.environ, "QURATE_WORKSPACE": str(workspace)}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "streamlit.log").open("w")  # a file, not a pipe: an unread pipe fills up and blocks the server
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start: " + (ARTIFACTS / "streamlit.log").read_text()[-2000:])
-    yield url
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        tab = browser.new_page(viewport={"width": 1366, "height": 768})
-        tab.set_default_timeout(60_000)
-        tab.goto(server)
-        yield tab
-        browser.close()
-
-
-def go(page, name: str) -> None:
-    page.get_by_role("link", name=name, exact=True).first.click()
-    page.wait_for_selector(f"h1:has-text('{name}')")
-
-
-def no_error(page, shot: str) -> None:
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / f"{shot}.png"))
-    assert page.locator("[data-testid='stException']").count() == 0
-    assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
 
 @pytest.mark.timeout(1800)
