@@ -156,7 +156,7 @@ def _no_room(err: Exception) -> bool:
 def _disk_full(con: duckdb.DuckDBPyConnection) -> DiskFull:
     try:
         where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    except duckdb.Error:
+    except Exception:  # noqa: BLE001  (a connection whose write just failed may refuse any statement)
         where = "the workspace"
     return DiskFull(f"The disk holding {where} is full (or a file size limit was reached): this step's writes were "
                     "undone and everything stored before is intact. Free some space (or point QURATE_WORKSPACE at a "
@@ -194,12 +194,23 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: lis
     """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement;
     rows whose key exists are skipped (``ignore_duplicates``) or replace the old ones (``replace``).
 
+    Raises:
+        DiskFull: the disk refused the rows (none of them was written).
+
     DuckDB casts on the way in (VARCHAR to JSON, lists of floats to FLOAT[]).
     """
     name = f"frame_{table}"
     con.register(name, frame)
     try:
         listed = ", ".join(columns)
-        con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
+        try:
+            con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
+        except duckdb.Error as err:  # bulk writes are where a disk fills; outside a transaction this commits itself
+            if _no_room(err):
+                raise _disk_full(con) from None
+            raise
     finally:
-        con.unregister(name)
+        try:
+            con.unregister(name)
+        except Exception:  # noqa: BLE001  (after a failed write DuckDB refuses further work on this cursor)
+            pass

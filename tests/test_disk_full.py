@@ -40,3 +40,34 @@ def test_a_full_disk_during_ingest_is_a_message_and_nothing_half_written(tmp_pat
     assert main(["corpora"]) == 0
     listing = capsys.readouterr().out
     assert SAMPLE_NAME in listing and "big" not in listing  # the earlier corpus intact, nothing of the failed one
+
+
+MINE = """
+from core.generate import GenerationSettings, generate_queries, select_passages
+from core.ingest import load_sample_corpus
+from core.settings import database_path
+from storage.db import connect, held
+
+con = connect(database_path())
+corpus = load_sample_corpus(con).corpus_id
+generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}))
+con.close()
+""" + LIMITED.replace("6_000_000", "20_000") + """
+from core.errors import DiskFull
+from core.mine import mine_candidates
+try:
+    with held(database_path()) as con:  # as a page run holds it
+        mine_candidates(con, corpus, k=5)
+except DiskFull as err:
+    print("DISKFULL", err)
+"""
+
+
+def test_a_full_disk_during_mining_raises_the_named_error_and_the_workspace_reopens(capsys):
+    """Mining's bulk writes (embeddings, candidates) commit outside an explicit transaction: the same
+    DiskFull, which the Labels page shows as it shows every QurateError."""
+    result = subprocess.run([sys.executable, "-c", MINE], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DISKFULL" in result.stdout and "is full" in result.stdout and "Free some space" in result.stdout
+    assert main(["corpora"]) == 0  # the workspace opens afterwards, its corpus intact
+    assert SAMPLE_NAME in capsys.readouterr().out
