@@ -78,6 +78,16 @@ def native_bf16() -> bool:
         return False
 
 
+def expected_precision() -> str:
+    """The precision a model will most likely encode in here (the probe may still keep one in fp32)."""
+    import torch
+
+    wanted = precision_setting()
+    if wanted == "auto":
+        return "bf16" if not torch.cuda.is_available() and native_bf16() else "fp32"
+    return wanted
+
+
 def probe_texts() -> list[str]:
     """Texts of several lengths to compare precisions on: the sample corpus's first passages."""
     from core.ingest import SAMPLE_DIR

@@ -35,7 +35,8 @@ FLOW = [
 ]
 # Measured on 2 CPU cores (docs/BENCHMARKS.md), per core so that they scale with the machine.
 OFFLINE_QUERIES_PER_CORE_S = 190  # the offline generator with its database writes: 15,288 queries in 40 s
-ENCODE_PER_CORE_S = 11  # the bundled MiniLM encoding passages (MedQuAD's 15,775 in about 12 minutes)
+# The bundled MiniLM encoding MedQuAD passages, by precision (docs/BENCHMARKS.md, Encoding speed: 30.1 and 49.8 on 2 cores).
+ENCODE_PER_CORE_S = {"fp32": 15, "bf16": 25}
 
 
 @dataclass
@@ -78,9 +79,12 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     elif key == "labels":
         from core.judge import JudgeSettings
 
+        from core.embed import expected_precision
+
         judged = queries * JudgeSettings().max_candidates  # the LLM judge's default: each query's top candidates
-        cost = (f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S * cores))} on this "
-                f"machine's {cores} cores. The offline judge is instant; an LLM judge makes about "
+        precision = expected_precision()
+        cost = (f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S[precision] * cores))} "
+                f"on this machine's {cores} cores ({precision}). The offline judge is instant; an LLM judge makes about "
                 f"{judged:,} calls{dollars(judged * 350, judged * 40)}.")
     elif key == "reviewed":
         cost = "Only your time: every decision is kept, with who, when and why."

@@ -38,3 +38,14 @@ def test_a_wrong_precision_setting_says_what_to_write(monkeypatch):
     monkeypatch.setenv(embed.PRECISION_ENV, "half")
     with pytest.raises(InvalidInput, match="auto, fp32 or bf16"):
         embed.load_encoder()
+
+
+def test_the_expected_precision_follows_the_setting_and_the_cpu(monkeypatch):
+    for value in ("fp32", "bf16"):
+        monkeypatch.setenv(embed.PRECISION_ENV, value)
+        assert embed.expected_precision() == value
+    monkeypatch.setenv(embed.PRECISION_ENV, "auto")
+    monkeypatch.setattr(embed, "native_bf16", lambda: False)
+    assert embed.expected_precision() == "fp32"
+    monkeypatch.setattr(embed, "native_bf16", lambda: True)
+    assert embed.expected_precision() == "bf16"
