@@ -78,14 +78,16 @@ def native_bf16() -> bool:
         return False
 
 
+def _tries_bf16(wanted: str, on_cpu: bool) -> bool:
+    """Whether a model is tried in bf16: asked for, or left to auto on a CPU that computes it natively."""
+    return wanted == "bf16" or (wanted == "auto" and on_cpu and native_bf16())
+
+
 def expected_precision() -> str:
     """The precision a model will most likely encode in here (the probe may still keep one in fp32)."""
     import torch
 
-    wanted = precision_setting()
-    if wanted == "auto":
-        return "bf16" if not torch.cuda.is_available() and native_bf16() else "fp32"
-    return wanted
+    return "bf16" if _tries_bf16(precision_setting(), not torch.cuda.is_available()) else "fp32"
 
 
 def probe_texts() -> list[str]:
@@ -120,7 +122,7 @@ def load_encoder(name: str = BUNDLED, device: str | None = None, key: str | None
                 ) from None
             on_cpu = model.device.type == "cpu"
             encoder = Encoder(model, "fp32", CPU_BATCH if on_cpu else GPU_BATCH)
-            if wanted == "bf16" or (wanted == "auto" and on_cpu and native_bf16()):
+            if _tries_bf16(wanted, on_cpu):
                 half = Encoder(copy.deepcopy(model).to(torch.bfloat16), "bf16", encoder.batch_size)
                 probe = probe_texts()
                 agreement = float((encoder.encode(probe) * half.encode(probe)).sum(axis=1).min())

@@ -31,8 +31,8 @@ from storage.db import transaction
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 OFFLINE = "offline"
-ROUTED = "qurate-model"
-WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction  # the Router's name for the model every API base serves
+ROUTED = "qurate-model"  # the Router's name for the model every API base serves
+WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction
 
 
 @dataclass

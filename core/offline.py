@@ -140,9 +140,8 @@ class OfflineGenerator:
             for word in [*_words(sentence), ""]:
                 if word and self._is_content(word) and not word.isdigit():
                     if run and word[:1].isupper() and run[-1][:1].islower():  # a new item of a list or heading
-                        break_run = run
+                        self._add_noun_phrase(run, scores, scored)
                         run = []
-                        self._add_noun_phrase(break_run, scores, scored)
                     run.append(word)
                     continue
                 self._add_noun_phrase(run, scores, scored)
@@ -153,7 +152,7 @@ class OfflineGenerator:
 
     def _add_noun_phrase(self, run: list[str], scores: dict[str, float], scored: dict) -> None:
         """Score the noun phrases that end a run of content words (cut back to end on a noun, start on a nominal word)."""
-        run = list(run)
+        run = list(run)  # the caller's run is left as it is
         while run and not self.noun_end(run[-1]):
             run.pop()
         while run and not self.nominal(run[0]):

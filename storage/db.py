@@ -164,6 +164,17 @@ def _disk_full(con: duckdb.DuckDBPyConnection) -> DiskFull:
 
 
 @contextmanager
+def _refused_disk_is_disk_full(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A write the disk refused (DuckDB's error carries the OS's) becomes DiskFull; other errors pass."""
+    try:
+        yield
+    except duckdb.Error as err:
+        if _no_room(err):
+            raise _disk_full(con) from None
+        raise
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run a block as one transaction: all of its writes land, or none do.
 
@@ -172,21 +183,16 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        yield con
-    except BaseException as err:
+        with _refused_disk_is_disk_full(con):
+            yield con
+    except BaseException:
         try:
             con.execute("ROLLBACK")
         except duckdb.Error:
             pass  # a failed write may have ended the transaction already
-        if isinstance(err, duckdb.Error) and _no_room(err):
-            raise _disk_full(con) from None
         raise
-    try:
+    with _refused_disk_is_disk_full(con):
         con.execute("COMMIT")
-    except duckdb.Error as err:
-        if _no_room(err):
-            raise _disk_full(con) from None
-        raise
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False,
@@ -203,12 +209,8 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: lis
     con.register(name, frame)
     try:
         listed = ", ".join(columns)
-        try:
+        with _refused_disk_is_disk_full(con):  # bulk writes are where a disk fills; outside a transaction this commits itself
             con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
-        except duckdb.Error as err:  # bulk writes are where a disk fills; outside a transaction this commits itself
-            if _no_room(err):
-                raise _disk_full(con) from None
-            raise
     finally:
         try:
             con.unregister(name)
