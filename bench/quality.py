@@ -1,6 +1,6 @@
 """Benchmark: does fine-tuning help, on real held-out queries, measured by the product's own evaluation?
 
-    python -m bench.quality --corpus medquad|cisi|all [--quick] [--variants synthetic,oracle] [--retriever] [--spec JSON]
+    python -m bench.quality --corpus medquad|cisi|all [--quick] [--variants synthetic,oracle] [--retriever [--teacher reranker]] [--spec JSON]
 
 For each corpus (a BEIR folder under ../shared/data):
 1. ingests its corpus.jsonl into a bench workspace (embeddings cached there across runs);
@@ -122,6 +122,8 @@ def run_corpus(con, name: str, args) -> dict:
         for method in ["lce"] + (["distill"] if args.retriever else []):
             t = time.perf_counter()
             spec = {**args.spec, "method": method}  # the product's defaults (core.train.DEFAULTS) unless --spec says otherwise
+            if method == "distill" and args.teacher == "reranker":
+                spec["teacher"] = models["lce"]["system"]
             job = wait_for(con, launch_job(con, corpus, spec), timeout_s=args.train_timeout)
             timings[f"{variant}_train_{method}_s"] = time.perf_counter() - t
             if job["status"] != "done":
@@ -158,6 +160,8 @@ def main() -> None:
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
+    parser.add_argument("--teacher", default="ensemble", choices=["ensemble", "reranker"],
+                        help="the retriever's distillation teacher: the grades + dense + BM25 ensemble, or the reranker just trained")
     parser.add_argument("--corpus-passages", type=int, default=0,
                         help="cut each corpus to this many documents (those of the evaluation queries kept; 0: all)")
     parser.add_argument("--quick", action="store_true",

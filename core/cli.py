@@ -6,7 +6,7 @@
     qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
-    qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--epochs 3] [--spec JSON] [--prepare-only]
+    qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--teacher rerank:ID] [--epochs 3] [--spec JSON] [--prepare-only]
     qurate jobs "My corpus"
     qurate evaluate "My corpus" [--test-set ID] [--systems bm25,fused,rerank:3] [--k 30]
     qurate compare "My corpus" "a query" [--left dense --right rerank:3]
@@ -15,8 +15,9 @@
 Exit codes: 0 done, 1 a training job that failed or was cancelled, 2 a user error (with its
 message), 130 interrupted.
 
-The workspace is the one the app uses (QURATE_WORKSPACE). DuckDB lets one process write
-a file at a time: stop the app before running a command on the same workspace.
+The workspace is the one the app uses (QURATE_WORKSPACE). DuckDB lets one process open
+a file at a time; the app and each command hold it only while they work, so they take turns
+(a command that finds it busy for more than 5 s says which process holds it).
 """
 
 import argparse
@@ -97,7 +98,8 @@ def _train(con, args) -> int:
     from core.jobs import launch_job, poll_job, prepare_job
     from core.train import DEFAULTS
 
-    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, **({"epochs": args.epochs} if args.epochs else {}), **args.spec}
+    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, "teacher": args.teacher,
+            **({"epochs": args.epochs} if args.epochs else {}), **args.spec}
     if args.max_steps:
         spec["max_steps"] = args.max_steps
     if args.prepare_only:
@@ -235,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="lce: reranker (LCE); distill: retriever (listwise distillation); see README")
     train.add_argument("--tune", default="query", choices=list(TUNE),
                        help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
+    train.add_argument("--teacher", default="ensemble",
+                       help="distill only: ensemble (grades + dense + BM25, the default) or a model of the corpus, e.g. rerank:3 "
+                            "(`qurate jobs CORPUS` lists them): the grades plus its scores")
     train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
     train.add_argument("--prepare-only", action="store_true",
                        help="write the job folder (spec and data) and print the commands that run it, e.g. under "

@@ -4,11 +4,13 @@
   negatives: candidates graded 0, best-ranked first (random corpus passages fill a
   group that has too few).
 - Distillation lists (retriever): a query, its labelled candidates and the teacher's
-  scores for them, best-ranked first, padded with random passages. The teacher is an
-  ensemble: the effective grade (0-3) plus the candidate's dense and BM25 scores, each
-  min-max normalised within the query's list and weighted 0.5 (random padding gets 0).
-  The grade decides what is relevant; the rankers order the rest, so the student learns
-  the labels without unlearning what the rankers already get right (soft labels, as in GPL).
+  scores for them, best-ranked first, padded with random passages. The teacher is the
+  effective grade (0-3) plus a ranker's score, min-max normalised within the query's list
+  (random padding gets 0). The ranker is by default an ensemble, the candidate's dense and
+  BM25 scores weighted 0.5 each; a fine-tuned model of the workspace can take its place
+  (``teacher``: its scores as evaluation computes them). The grade decides what is relevant;
+  the ranker orders the rest, so the student learns the labels without unlearning what the
+  rankers already get right (soft labels, as in GPL).
 
 Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
 whose text is also a held-out test query of the corpus. A dev split, by source passage
@@ -20,8 +22,10 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
+import numpy as np
 
 from core.errors import InvalidInput, QurateError
 from core.vocabulary import RELEVANT
@@ -46,8 +50,12 @@ def _in_dev(passage_id: str, fraction: float, seed: int) -> bool:
 def build_training_data(
     con: duckdb.DuckDBPyConnection, corpus: int, group_size: int = 8, list_size: int = 20,
     dev_fraction: float = 0.1, seed: int = 0,
+    teacher: Callable[[list[str], list[list[str]]], list[np.ndarray]] | None = None,
 ) -> TrainingData:
     """LCE groups, distillation lists and a dev split from a corpus's effective labels.
+
+    ``teacher`` scores each list's passages (queries, lists of passage ids -> one array per list);
+    None: the dense + BM25 ensemble of the mining scores.
 
     Raises:
         QurateError: no labelled query to train on.
@@ -70,6 +78,7 @@ def build_training_data(
     rng = random.Random(seed)
     all_ids = sorted(texts)
     data = TrainingData()
+    judged = []  # per list: the grades of its labelled candidates, and the ensemble's scores of them
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
     for query_id, rows in labels.groupby("query_id", sort=True):
         text, qtype, source = queries[query_id]
@@ -98,11 +107,19 @@ def build_training_data(
         group_negatives = (negatives + fill)[: group_size - 1]
         data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
                             "positive": texts[source], "negatives": [texts[p] for p in group_negatives]})
-        teacher = rows["grade"].astype(float) + 0.5 * (_unit(rows["dense_score"]) + _unit(rows["bm25_score"]))
-        listed = [(p, float(t)) for p, t in zip(rows["passage_id"], teacher)][:list_size]
-        listed += [(p, 0.0) for p in fill if p not in {x for x, _ in listed}][: list_size - len(listed)]
+        ranked = rows.iloc[:list_size]
+        judged.append((ranked["grade"].to_numpy(dtype=float),
+                       0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy()))
         data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
-                           "candidates": [texts[p] for p, _ in listed], "teacher": [g for _, g in listed]})
+                           "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)]})
+    if teacher and judged:
+        scores = teacher([r["query"] for r in data.lists], [r["candidates"][:len(g)] for r, (g, _) in zip(data.lists, judged)])
+        ranker = [_unit(np.asarray(s, dtype=float)) for s in scores]
+    else:
+        ranker = [ensemble for _, ensemble in judged]
+    for row, (grades, _), ranks in zip(data.lists, judged, ranker):  # random padding gets 0
+        row["teacher"] = (grades + ranks).tolist() + [0.0] * (len(row["candidates"]) - len(grades))
+        row["candidates"] = [texts[p] for p in row["candidates"]]
     data.counts = {
         "train_queries": len(data.groups), "dev_queries": len(data.dev),
         "reviewed_queries": sum(g["reviewed"] for g in data.groups),

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from core.datasets import build_training_data, export
-from core.errors import JobFailed, NotFound
+from core.errors import InvalidInput, JobFailed, NotFound
+from core.systems import System, corpus_systems, list_scores
 from core.settings import workspace_dir
 from core.train import DEFAULTS
 from core.vocabulary import method, query_only
@@ -46,7 +47,8 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     the outcome once the folder holds a result. Returns (job id, folder)."""
     spec = {**DEFAULTS, **spec, "corpus_id": corpus}
     kind = method(spec["method"]).kind
-    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"])
+    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"],
+                               teacher=_teacher(con, corpus, spec))
     if not data.groups:
         raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
     spec["data_counts"] = data.counts
@@ -58,6 +60,25 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     (folder / "spec.json").write_text(json.dumps(spec, indent=2))
     store.set_folder(con, job_id, str(folder))
     return job_id, folder
+
+
+def _teacher(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict):
+    """The distillation teacher's scorer: None for the default ensemble, else a system of this corpus
+    (a fine-tuned model, or bm25 / dense / fused) scoring each list as evaluation would.
+
+    Raises:
+        InvalidInput: a teacher for a method that does not distil, or one that is not a system of this corpus.
+    """
+    name = spec.get("teacher", "ensemble")
+    if name == "ensemble":
+        return None
+    if method(spec["method"]).loss != "distill":
+        raise InvalidInput(f"a teacher applies to distillation only, not to {spec['method']}; leave it at 'ensemble'")
+    system = System.parse(name)
+    if system not in corpus_systems(con, corpus):
+        raise InvalidInput(f"the teacher {name} is not a model of this corpus; pick one of the Train page's finished models "
+                           f"(rerank:<id> or retrieve:<id>), or 'ensemble'")
+    return lambda queries, lists: list_scores(con, corpus, system, queries, lists)
 
 
 def export_document_vectors(con: duckdb.DuckDBPyConnection, data, base_model: str, folder: Path) -> None:

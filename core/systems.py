@@ -99,6 +99,30 @@ class System:
         return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
 
 
+def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | System", queries: list[str],
+                lists: list[list[str]], batch: int = 256, progress=None) -> list[np.ndarray]:
+    """A system's scores of each query's listed passages (passage ids), as evaluation would score them:
+    the distillation teacher when it is a fine-tuned model. Queries go through ``System.score`` in batches."""
+    from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
+
+    system = System.parse(system)
+    passage_ids, texts = passage_texts(con, corpus)
+    index = {p: i for i, p in enumerate(passage_ids)}
+    scores: list[np.ndarray] = []
+    for start in range(0, len(queries), batch):
+        if progress:
+            progress(start / max(len(queries), 1), f"teacher {system}: scoring queries {start + 1:,}-{min(start + batch, len(queries)):,}")
+        part, rows = queries[start:start + batch], lists[start:start + batch]
+        width = max(len(r) for r in rows)
+        pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])
+        first_stage = {"dense": dense_scores(con, corpus, part)}
+        if system.kind in ("bm25", "fused"):
+            first_stage["bm25"] = bm25_index(con, corpus).scores(part)
+            first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
+        scores += [s[:len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
+    return scores
+
+
 def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, texts: list[str]) -> np.ndarray:
     from sentence_transformers import CrossEncoder
 

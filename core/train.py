@@ -25,7 +25,7 @@ from core.vocabulary import METHODS, TUNE, method, query_only
 DEFAULTS = {
     "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 3, "learning_rate": 5e-5,
     "batch_size": 64, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
-    "eval_steps": 100, "warmup_ratio": 0.1,
+    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble",
 }
 
 
@@ -307,6 +307,8 @@ def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
         f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
         f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
         + ", ".join(f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed"))
+        + (f"\n- teacher: the grades plus {'dense and BM25 scores' if spec['teacher'] == 'ensemble' else spec['teacher']}"
+           if METHODS[spec["method"]].loss == "distill" else "")
         + f"\n- dev nDCG@10: baseline {metrics['baseline_dev_ndcg@10']}, fine-tuned {metrics['dev_ndcg@10']}"
         + (f", interpolation weight {metrics['interpolation_weight']}" if "interpolation_weight" in metrics else "")
         + ("\n\n**Worse than its baseline on the dev split: not promoted.**" if metrics["worse_than_baseline"] else "") + "\n"

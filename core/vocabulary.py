@@ -34,7 +34,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("lce-cross-encoder", "reranker", "lce", "reranker: a cross-encoder fine-tuned with LCE (bring a trained cross-encoder)",
            cross_encoder=True),
     Method("distill", "retriever", "distill",
-           "retriever: listwise distillation from an ensemble teacher (grades + dense + BM25), plus 0.1 x InfoNCE",
+           "retriever: listwise distillation from a teacher (grades + dense and BM25, or + a fine-tuned reranker), plus 0.1 x InfoNCE",
            frozen_documents=True),
     Method("infonce", "retriever", "infonce", "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)"),
 )}

@@ -7,6 +7,7 @@ from core.datasets import build_training_data
 from core.embed import BUNDLED
 from core.errors import QurateError
 from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs, list_models
+from core.systems import System, corpus_systems
 from core.train import DEFAULTS, estimate_seconds
 from core.vocabulary import METHODS, TUNE
 from pages._shared import active_corpus, connection
@@ -48,6 +49,15 @@ tune = st.radio("What learns", list(TUNE), format_func=lambda t: f"{t}: {TUNE[t]
                 help="Query-only training keeps every passage's cached vector, so it trains on a whole corpus in minutes "
                      "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step: "
                      "use it on a GPU.")
+teacher = "ensemble"
+if METHODS[method].loss == "distill":
+    tuned = [str(s) for s in corpus_systems(con, corpus) if s.model_id is not None]
+    teacher = st.selectbox(
+        "Teacher", ["ensemble"] + tuned[::-1], key="train_teacher",
+        format_func=lambda t: "ensemble: grades + dense + BM25 scores" if t == "ensemble" else f"grades + {System.parse(t).label(con)}",
+        help="The student learns the teacher's order of each query's candidates: the judge's grade decides what is relevant, "
+             "the teacher's scores (as evaluation computes them) order the rest. A fine-tuned reranker that beats the "
+             "baseline makes a better teacher than the first-stage rankers (docs/BENCHMARKS.md).")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
@@ -71,7 +81,7 @@ if device.startswith("CPU") and (tune == "full" or not METHODS[method].frozen_do
 if st.button("Start training", type="primary", key="start_training", disabled=METHODS[method].cross_encoder and not base.strip()):
     spec = {"method": method, "tune": tune, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
-            "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1}
+            "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1, "teacher": teacher}
     try:
         job_id = launch_job(con, corpus, spec)
     except QurateError as err:

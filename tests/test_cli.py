@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from core.cli import main
@@ -58,6 +60,16 @@ def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     assert "dev nDCG@10" in out
     model = connect(database_path()).execute("SELECT max(id) FROM models").fetchone()[0]
     assert main(["jobs", name]) == 0 and f"model {model}" in capsys.readouterr().out
+    # the reranker just trained teaches a retriever: the lists carry the grades plus its scores
+    assert main(["train", name, "--method", "distill", "--teacher", f"rerank:{model}", "--prepare-only"]) == 0
+    folder = __import__("pathlib").Path(capsys.readouterr().out.split(" prepared in ")[1].split("\n")[0])
+    assert json.loads((folder / "spec.json").read_text())["teacher"] == f"rerank:{model}"
+    assert main(["train", name, "--method", "distill", "--prepare-only"]) == 0
+    default = __import__("pathlib").Path(capsys.readouterr().out.split(" prepared in ")[1].split("\n")[0])
+    taught, ensemble = ([json.loads(line)["teacher"] for line in open(f / "train_lists.jsonl")] for f in (folder, default))
+    assert len(taught) == len(ensemble) and taught != ensemble
+    assert main(["train", name, "--method", "distill", "--teacher", "rerank:999", "--prepare-only"]) == 2
+    assert "not a model of this corpus" in capsys.readouterr().err
     assert main(["evaluate", name, "--systems", f"bm25,rerank:{model}"]) == 0
     board = capsys.readouterr().out
     assert "MiniLM (baseline)" in board and f"(rerank)" in board and "20 queries" in board

@@ -139,6 +139,9 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
 
     cancel_job(db(), job_id, grace_s=1)
     assert wait_for(db(), job_id, 30)["status"] == "cancelled"
+    assert "train_teacher" not in [box.key for box in at.selectbox]  # LCE has no teacher
+    at.selectbox(key="train_method").set_value("distill").run()  # a retriever learns from a teacher
+    assert not at.exception and at.selectbox(key="train_teacher").options == ["ensemble: grades + dense + BM25 scores"]
 
 
 def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch):

@@ -184,6 +184,39 @@ def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_score
         assert max(entry["teacher"]) == entry["teacher"][source]  # the graded answer stays on top
 
 
+def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
+    from core.errors import InvalidInput
+    from core.jobs import prepare_job
+    from core.retrieve import bm25_index, passage_texts
+    from storage.labels import effective_labels
+
+    con, corpus = labelled
+    ensemble = build_training_data(con, corpus, dev_fraction=0.0)
+    job_id, folder = prepare_job(con, corpus, {"method": "distill", "teacher": "bm25", "dev_fraction": 0.0})
+    lists = [json.loads(line) for line in open(folder / "train_lists.jsonl")]
+    assert json.loads((folder / "spec.json").read_text())["teacher"] == "bm25"
+    labels = effective_labels(con, corpus)
+    ids, texts = passage_texts(con, corpus)
+    index = {p: i for i, p in enumerate(ids)}
+    changed = 0
+    for entry, default in zip(lists, ensemble.lists):
+        assert entry["candidates"] == default["candidates"]
+        rows = labels[(labels["query_id"] == entry["query_id"]) & labels["grade"].notna()].sort_values("rank")
+        scores = bm25_index(con, corpus).scores([entry["query"]])[0][[index[p] for p in rows["passage_id"]]]
+        unit = (scores - scores.min()) / (scores.max() - scores.min())
+        assert entry["teacher"][:len(rows)] == pytest.approx((rows["grade"].to_numpy() + unit).tolist())
+        assert entry["teacher"][len(rows):] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
+        changed += entry["teacher"] != pytest.approx(default["teacher"])
+    assert changed > 0  # BM25 alone orders some lists unlike the ensemble
+    jobs = con.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    for spec, says in (({"method": "lce", "teacher": "bm25"}, "distillation only"),
+                       ({"method": "distill", "teacher": "rerank:999"}, "not a model of this corpus"),
+                       ({"method": "distill", "teacher": "best"}, "unknown system")):
+        with pytest.raises(InvalidInput, match=says):
+            prepare_job(con, corpus, spec)
+    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs  # a refused teacher leaves no job behind
+
+
 @pytest.mark.slow
 def test_the_job_spec_round_trips(labelled):
     con, corpus = labelled
