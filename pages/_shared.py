@@ -163,16 +163,18 @@ def meter_text(meter) -> str:
 STOPPED = "stopped_notice"
 
 
-def stop_button(container, key: str, kept: str) -> None:
+def stop_button(container, key: str, kept: str, notice: str | None = None) -> None:
     """A Stop button beside a long step's progress bar. A click makes Streamlit rerun the page, which
     ends the step at its next progress update; ``kept`` (what the step had stored) stays, and running
-    the step again resumes from it. The next run of the page says so."""
-    container.button("Stop", key=key, on_click=_stopped, args=(kept,),
-                     help=f"Stops now; {kept} so far are kept, and running the step again resumes.")
+    the step again resumes from it. The next run of the page says so, or says ``notice`` instead
+    (a step that stores nothing until its end)."""
+    hint = f"Stops now; {kept} so far are kept, and running the step again resumes." if notice is None else f"Stops now; {kept}."
+    notice = notice or f"Stopped. {kept[:1].upper() + kept[1:]} so far are kept; run the step again to resume."
+    container.button("Stop", key=key, on_click=_stopped, args=(notice,), help=hint)
 
 
-def _stopped(kept: str) -> None:
-    st.session_state[STOPPED] = f"Stopped. {kept[:1].upper() + kept[1:]} so far are kept; run the step again to resume."
+def _stopped(notice: str) -> None:
+    st.session_state[STOPPED] = notice
 
 
 def show_stopped() -> None:

@@ -9,7 +9,7 @@ from core.ingest import (IngestOptions, corpus_summary, delete_corpus, ingest_fi
                          passage_lengths, search_passages)
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.workspace import list_corpora, test_sets
-from pages._shared import active_corpus, connection, set_active_corpus
+from pages._shared import STOPPED, active_corpus, connection, set_active_corpus, show_stopped, stop_button
 
 PAGE_SIZE = 20
 AUTO = "(automatic)"
@@ -34,8 +34,10 @@ def show_report(report) -> None:
 
 
 def run_ingest(action, label: str) -> None:
-    """Run an ingest with a progress bar; show a domain error instead of a traceback."""
+    """Run an ingest with a progress bar and a Stop button; show a domain error instead of a traceback."""
     bar = st.progress(0.0, text=label)
+    stop_button(st, "stop_ingest", "nothing from this upload is stored (a corpus is written at the end, in one go)",
+                notice="Stopped. Nothing from this upload was stored; press the same button to start it again.")
     try:
         report = action(lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
     except QurateError as err:
@@ -48,7 +50,9 @@ def run_ingest(action, label: str) -> None:
 
 
 if "last_ingest" in st.session_state:
+    st.session_state.pop(STOPPED, None)  # it was stored before a Stop could take effect
     show_report(st.session_state.pop("last_ingest"))
+show_stopped()
 
 upload_tab, sample_tab = st.tabs(["Upload files", "Sample corpus"])
 with upload_tab:

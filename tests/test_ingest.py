@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 
 from core.ingest import IngestOptions, ingest_files, ingest_path, load_sample_corpus
 from core.readers import Fields, table_columns
@@ -158,3 +159,33 @@ def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, t
     assert [r[0] for r in con.execute("SELECT json_extract(spec, '$.corpus_id')::INTEGER FROM jobs").fetchall()] == [kept]
     assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 1
     assert corpora.list_corpora(con)["id"].tolist() == [kept]
+
+
+def test_an_ingest_stopped_at_any_progress_update_stores_nothing_of_it(con):
+    """The Corpus page's Stop raises inside the progress callback (Streamlit's rerun): wherever it lands
+    before the end, nothing of the upload is stored and the corpus already there is intact."""
+    load_sample_corpus(con)
+    before = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+    files = [("a.txt", b"Chains need oil. " * 400), ("b.md", b"# Brakes\nPads wear. " * 300)]
+    updates = []
+    ingest_files(con, "Counted", files, IngestOptions(), lambda fraction, message: updates.append(message))
+    from core.ingest import delete_corpus
+
+    delete_corpus(con, corpora.corpus_id(con, "Counted"))
+    assert len(updates) >= 4 and updates[-1] == "done"
+
+    class Stopped(Exception):
+        pass
+
+    for stop_at in range(len(updates) - 1):  # every update but the last, which comes after the commit
+        seen = []
+
+        def progress(fraction, message):
+            seen.append(message)
+            if len(seen) > stop_at:
+                raise Stopped
+
+        with pytest.raises(Stopped):
+            ingest_files(con, "Stopped", files, IngestOptions(), progress)
+        assert corpora.corpus_id(con, "Stopped") is None, updates[stop_at]
+        assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == before
