@@ -119,7 +119,12 @@ def run_corpus(con, name: str, args) -> dict:
         timings[f"{variant}_mine_judge_s"] = time.perf_counter() - t
         systems = ["bm25", "fused"]
         models = {}
-        for method in ["lce"] + (["distill"] if args.retriever else []):
+        for method in ["lce"] * args.rounds + (["distill"] if args.retriever else []):
+            if method == "lce" and "lce" in models:  # another round: mine again with the reranker just trained
+                t = time.perf_counter()
+                mine_candidates(con, corpus, k=30, model=get_model(con, int(models["lce"]["system"].split(":")[1]))["path"])
+                judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
+                timings[f"{variant}_mine_judge_again_s"] = time.perf_counter() - t
             t = time.perf_counter()
             spec = {**args.spec, "method": method}  # the product's defaults (core.train.DEFAULTS) unless --spec says otherwise
             if method == "distill" and args.teacher == "reranker":
@@ -160,6 +165,7 @@ def main() -> None:
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
+    parser.add_argument("--rounds", type=int, default=1, help="LCE rounds: each after the first mines again with the last reranker")
     parser.add_argument("--teacher", default="ensemble", choices=["ensemble", "reranker"],
                         help="the retriever's distillation teacher: the grades + dense + BM25 ensemble, or the reranker just trained")
     parser.add_argument("--corpus-passages", type=int, default=0,
