@@ -100,7 +100,7 @@ class System:
 
 
 def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | System", queries: list[str],
-                lists: list[list[str]], batch: int = 256, progress=None) -> list[np.ndarray]:
+                lists: list[list[str]], batch: int = 256) -> list[np.ndarray]:
     """A system's scores of each query's listed passages (passage ids), as evaluation would score them:
     the distillation teacher when it is a fine-tuned model. Queries go through ``System.score`` in batches."""
     from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
@@ -110,8 +110,6 @@ def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | Syst
     index = {p: i for i, p in enumerate(passage_ids)}
     scores: list[np.ndarray] = []
     for start in range(0, len(queries), batch):
-        if progress:
-            progress(start / max(len(queries), 1), f"teacher {system}: scoring queries {start + 1:,}-{min(start + batch, len(queries)):,}")
         part, rows = queries[start:start + batch], lists[start:start + batch]
         width = max(len(r) for r in rows)
         pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])

@@ -56,8 +56,9 @@ if METHODS[method].loss == "distill":
         "Teacher", ["ensemble"] + tuned[::-1], key="train_teacher",
         format_func=lambda t: "ensemble: grades + dense + BM25 scores" if t == "ensemble" else f"grades + {System.parse(t).label(con)}",
         help="The student learns the teacher's order of each query's candidates: the judge's grade decides what is relevant, "
-             "the teacher's scores (as evaluation computes them) order the rest. A fine-tuned reranker that beats the "
-             "baseline makes a better teacher than the first-stage rankers (docs/BENCHMARKS.md).")
+             "the teacher's scores (as evaluation computes them) order the rest. With offline grades both teachers trained "
+             "the same model on MedQuAD and CISI: the grades weigh most and the teacher breaks their ties "
+             "(docs/BENCHMARKS.md).")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
@@ -83,7 +84,8 @@ if st.button("Start training", type="primary", key="start_training", disabled=ME
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
             "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1, "teacher": teacher}
     try:
-        job_id = launch_job(con, corpus, spec)
+        with st.spinner("Exporting the training data" + (" (the teacher scores every list first)" if teacher != "ensemble" else "")):
+            job_id = launch_job(con, corpus, spec)
     except QurateError as err:
         st.error(str(err))
     else:
