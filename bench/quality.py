@@ -30,7 +30,7 @@ from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
 from core.jobs import launch_job, wait_for
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
-from core.prompts import QUERY_TYPES
+from core.prompts import OFFLINE_TYPES, QUERY_TYPES
 from storage import corpora
 from storage import queries as qstore
 from storage.db import connect
@@ -159,7 +159,8 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=RESULTS / "quality-ws")
     parser.add_argument("--eval-queries", type=int, default=500, help="a seeded sample of the real queries (all if fewer)")
     parser.add_argument("--train-passages", type=int, default=0, help="a seeded sample of the training passages (0: all)")
-    parser.add_argument("--types", default=",".join(QUERY_TYPES), help="offline query types, in turn over the passages")
+    parser.add_argument("--types", default=",".join(OFFLINE_TYPES),
+                        help=f"offline query types, in turn over the passages (default: the generator's own; any of {QUERY_TYPES})")
     parser.add_argument("--every", default="", help="query types to make for every passage besides the one in turn, e.g. question")
     parser.add_argument("--variants", default="synthetic",
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "

@@ -3,7 +3,7 @@
     qurate ingest "My corpus" path/to/folder-or-file [--chunk-tokens 180 --overlap-tokens 30]
     qurate sample
     qurate corpora
-    qurate generate "My corpus" [--types question=1,keywords=1] [--sample 800] [--model gpt-4o-mini]
+    qurate generate "My corpus" [--types question=1,casual=1] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
     qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--teacher rerank:ID] [--epochs 3] [--spec JSON] [--prepare-only]
@@ -28,7 +28,7 @@ from core.embed import BUNDLED
 from core.errors import InvalidInput, NotFound, QurateError
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
-from core.generate import GenerationSettings, generate_queries, select_passages
+from core.generate import GenerationSettings, default_types, generate_queries, select_passages
 from core.llm import OFFLINE, LLMConfig
 from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
@@ -63,12 +63,13 @@ def _corpus(con, name: str) -> int:
 
 def _generate(con, args) -> int:
     corpus = _corpus(con, args.corpus)
-    try:
-        per_type = {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
-    except ValueError:
-        raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
     config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget,
                        timeout_s=args.timeout)
+    try:
+        per_type = ({name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
+                    if args.types else default_types(config.offline))
+    except ValueError:
+        raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
     passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
     from tqdm import tqdm
 
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--title-field", help="the column or field holding a title (optional)")
     generate = commands.add_parser("generate", help="generate synthetic queries (offline unless --model)")
     generate.add_argument("corpus")
-    generate.add_argument("--types", default="question=1,keywords=1", help="type=count,... of " + ",".join(QUERY_TYPES))
+    generate.add_argument("--types", help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: one question and one "
+                          "casual search offline (measured best, docs/BENCHMARKS.md), one of each type with an LLM")
     generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
     generate.add_argument("--model", default=OFFLINE, help="a litellm model name; default: the offline generator")

@@ -17,12 +17,18 @@ from core import filters
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
-from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, render
+from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, render
 from storage import corpora
 from storage import queries as store
 from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
 from storage.db import transaction
 from core.errors import InvalidInput
+
+
+def default_types(offline: bool) -> dict[str, int]:
+    """One query per passage of each type made by default: the offline generator's two natural-language
+    types (``OFFLINE_TYPES``, measured), or all six from an LLM (Tamber et al.: a mix of types helps)."""
+    return {t: 1 for t in (OFFLINE_TYPES if offline else QUERY_TYPES)}
 
 
 @dataclass
@@ -36,7 +42,7 @@ class GenerationSettings:
         llm: the model; ``LLMConfig()`` (model "offline") uses the offline generator.
     """
 
-    per_type: dict[str, int] = field(default_factory=lambda: {"question": 1, "keywords": 1})
+    per_type: dict[str, int] = field(default_factory=lambda: default_types(offline=True))
     templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     examples: str = ""
     llm: LLMConfig = field(default_factory=LLMConfig)

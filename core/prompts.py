@@ -6,6 +6,10 @@ the text), recorded with every query made from it.
 """
 
 QUERY_TYPES = ["question", "claim", "title", "keywords", "web", "casual"]
+# What the offline generator makes unless told otherwise: its two natural-language types. Its claims, titles,
+# keywords and web queries are fragments of the passage's own words; trained on questions and casual searches
+# alone the reranker ranked better on both MedQuAD and CISI (docs/BENCHMARKS.md). An LLM makes all six by default.
+OFFLINE_TYPES = ["question", "casual"]
 
 TYPE_LABELS = {
     "question": "Question",

@@ -71,11 +71,11 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     if key == "passages":
         cost = "Free: nothing is sent anywhere."
     elif key == "queries":
-        from core.prompts import QUERY_TYPES
+        from core.generate import default_types
 
-        n = passages * len(QUERY_TYPES)  # the Queries page asks for one query of each type
-        cost = (f"{n:,} queries for {passages:,} passages: offline {_duration(n / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
-                f"no LLM; with an LLM {n:,} calls{dollars(n * 400, n * 30)}.")
+        offline, n = passages * len(default_types(offline=True)), passages * len(default_types(offline=False))
+        cost = (f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
+                f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}.")
     elif key == "labels":
         from core.judge import JudgeSettings
 

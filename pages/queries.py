@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.generate import (GenerationSettings, counts_by_type, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
+from core.generate import (GenerationSettings, counts_by_type, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
@@ -33,7 +33,9 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     config = llm_settings(con, "gen")
     if config.offline:
         st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
-                   "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words.")
+                   "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words. "
+                   "By default it makes its two natural-language types, questions and casual searches: trained on those "
+                   "alone, models ranked real queries better than with all six (docs/BENCHMARKS.md).")
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)
     sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
@@ -43,7 +45,8 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
 
     st.write("Queries per passage, by type")
     columns = st.columns(len(QUERY_TYPES))
-    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, 1, key=f"gen_n_{t}")) for i, t in enumerate(QUERY_TYPES)}
+    made = default_types(config.offline)  # offline: its two natural-language types (measured); an LLM: all six
+    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}")) for i, t in enumerate(QUERY_TYPES)}
     templates = dict(DEFAULT_TEMPLATES)
     examples = ""
     if not config.offline:

@@ -37,6 +37,12 @@ def test_generate_offline_from_the_command_line(capsys):
     con.close()
     assert main(["generate", "nope"]) == 2
     assert main(["generate", "Sample: home bicycle maintenance", "--types", "question"]) == 2
+    # no --types: the offline default, a question and a casual search per passage (the 10 above made theirs already)
+    assert main(["generate", "Sample: home bicycle maintenance"]) == 0
+    con = connect(database_path())
+    assert con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL ORDER BY ALL").fetchall() == [
+        ("casual", 47), ("question", 47), ("web", 20)]
+    con.close()
 
 
 def test_mine_and_judge_from_the_command_line(capsys):

@@ -19,14 +19,15 @@ def db():
 
 def test_offline_generation_shows_counts_chart_and_preview():
     at = queries_page()
-    assert "47 passages → 282 new queries" in at.info[0].value
+    assert "47 passages → 94 new queries" in at.info[0].value  # offline: a question and a casual search each
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert "offline-v4 (no LLM): made 282 queries" in at.success[0].value
+    assert "offline-v4 (no LLM): made 94 queries" in at.success[0].value
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
     assert table is not None
-    assert db().execute("SELECT count(DISTINCT qtype), min(origin), max(origin) FROM queries").fetchone() == (6, "offline", "offline")
+    assert db().execute("SELECT list(DISTINCT qtype ORDER BY qtype), min(origin), max(origin) FROM queries").fetchone() == (
+        ["casual", "question"], "offline", "offline")
 
 
 def test_sample_and_types_shape_the_plan():
@@ -36,6 +37,7 @@ def test_sample_and_types_shape_the_plan():
     for qtype in ["claim", "title", "web", "casual"]:
         at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
     at.number_input(key="gen_n_question").set_value(2).run()
+    at.number_input(key="gen_n_keywords").set_value(1).run()
     assert "5 passages → 15 new queries" in at.info[0].value
     at.button(key="generate").click().run()
     assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == 15
