@@ -46,7 +46,9 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     st.write("Queries per passage, by type")
     columns = st.columns(len(QUERY_TYPES))
     made = default_types(config.offline)  # offline: its two natural-language types (measured); an LLM: all six
-    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}")) for i, t in enumerate(QUERY_TYPES)}
+    suffix = "" if config.offline else "_llm"  # each has its own inputs, so picking a model brings its defaults
+    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
+                for i, t in enumerate(QUERY_TYPES)}
     templates = dict(DEFAULT_TEMPLATES)
     examples = ""
     if not config.offline:

@@ -113,13 +113,13 @@ def test_labels_page_mines_and_judges_offline():
     at.button(key="mine").click().run()
     assert not at.exception and not at.error
     kept = db().execute("SELECT count(*) FROM queries WHERE len(flags) = 0 AND NOT deleted").fetchone()[0]
-    assert kept > 200 and f"for {kept} queries" in at.success[0].value
+    assert kept > 80 and f"for {kept} queries" in at.success[0].value  # of 94: a question and a casual search a passage
     at.button(key="judge").click().run()
     assert not at.exception
     assert "offline-judge-v2 (no LLM)" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Confirmed sources"].replace(",", "")) > 250
-    assert int(metrics["Hard negatives"].replace(",", "")) > 1000
+    assert int(metrics["Confirmed sources"].replace(",", "")) > 80
+    assert int(metrics["Hard negatives"].replace(",", "")) > 300
     assert len(at.dataframe) >= 1
 
 
@@ -132,7 +132,7 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
     at = at.switch_page("pages/train.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Training queries"]) > 200 and int(metrics["Dev queries"]) > 10
+    assert int(metrics["Training queries"]) > 60 and int(metrics["Dev queries"]) > 3
     assert "Device: CPU" in [c.value for c in at.caption if c.value.startswith("Device")][0]
     at.button(key="start_training").click().run()
     assert not at.exception and "started" in at.success[0].value

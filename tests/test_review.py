@@ -132,8 +132,8 @@ def test_review_page_review_undo_and_filter():
     at = app().switch_page("pages/corpus.py").run()
     at.button(key="load_sample").click().run()
     at = at.switch_page("pages/queries.py").run()
-    for qtype in ["claim", "title", "keywords", "casual"]:
-        at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
+    at.number_input(key="gen_n_casual").set_value(0).run()
+    at.number_input(key="gen_n_web").set_value(1).run()  # questions and web queries
     at.button(key="generate").click().run()
     at = at.switch_page("pages/labels.py").run()
     at.button(key="mine").click().run()
