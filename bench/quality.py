@@ -31,6 +31,7 @@ from core.jobs import launch_job, wait_for
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
 from core.prompts import OFFLINE_TYPES, QUERY_TYPES
+from core.systems import System
 from storage import corpora
 from storage import queries as qstore
 from storage.db import connect
@@ -122,7 +123,7 @@ def run_corpus(con, name: str, args) -> dict:
         for method in ["lce"] * args.rounds + (["distill"] if args.retriever else []):
             if method == "lce" and "lce" in models:  # another round: mine again with the reranker just trained
                 t = time.perf_counter()
-                mine_candidates(con, corpus, k=30, model=get_model(con, int(models["lce"]["system"].split(":")[1]))["path"])
+                mine_candidates(con, corpus, k=30, model=get_model(con, System.parse(models["lce"]["system"]).model_id)["path"])
                 judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
                 timings[f"{variant}_mine_judge_again_s"] = time.perf_counter() - t
             t = time.perf_counter()

@@ -77,9 +77,8 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         cost = (f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
                 f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}.")
     elif key == "labels":
-        from core.judge import JudgeSettings
-
         from core.embed import expected_precision
+        from core.judge import JudgeSettings
 
         judged = queries * JudgeSettings().max_candidates  # the LLM judge's default: each query's top candidates
         precision = expected_precision()
