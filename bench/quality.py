@@ -139,7 +139,7 @@ def run_corpus(con, name: str, args) -> dict:
             models[method] = {"system": systems[-1], "metrics": get_model(con, job["model_id"])["metrics"]}
             print(f"{name} {variant} {method}: trained in {timings[f'{variant}_train_{method}_s']:.0f} s; "
                   f"dev {models[method]['metrics'].get('baseline_dev_ndcg@10')} -> {models[method]['metrics'].get('dev_ndcg@10')}, "
-                  f"weight {models[method]['metrics'].get('interpolation_weight')}", flush=True)
+                  f"weight mix {models[method]['metrics'].get('weight_mix')}", flush=True)
         t = time.perf_counter()
         board = evaluate(con, test_set, systems)
         timings[f"{variant}_evaluate_s"] = time.perf_counter() - t

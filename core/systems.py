@@ -89,8 +89,8 @@ class System:
             raise NotFound(f"no model {self.model_id}; it may have been deleted: pick another system")
         if model["method"] in METHODS and METHODS[model["method"]].cross_encoder:
             return _cross_encoder_scores(model["path"], queries, pools, texts)
-        # a bi-encoder: the union of the pools encoded in one call (cached), its cosine mixed with the
-        # baseline's by the weight its dev split chose
+        # a bi-encoder: the union of the pools encoded in one call (cached); a model trained before its
+        # weights were mixed with the base's (core.train._mix_with_base) mixes its cosine with the baseline's
         union = np.unique(pools)
         documents = embed.encode(con, [texts[i] for i in union], model["path"], role="document")
         position = np.searchsorted(union, pools)

@@ -17,7 +17,7 @@ def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
     metrics = [json.loads(m) if m else {} for m in frame["metrics"]]
     frame["dev_ndcg@10"] = [m.get("dev_ndcg@10") for m in metrics]
     frame["baseline_dev_ndcg@10"] = [m.get("baseline_dev_ndcg@10") for m in metrics]
-    frame["interpolation_weight"] = [m.get("interpolation_weight") for m in metrics]
+    frame["weight_mix"] = [m.get("weight_mix", m.get("interpolation_weight")) for m in metrics]  # older models mixed scores
     frame["worse_than_baseline"] = [bool(m.get("worse_than_baseline")) for m in metrics]
     return frame.drop(columns=["metrics"])
 

@@ -5,6 +5,7 @@ import math
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -142,7 +143,7 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     folder = job["folder"]
     metrics = json.loads(con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])
     assert 0 < metrics["baseline_dev_ndcg@10"] <= 1 and 0 < metrics["dev_ndcg@10"] <= 1  # scored on the frozen vectors
-    assert metrics["interpolation_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert metrics["weight_mix"] in (0.25, 0.5, 0.75, 1.0) and "interpolation_weight" not in metrics
     assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {"document_encoder": DEFAULTS["base_model"]}
     texts = [json.loads(line) for line in open(os.path.join(folder, "documents.jsonl"))]
     vectors = np.load(os.path.join(folder, "documents.npy"))
@@ -289,3 +290,43 @@ def test_the_interpolation_weight_stays_near_the_base_unless_dev_says_more_helps
     clear = {0.25: base + 0.01, 0.5: base + 0.05, 1.0: base + 0.03 + rng.normal(0, 0.001, 400)}
     assert closest_to_base(clear) == 0.5  # a clear gain does
     assert closest_to_base({0.5: base, 1.0: base.copy()}) == 0.5  # identical rows: the smaller weight
+
+
+def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev_split_chose():
+    import copy
+
+    from sentence_transformers import SentenceTransformer
+
+    from core import embed
+    from core.metrics import mean_ndcg_at_10
+    from core.train import _mix_with_base
+
+    sample = Path(__file__).parents[1] / "core" / "sample"
+    passages = {p["_id"]: p["text"] for p in map(json.loads, open(sample / "passages.jsonl"))}
+    queries = {q["_id"]: q["text"] for q in map(json.loads, open(sample / "queries.jsonl"))}
+    qrels = [line.split("\t")[:2] for line in open(sample / "qrels" / "test.tsv").read().splitlines()[1:25]]
+    others = sorted(passages)
+    dev = [{"query": queries[q], "positive": [passages[p]],
+            "negative": [passages[o] for o in others if o != p][i % 7::7][:6]} for i, (q, p) in enumerate(qrels)]
+    base = SentenceTransformer(str(embed.bundled_model_path()))
+    tuned = copy.deepcopy(base)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a "fine-tuned" model far from its base: noise on every weight
+        for parameter in tuned.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * parameter.std().nan_to_num(0) * 0.3)
+    before = {k: v.clone() for k, v in tuned.state_dict().items()}
+
+    metrics = _mix_with_base({"base_model": DEFAULTS["base_model"]}, tuned, dev)
+
+    def dev_ndcg(model):
+        rows = [model.encode(d["positive"] + d["negative"], normalize_embeddings=True)
+                @ model.encode(d["query"], normalize_embeddings=True) for d in dev]
+        return mean_ndcg_at_10(rows, [{0} for _ in dev])
+
+    by_mix, chosen = metrics["dev_ndcg@10_by_mix"], metrics["weight_mix"]
+    assert set(by_mix) == {0.0, 0.25, 0.5, 0.75, 1.0} and chosen in (0.25, 0.5, 0.75, 1.0)
+    assert by_mix[0.0] == pytest.approx(dev_ndcg(base), abs=1e-6)  # the base alone, for the record
+    assert by_mix[1.0] < by_mix[0.0]  # the noise hurt: the full step away from the base is not what dev chose
+    assert chosen < 1.0 and by_mix[chosen] == pytest.approx(dev_ndcg(tuned), abs=1e-6)
+    mixed, base_weights = tuned.state_dict(), base.state_dict()
+    assert all(torch.allclose(mixed[k], chosen * before[k] + (1 - chosen) * base_weights[k], atol=1e-6) for k in before)
