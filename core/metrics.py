@@ -20,8 +20,9 @@ def mean_ndcg_at_10(scores: list[np.ndarray], relevant: list[set[int]]) -> float
 
 
 def closest_to_base(per_weight: dict[float, np.ndarray], alpha: float = 0.05) -> float:
-    """The smallest interpolation weight whose per-query scores are not significantly below the best weight's
-    (paired t-test at ``alpha``): the model stays as close to its base as the dev split allows."""
+    """The smallest weight of the fine-tuned model in its mix with the base whose per-query scores are not
+    significantly below the best weight's (paired t-test at ``alpha``): the model stays as close to its base
+    as the dev split allows."""
     from scipy.stats import ttest_rel
 
     best = max(per_weight, key=lambda w: (per_weight[w].mean(), -w))

@@ -144,6 +144,9 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     metrics = json.loads(con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])
     assert 0 < metrics["baseline_dev_ndcg@10"] <= 1 and 0 < metrics["dev_ndcg@10"] <= 1  # scored on the frozen vectors
     assert metrics["weight_mix"] in (0.25, 0.5, 0.75, 1.0) and "interpolation_weight" not in metrics
+    # the dev score reported (and the flag) is the kept model's: the chosen mix, not the unmixed fine-tune
+    assert metrics["dev_ndcg@10"] == metrics["dev_ndcg@10_by_mix"][str(metrics["weight_mix"])]
+    assert metrics["worse_than_baseline"] == (metrics["dev_ndcg@10"] < metrics["baseline_dev_ndcg@10"])
     assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {"document_encoder": DEFAULTS["base_model"]}
     texts = [json.loads(line) for line in open(os.path.join(folder, "documents.jsonl"))]
     vectors = np.load(os.path.join(folder, "documents.npy"))
@@ -277,7 +280,7 @@ def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
     assert (folder / "model" / "qurate.json").exists() and not list(folder.glob("result-rank*.json"))
 
 
-def test_the_interpolation_weight_stays_near_the_base_unless_dev_says_more_helps():
+def test_the_weight_mix_stays_near_the_base_unless_dev_says_more_helps():
     import numpy as np
 
     from core.metrics import closest_to_base
@@ -328,5 +331,6 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
     assert by_mix[0.0] == pytest.approx(dev_ndcg(base), abs=1e-6)  # the base alone, for the record
     assert by_mix[1.0] < by_mix[0.0]  # the noise hurt: the full step away from the base is not what dev chose
     assert chosen < 1.0 and by_mix[chosen] == pytest.approx(dev_ndcg(tuned), abs=1e-6)
+    assert metrics["dev_ndcg@10"] == by_mix[chosen] != by_mix[1.0]  # the kept model's dev score, not the unmixed one's
     mixed, base_weights = tuned.state_dict(), base.state_dict()
     assert all(torch.allclose(mixed[k], chosen * before[k] + (1 - chosen) * base_weights[k], atol=1e-6) for k in before)
