@@ -251,11 +251,11 @@ def run(folder: Path) -> dict:
             best = trainer.state.best_metric
             final = float(best) if best is not None else _ndcg_key(evaluator(model))
         metrics = {"baseline_dev_ndcg@10": baseline, "dev_ndcg@10": final,
-                   "worse_than_baseline": bool(final is not None and baseline is not None and final < baseline),
                    "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
-        if not METHODS[spec["method"]].cross_encoder and dev and baseline is not None:
+        if not METHODS[spec["method"]].cross_encoder and dev and baseline is not None:  # dev_ndcg@10: the kept mix's
             metrics.update(_mix_with_base(spec, model, dev, evaluator if query_only(spec) else None))
-            metrics["worse_than_baseline"] = bool(metrics["dev_ndcg@10"] < baseline)  # the kept mix's dev score
+        kept = metrics["dev_ndcg@10"]
+        metrics["worse_than_baseline"] = bool(kept is not None and baseline is not None and kept < baseline)
         if trainer.is_world_process_zero():
             if use_length:
                 model.max_seq_length = use_length
@@ -293,15 +293,17 @@ def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
         queries = model.encode([d["query"] for d in dev], normalize_embeddings=True, convert_to_numpy=True)
         return [np.stack([vectors[t] for t in d["positive"] + d["negative"]]) @ q for d, q in zip(dev, queries)]
 
-    per_mix = {}
-    for a in (0.0, 0.25, 0.5, 0.75, 1.0):
+    def mix(a: float) -> None:
         model.load_state_dict({k: a * v + (1 - a) * base[k] if v.is_floating_point() and k in base else v
                                for k, v in tuned.items()})
+
+    per_mix = {}
+    for a in (0.0, 0.25, 0.5, 0.75, 1.0):
+        mix(a)
         per_mix[a] = ndcg_at_10(dev_scores(), relevant)
     # the base alone (0) is listed for the record, never chosen: a trained model moves at least a quarter
     chosen = closest_to_base({a: s for a, s in per_mix.items() if a > 0})
-    model.load_state_dict({k: chosen * v + (1 - chosen) * base[k] if v.is_floating_point() and k in base else v
-                           for k, v in tuned.items()})
+    mix(chosen)
     return {"weight_mix": chosen, "dev_ndcg@10": float(per_mix[chosen].mean()),
             "dev_ndcg@10_by_mix": {a: float(s.mean()) for a, s in per_mix.items()}}
 
