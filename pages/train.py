@@ -149,7 +149,7 @@ else:
     if not worse.empty:
         st.warning(f"{len(worse)} model(s) rank worse than their baseline on the dev split: they are flagged and not promoted "
                    f"({', '.join(worse['name'])}).")
-    st.dataframe(models[["id", "name", "kind", "base_model", "baseline_dev_ndcg@10", "dev_ndcg@10", "weight_mix",
+    st.dataframe(models[["id", "name", "kind", "base_model", "baseline_dev_ndcg@10", "dev_ndcg@10", "mixed_with_base",
                          "worse_than_baseline", "path"]], hide_index=True, width="stretch")
     chosen = st.selectbox("Export a model", models["id"].tolist(), format_func=lambda i: models.set_index("id").loc[i, "name"], key="export_model")
     if st.button("Prepare zip", key="prepare_zip"):

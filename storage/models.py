@@ -17,9 +17,18 @@ def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
     metrics = [json.loads(m) if m else {} for m in frame["metrics"]]
     frame["dev_ndcg@10"] = [m.get("dev_ndcg@10") for m in metrics]
     frame["baseline_dev_ndcg@10"] = [m.get("baseline_dev_ndcg@10") for m in metrics]
-    frame["weight_mix"] = [m.get("weight_mix", m.get("interpolation_weight")) for m in metrics]  # older models mixed scores
+    frame["mixed_with_base"] = [_mix(m) for m in metrics]
     frame["worse_than_baseline"] = [bool(m.get("worse_than_baseline")) for m in metrics]
     return frame.drop(columns=["metrics"])
+
+
+def _mix(metrics: dict) -> str:
+    """How a model is mixed with its base: its weights (WiSE-FT) or, for models trained before, its scores."""
+    if "weight_mix" in metrics:
+        return f"weights {metrics['weight_mix']:g} x fine-tuned"
+    if "interpolation_weight" in metrics:
+        return f"scores {metrics['interpolation_weight']:g} x fine-tuned"
+    return "not mixed"
 
 
 def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:

@@ -1,5 +1,6 @@
 """Evaluation: ranx metrics against hand computation, the significance test, the held-out rule, pages."""
 
+import json
 import math
 
 import pytest
@@ -100,11 +101,20 @@ def test_evaluate_and_compare_pages():
     assert len(labels) == 20 and any("✅" in label for label in labels)
 
 
-def _model(con, corpus: int, worse: bool) -> int:
+def _model(con, corpus: int, worse: bool, **metrics) -> int:
     job = con.execute("INSERT INTO jobs (kind, status, spec, folder) VALUES ('reranker', 'done', ?, '') RETURNING id",
                       [f'{{"corpus_id": {corpus}, "method": "lce"}}']).fetchone()[0]
     return con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, 'reranker', ?, '', '', ?) RETURNING id",
-                       [job, f"m{job}", f'{{"worse_than_baseline": {str(worse).lower()}}}']).fetchone()[0]
+                       [job, f"m{job}", json.dumps({"worse_than_baseline": worse, **metrics})]).fetchone()[0]
+
+
+def test_the_models_table_says_whether_a_model_mixes_weights_or_scores_with_its_base(con, tiny):
+    from storage.models import list_models
+
+    corpus, _ = tiny
+    ids = [_model(con, corpus, False, weight_mix=0.75), _model(con, corpus, False, interpolation_weight=0.5), _model(con, corpus, False)]
+    mixed = list_models(con, corpus).set_index("id")["mixed_with_base"]
+    assert [mixed[i] for i in ids] == ["weights 0.75 x fine-tuned", "scores 0.5 x fine-tuned", "not mixed"]
 
 
 def test_compare_opens_on_the_newest_model_not_flagged_worse_on_dev(con, tiny):
