@@ -100,11 +100,11 @@ def run_corpus(con, name: str, args) -> dict:
         timings[f"{variant}_ingest_s"] = time.perf_counter() - t
         t = time.perf_counter()
         if variant == "synthetic":
-            for qtype in filter(None, args.every.split(",")):  # these types for every passage
-                generate_queries(con, corpus, train, GenerationSettings(per_type={qtype: 1}))
-            types = args.types.split(",")
-            for index, qtype in enumerate(types):  # and one more query per passage, the types in turn
-                generate_queries(con, corpus, train[index::len(types)], GenerationSettings(per_type={qtype: 1}))
+            every = [t for t in args.every.split(",") if t]
+            if every:  # these types for every passage
+                generate_queries(con, corpus, train, GenerationSettings(per_type=dict.fromkeys(every, 1)))
+            # and one more query per passage, the types in turn, as the Queries page makes them offline
+            generate_queries(con, corpus, train, GenerationSettings(per_type=dict.fromkeys(args.types.split(","), 1), in_turn=True))
         else:  # the diagnostic: real questions of the training passages (never of the evaluation passages)
             by_doc = {}
             for p in train:

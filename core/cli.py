@@ -3,7 +3,7 @@
     qurate ingest "My corpus" path/to/folder-or-file [--chunk-tokens 180 --overlap-tokens 30]
     qurate sample
     qurate corpora
-    qurate generate "My corpus" [--types question=1,casual=1] [--sample 800] [--model gpt-4o-mini]
+    qurate generate "My corpus" [--types question=1,casual=1] [--no-in-turn] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
     qurate train "My corpus" [--method lce|distill|lce-cross-encoder|infonce] [--tune query|full] [--teacher rerank:ID] [--epochs 3] [--spec JSON] [--prepare-only]
@@ -82,7 +82,8 @@ def _generate(con, args) -> int:
         bar.refresh()
 
     try:
-        report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, llm=config), show)
+        in_turn = (config.offline and not args.types) if args.in_turn is None else args.in_turn
+        report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, in_turn=in_turn, llm=config), show)
     except KeyboardInterrupt:
         print("\ninterrupted: what was made is kept; run the same command again to resume", file=sys.stderr)
         return 130
@@ -212,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--title-field", help="the column or field holding a title (optional)")
     generate = commands.add_parser("generate", help="generate synthetic queries (offline unless --model)")
     generate.add_argument("corpus")
-    generate.add_argument("--types", help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: one question and one "
-                          "casual search offline (measured best, docs/BENCHMARKS.md), one of each type with an LLM")
+    generate.add_argument("--types", help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: questions and casual "
+                          "searches in turn offline (measured best, docs/BENCHMARKS.md), one of each type with an LLM")
+    generate.add_argument("--in-turn", action=argparse.BooleanOptionalAction, default=None,
+                          help="each passage gets one of the types, in turn over the passages, instead of all of them "
+                               "(default: on for the offline default types, off with --types or an LLM)")
     generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
     generate.add_argument("--model", default=OFFLINE, help="a litellm model name; default: the offline generator")

@@ -6,6 +6,7 @@ query is stored the moment its answer arrives; a run that is stopped or killed a
 started again skips what is stored and pays for nothing twice.
 """
 
+import hashlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -37,12 +38,18 @@ class GenerationSettings:
 
     Attributes:
         per_type: query type -> queries per passage (types left out make none).
+        in_turn: each passage gets one of the asked types, the types taking turns over the passages
+            (chosen from the passage id, so a rerun or a wider selection picks the same), instead of
+            every type for every passage. The offline generator's default: with its two types in turn,
+            models ranked real queries as well as with both types for every passage, on both benchmark
+            corpora, for half the queries and half the training time (docs/BENCHMARKS.md).
         templates: type -> prompt template (defaults in core.prompts).
         examples: few-shot examples pasted by the user, added to every prompt.
         llm: the model; ``LLMConfig()`` (model "offline") uses the offline generator.
     """
 
     per_type: dict[str, int] = field(default_factory=lambda: default_types(offline=True))
+    in_turn: bool = False
     templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     examples: str = ""
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -98,8 +105,9 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
     rows = corpora.passages_by_id(con, corpus, passage_ids)
     model = OFFLINE_NAME if settings.llm.offline else settings.llm.model
     items = []
+    asked = [t for t in QUERY_TYPES if settings.per_type.get(t, 0) > 0]
     for passage_id, title, text, text_hash in sorted(rows):
-        for qtype in QUERY_TYPES:
+        for qtype in [_turn(passage_id, asked)] if settings.in_turn else QUERY_TYPES:
             template = settings.templates.get(qtype, DEFAULT_TEMPLATES[qtype])
             version = "offline" if settings.llm.offline else prompt_version(SYSTEM, template, settings.examples)
             for index in range(settings.per_type.get(qtype, 0)):
@@ -110,6 +118,11 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
                     request = LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
                 items.append(_Item(passage_id, title, text, text_hash, qtype, index, version, key, request))
     return items
+
+
+def _turn(passage_id: str, types: list[str]) -> str:
+    """The one type a passage gets when types take turns: fixed by its id."""
+    return types[int(hashlib.sha1(passage_id.encode()).hexdigest()[:8], 16) % len(types)]
 
 
 def estimate_generation(con, corpus: int, passage_ids: list[str], settings: GenerationSettings) -> dict:

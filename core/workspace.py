@@ -73,7 +73,7 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     elif key == "queries":
         from core.generate import default_types
 
-        offline, n = passages * len(default_types(offline=True)), passages * len(default_types(offline=False))
+        offline, n = passages, passages * len(default_types(offline=False))  # offline: its types in turn, one per passage
         cost = (f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
                 f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}.")
     elif key == "labels":

@@ -34,8 +34,9 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     if config.offline:
         st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
                    "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words. "
-                   "By default it makes its two natural-language types, questions and casual searches: trained on those "
-                   "alone, models ranked real queries better than with all six (docs/BENCHMARKS.md).")
+                   "By default it makes its two natural-language types, questions and casual searches, in turn (one query "
+                   "per passage): trained on those, models ranked real queries better than with all six, and as well as "
+                   "with both for every passage at half the cost (docs/BENCHMARKS.md).")
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)
     sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
@@ -49,6 +50,11 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     suffix = "" if config.offline else "_llm"  # each has its own inputs, so picking a model brings its defaults
     per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
                 for i, t in enumerate(QUERY_TYPES)}
+    in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=config.offline,
+                          key=f"gen_in_turn{suffix}",
+                          help="Offline, models trained on one query per passage with the types in turn ranked real queries "
+                               "as well as with every type for every passage, on both benchmark corpora, for half the queries "
+                               "and training time (docs/BENCHMARKS.md).")
     templates = dict(DEFAULT_TEMPLATES)
     examples = ""
     if not config.offline:
@@ -60,7 +66,7 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
             st.caption("Versions: " + ", ".join(f"{t} `{prompt_version(SYSTEM, templates[t], examples)}`" for t in QUERY_TYPES))
 
     try:
-        settings = GenerationSettings(per_type=per_type, templates=templates, examples=examples, llm=config)
+        settings = GenerationSettings(per_type=per_type, in_turn=in_turn, templates=templates, examples=examples, llm=config)
     except QurateError as err:
         st.error(str(err))
         st.stop()

@@ -37,11 +37,20 @@ def test_generate_offline_from_the_command_line(capsys):
     con.close()
     assert main(["generate", "nope"]) == 2
     assert main(["generate", "Sample: home bicycle maintenance", "--types", "question"]) == 2
-    # no --types: the offline default, a question and a casual search per passage (the 10 above made theirs already)
+    # no --types: the offline default, a question or a casual search per passage, in turn (the 10 above may
+    # already have the question their turn gives them)
     assert main(["generate", "Sample: home bicycle maintenance"]) == 0
     con = connect(database_path())
-    assert con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL ORDER BY ALL").fetchall() == [
-        ("casual", 47), ("question", 47), ("web", 20)]
+    counts = dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall())
+    turns = dict(con.execute("SELECT qtype, count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual') "
+                             "GROUP BY ALL").fetchall())
+    assert counts["web"] == 20 and counts["casual"] > 10 and counts["question"] >= 10
+    assert con.execute("SELECT count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual')").fetchone()[0] == 47
+    assert turns["casual"] + turns["question"] <= 47 + 10  # only the 10 sampled passages may have both
+    con.close()
+    assert main(["generate", "Sample: home bicycle maintenance", "--no-in-turn"]) == 0  # both for every passage
+    con = connect(database_path())
+    assert dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall()) == {"casual": 47, "question": 47, "web": 20}
     con.close()
 
 

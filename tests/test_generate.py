@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import Counter
 
 import pytest
 
@@ -271,3 +272,18 @@ def test_several_api_bases_share_one_run_and_a_dead_one_is_routed_around(con, co
         report = generate_queries(con, corpus, select_passages(con, corpus),
                                   GenerationSettings(per_type={"title": 1}, llm=config))
     assert report.made == 6 and report.failures == [] and len(alive.calls) == 6
+
+
+def test_types_in_turn_give_each_passage_one_type_and_keep_it_on_a_rerun(con):
+    corpus = load_sample_corpus(con).corpus_id  # 47 passages
+    everything = select_passages(con, corpus)
+    settings = GenerationSettings(per_type={"question": 1, "casual": 1}, in_turn=True)
+    first = generate_queries(con, corpus, everything[:20], settings)
+    again = generate_queries(con, corpus, everything, settings)  # a wider selection: the first 20 keep their type
+    assert first.made == 20 and again.made == len(everything) - 20 and again.skipped == 20
+    per_passage = con.execute("SELECT passage_id, count(*), min(qtype) FROM queries GROUP BY 1").fetchall()
+    assert len(per_passage) == len(everything) and {n for _, n, _ in per_passage} == {1}
+    by_type = Counter(t for _, _, t in per_passage)
+    assert set(by_type) == {"question", "casual"} and min(by_type.values()) >= len(everything) / 4  # both take turns
+    both = generate_queries(con, corpus, everything, GenerationSettings(per_type={"question": 1, "casual": 1}))
+    assert both.made == len(everything)  # without turns, each passage also gets the type it had not

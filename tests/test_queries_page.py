@@ -19,10 +19,11 @@ def db():
 
 def test_offline_generation_shows_counts_chart_and_preview():
     at = queries_page()
-    assert "47 passages → 94 new queries" in at.info[0].value  # offline: a question and a casual search each
+    assert "47 passages → 47 new queries" in at.info[0].value  # offline: a question or a casual search each, in turn
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert "offline-v4 (no LLM): made 94 queries" in at.success[0].value
+    assert "offline-v4 (no LLM): made 47 queries" in at.success[0].value
+    assert db().execute("SELECT count(DISTINCT passage_id), max(n) FROM (SELECT passage_id, count(*) n FROM queries GROUP BY 1)").fetchone() == (47, 1)
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
     assert table is not None
@@ -38,6 +39,7 @@ def test_sample_and_types_shape_the_plan():
         at.number_input(key=f"gen_n_{qtype}").set_value(0).run()
     at.number_input(key="gen_n_question").set_value(2).run()
     at.number_input(key="gen_n_keywords").set_value(1).run()
+    at.checkbox(key="gen_in_turn").uncheck().run()  # every asked type for every passage
     assert "5 passages → 15 new queries" in at.info[0].value
     at.button(key="generate").click().run()
     assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == 15
@@ -113,13 +115,13 @@ def test_labels_page_mines_and_judges_offline():
     at.button(key="mine").click().run()
     assert not at.exception and not at.error
     kept = db().execute("SELECT count(*) FROM queries WHERE len(flags) = 0 AND NOT deleted").fetchone()[0]
-    assert kept > 80 and f"for {kept} queries" in at.success[0].value  # of 94: a question and a casual search a passage
+    assert kept > 40 and f"for {kept} queries" in at.success[0].value  # of 47: a question or a casual search a passage
     at.button(key="judge").click().run()
     assert not at.exception
     assert "offline-judge-v2 (no LLM)" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Confirmed sources"].replace(",", "")) > 80
-    assert int(metrics["Hard negatives"].replace(",", "")) > 300
+    assert int(metrics["Confirmed sources"].replace(",", "")) > 40
+    assert int(metrics["Hard negatives"].replace(",", "")) > 150
     assert len(at.dataframe) >= 1
 
 
@@ -132,7 +134,7 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
     at = at.switch_page("pages/train.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Training queries"]) > 60 and int(metrics["Dev queries"]) > 3
+    assert int(metrics["Training queries"]) > 30 and int(metrics["Dev queries"]) > 3
     assert "Device: CPU" in [c.value for c in at.caption if c.value.startswith("Device")][0]
     at.button(key="start_training").click().run()
     assert not at.exception and "started" in at.success[0].value
