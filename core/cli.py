@@ -28,7 +28,7 @@ from core.embed import BUNDLED
 from core.errors import InvalidInput, NotFound, QurateError
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
-from core.generate import GenerationSettings, default_types, generate_queries, select_passages
+from core.generate import GenerationSettings, default_in_turn, default_types, generate_queries, select_passages
 from core.llm import OFFLINE, LLMConfig
 from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
@@ -82,7 +82,7 @@ def _generate(con, args) -> int:
         bar.refresh()
 
     try:
-        in_turn = (config.offline and not args.types) if args.in_turn is None else args.in_turn
+        in_turn = (default_in_turn(config.offline) and not args.types) if args.in_turn is None else args.in_turn
         report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, in_turn=in_turn, llm=config), show)
     except KeyboardInterrupt:
         print("\ninterrupted: what was made is kept; run the same command again to resume", file=sys.stderr)

@@ -71,9 +71,10 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     if key == "passages":
         cost = "Free: nothing is sent anywhere."
     elif key == "queries":
-        from core.generate import default_types
+        from core.generate import default_in_turn, default_types
 
-        offline, n = passages, passages * len(default_types(offline=False))  # offline: its types in turn, one per passage
+        offline = passages * (1 if default_in_turn(offline=True) else len(default_types(offline=True)))
+        n = passages * (1 if default_in_turn(offline=False) else len(default_types(offline=False)))
         cost = (f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
                 f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}.")
     elif key == "labels":

@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.generate import (GenerationSettings, counts_by_type, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
+from core.generate import (GenerationSettings, counts_by_type, default_in_turn, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
@@ -50,7 +50,7 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
     suffix = "" if config.offline else "_llm"  # each has its own inputs, so picking a model brings its defaults
     per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
                 for i, t in enumerate(QUERY_TYPES)}
-    in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=config.offline,
+    in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=default_in_turn(config.offline),
                           key=f"gen_in_turn{suffix}",
                           help="Offline, models trained on one query per passage with the types in turn ranked real queries "
                                "as well as with every type for every passage, on both benchmark corpora, for half the queries "
