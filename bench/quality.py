@@ -148,7 +148,8 @@ def run_corpus(con, name: str, args) -> dict:
             "protocol": protocol, "training_passages": len(train), "mining_source_in_top30": mining.source_in_top_k,
             "mined_queries": mining.queries, "pool_recall": board.pool_recall, "queries": board.queries,
             "models": models, "table": [{"system": r.system, "label": r.label, **r.metrics, "difference": r.difference,
-                                         "p_value": r.p_value, "wins": r.wins, "ties": r.ties, "losses": r.losses} for r in board.rows],
+                                         "p_value": r.p_value, "wins": r.wins, "ties": r.ties, "losses": r.losses,
+                                         "dev_difference": r.dev_difference} for r in board.rows],
         }
     return {"results": results, "timings": timings}
 

@@ -42,6 +42,13 @@ class Row:
     wins: int | None = None
     ties: int | None = None
     losses: int | None = None
+    dev_difference: float | None = None  # a fine-tuned model's Δ nDCG@10 on training's dev split, as predicted
+
+    @property
+    def dev_disagrees(self) -> bool:
+        """Whether training's dev split and this test set disagree on the sign of the model's gain."""
+        return (self.dev_difference is not None and self.difference is not None
+                and self.dev_difference * self.difference < 0)
 
 
 @dataclass
@@ -66,13 +73,14 @@ class Leaderboard:
         return found
 
     def frame(self) -> pd.DataFrame:
-        """A table: system, the metrics, and Δ nDCG@10, p-value, wins/ties/losses against the baseline."""
+        """A table: system, the metrics, and Δ nDCG@10, p-value, wins/ties/losses against the baseline, and what
+        training's dev split predicted that Δ to be (fine-tuned models)."""
         records = []
         for r in self.rows:
             record = {"system": r.label, **{m: r.metrics.get(m) for m in METRICS + ["judged@10"]}}
             if r.difference is not None:
                 record.update({"Δ nDCG@10 vs baseline": r.difference, "p-value": r.p_value,
-                               "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}"})
+                               "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}", "Δ on dev split": r.dev_difference})
             records.append(record)
         return pd.DataFrame(records)
 
@@ -80,9 +88,10 @@ class Leaderboard:
         """A plain-text table, for the command line and benchmark logs."""
         lines = [f"test set {self.test_set}: {self.queries:,} queries, every system reorders the fused top {self.k}"
                  + (f" (pool recall {self.pool_recall:.3f})" if self.pool_recall is not None else "")]
-        lines.append(f"{'system':<48} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>6} {'Δ':>7} {'p':>8}  w/t/l")
+        lines.append(f"{'system':<48} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>6} {'Δ':>7} {'p':>8}  {'w/t/l':<11} {'dev Δ':>7}")
         for r in self.rows:
-            extra = (f"{r.difference:>+7.3f} {r.p_value:>8.2g}  {r.wins}/{r.ties}/{r.losses}"
+            extra = (f"{r.difference:>+7.3f} {r.p_value:>8.2g}  {f'{r.wins}/{r.ties}/{r.losses}':<11} "
+                     + (f"{r.dev_difference:>+7.3f}" if r.dev_difference is not None else f"{'-':>7}")
                      if r.difference is not None else "")
             lines.append(f"{r.label[:48]:<48} {r.metrics['ndcg@10']:>8.3f} {r.metrics['mrr@10']:>8.3f} "
                          f"{r.metrics['recall@10']:>6.3f} {extra}")
@@ -194,10 +203,12 @@ def leaderboard(con: duckdb.DuckDBPyConnection, test_set: int) -> Leaderboard:
     runs = pd.concat([base, runs[runs["system"] != BASELINE]])
     for _, run in runs.iterrows():
         try:
-            label = System.parse(run["system"]).label(con)
+            system = System.parse(run["system"])
+            label, dev = system.label(con), system.dev_difference(con)
         except ValueError:
-            label = run["system"]
-        row = Row(run["system"], label, int(run["id"]), {m: float(run[m]) for m in METRICS + ["judged@10"] if pd.notna(run[m])})
+            label, dev = run["system"], None
+        row = Row(run["system"], label, int(run["id"]), {m: float(run[m]) for m in METRICS + ["judged@10"] if pd.notna(run[m])},
+                  dev_difference=dev)
         if base_id is not None and row.run_id != base_id:
             c = compare_runs(con, base_id, row.run_id)
             row.difference, row.p_value, row.wins, row.ties, row.losses = (c["difference"], c["p_value"], c["wins"],

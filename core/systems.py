@@ -71,6 +71,19 @@ class System:
         model = get_model(con, self.model_id)
         return model is not None and not model["metrics"].get("worse_than_baseline", False)
 
+    def dev_difference(self, con: duckdb.DuckDBPyConnection) -> float | None:
+        """What training's dev split predicted: the model's dev nDCG@10 minus its base model's on the same
+        dev queries; None for a baseline, a deleted model, or one trained without a dev split."""
+        if self.model_id is None:
+            return None
+        from storage.models import get_model
+
+        model = get_model(con, self.model_id)
+        metrics = model["metrics"] if model is not None else {}
+        if metrics.get("dev_ndcg@10") is None or metrics.get("baseline_dev_ndcg@10") is None:
+            return None
+        return float(metrics["dev_ndcg@10"]) - float(metrics["baseline_dev_ndcg@10"])
+
     def score(self, con: duckdb.DuckDBPyConnection, queries: list[str], pools: np.ndarray, texts: list[str],
               first_stage: dict[str, np.ndarray]) -> np.ndarray:
         """Scores of each query's pool passages, shape of ``pools`` (queries, k).

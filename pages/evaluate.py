@@ -74,7 +74,9 @@ if not board.rows:
     st.stop()
 table = board.frame()
 st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. Metrics computed "
-           "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM.")
+           "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
+           "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
+           "the test Δ, it shows how far the dev split can be trusted on this corpus.")
 st.dataframe(table, hide_index=True, width="stretch", key="metrics_table")
 base = board.baseline
 if base:
@@ -82,6 +84,11 @@ if base:
         if row is not base and row.metrics.get("judged@10", 1) < 0.8 * base.metrics["judged@10"]:
             st.warning(f"{row.label}: only {row.metrics['judged@10']:.0%} of its top 10 are judged (baseline "
                        f"{base.metrics['judged@10']:.0%}); it surfaces unjudged documents, so its scores may be underestimated.")
+    for row in board.rows:
+        if row.dev_disagrees:
+            st.warning(f"{row.label}: its dev split predicted {row.dev_difference:+.3f} nDCG@10, this test set measured "
+                       f"{row.difference:+.3f}. The synthetic dev queries do not predict these queries: trust the test set, "
+                       "and choose among models here rather than by their dev scores.")
 
 long = table.melt(id_vars="system", value_vars=["ndcg@10", "mrr@10", "recall@10"], var_name="metric", value_name="value")
 figure = px.bar(long, x="metric", y="value", color="system", barmode="group", height=320, title="Metrics by system")

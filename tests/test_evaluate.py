@@ -141,3 +141,32 @@ def test_the_showcase_query_is_the_one_the_model_raised_most(con, tiny):
     store.save_run(con, test_set, f"rerank:{model}", {"k": 30, "queries": 3}, {m: 0.4 for m in ("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10")},
                    [(f"q{i}", "ndcg@10", v) for i, v in enumerate([0.5, 0.4, 0.5])], [])
     assert showcase_query(con, test_set, f"rerank:{model}") is None  # nothing improved: nothing to show off
+
+
+def test_the_leaderboard_sets_the_dev_splits_prediction_beside_the_test_gain_and_the_page_warns_when_they_disagree():
+    from core.evaluate import leaderboard
+    from core.settings import database_path
+    from storage.db import shared_cursor
+
+    db = shared_cursor(database_path())
+    corpus = ingest_files(db, "tiny", [("c.jsonl", b'{"_id": "d1", "text": "alpha beta"}\n{"_id": "d2", "text": "gamma delta"}\n')]).corpus_id
+    test_set = add_test_set(db, corpus, "t", ("q.jsonl", b'{"_id": "q1", "text": "alpha"}\n'), ("r.tsv", b"q1\td1\t1\n"))["id"]
+    promised = _model(db, corpus, False, **{"dev_ndcg@10": 0.85, "baseline_dev_ndcg@10": 0.80})  # dev: +0.05
+    kept = _model(db, corpus, False, **{"dev_ndcg@10": 0.82, "baseline_dev_ndcg@10": 0.80})  # dev: +0.02
+    no_dev = _model(db, corpus, False)
+    metrics = dict.fromkeys(("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"), 0.5)
+    for system, values in (("dense", [0.5, 0.5, 0.5]), (f"rerank:{promised}", [0.4, 0.5, 0.3]),
+                           (f"rerank:{kept}", [0.6, 0.5, 0.7]), (f"rerank:{no_dev}", [0.6, 0.7, 0.6])):
+        store.save_run(db, test_set, system, {"k": 30, "queries": 3}, metrics, [(f"q{i}", "ndcg@10", v) for i, v in enumerate(values)], [])
+    board = leaderboard(db, test_set)
+    worse, better, unknown = board.row(f"rerank:{promised}"), board.row(f"rerank:{kept}"), board.row(f"rerank:{no_dev}")
+    assert worse.dev_difference == pytest.approx(0.05) and worse.difference == pytest.approx(-0.1) and worse.dev_disagrees
+    assert better.dev_difference == pytest.approx(0.02) and not better.dev_disagrees
+    assert unknown.dev_difference is None and not unknown.dev_disagrees and board.baseline.dev_difference is None
+    column = board.frame()["Δ on dev split"].round(3).tolist()
+    assert column[1:3] == [0.05, 0.02] and math.isnan(column[3]) and "+0.050" in board.text()
+
+    at = app().switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning if "dev split predicted" in w.value]
+    assert len(warnings) == 1 and f"m{promised}" in warnings[0] and "+0.050" in warnings[0] and "-0.100" in warnings[0]
