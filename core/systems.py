@@ -146,10 +146,32 @@ def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, text
 
 
 def default_pair(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[System, System]:
-    """What Compare opens on: the baseline against the newest model not flagged worse than its
-    baseline on the dev split (the fusion when there is none)."""
-    promoted = [s for s in corpus_systems(con, corpus) if s.model_id is not None and s.promoted(con)]
+    """What Compare opens on: the baseline against the newest model neither flagged worse than its
+    baseline on the dev split nor measured below the baseline in its latest evaluation on one of the
+    corpus's test sets (the fusion when there is none)."""
+    worse = measured_worse(con, corpus)
+    promoted = [s for s in corpus_systems(con, corpus) if s.model_id is not None and s.promoted(con) and s not in worse]
     return System(BASELINE), promoted[-1] if promoted else System("fused")
+
+
+def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
+    """The systems whose latest run on a test set of the corpus scored a lower mean nDCG@10 than the
+    baseline's latest run there: real queries outrank the dev split's synthetic ones."""
+    from storage.corpora import test_sets
+    from storage.evaluations import latest_runs
+
+    worse = set()
+    for test_set in test_sets(con, corpus)["id"]:
+        runs = latest_runs(con, int(test_set)).set_index("system")["ndcg@10"]
+        if BASELINE not in runs:
+            continue
+        for name, value in runs.items():
+            try:
+                if value is not None and value < runs[BASELINE]:
+                    worse.add(System.parse(name))
+            except ValueError:  # a run stored under a name no system parses to
+                continue
+    return worse
 
 
 def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:

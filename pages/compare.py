@@ -22,7 +22,8 @@ default_left, default_right = default_pair(con, corpus)
 a, b = st.columns(2)
 left = a.selectbox("Left (before)", systems, index=systems.index(str(default_left)), format_func=system_label, key="cmp_left")
 right = b.selectbox("Right (after)", systems, index=systems.index(str(default_right)), format_func=system_label, key="cmp_right",
-                    help="Opens on the newest model that its dev split did not flag as worse than the baseline.")
+                    help="Opens on the newest model that neither its dev split flagged as worse than the baseline "
+                         "nor its latest evaluation on a test set scored below it.")
 if len(systems) == 3:
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 

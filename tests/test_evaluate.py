@@ -129,6 +129,19 @@ def test_compare_opens_on_the_newest_model_not_flagged_worse_on_dev(con, tiny):
     assert "worse" not in System("rerank", good).label(con)
 
 
+def test_compare_does_not_open_on_a_model_its_latest_test_evaluation_scored_below_the_baseline(con, tiny):
+    from core.systems import System, default_pair
+
+    corpus, test_set = tiny
+    older, newer = _model(con, corpus, worse=False), _model(con, corpus, worse=False)
+    metrics = dict.fromkeys(("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"), 0.5)
+    for system, ndcg in (("dense", 0.5), (f"rerank:{older}", 0.6), (f"rerank:{newer}", 0.4)):
+        store.save_run(con, test_set, system, {"k": 30, "queries": 1}, {**metrics, "ndcg@10": ndcg}, [("q1", "ndcg@10", ndcg)], [])
+    assert default_pair(con, corpus) == (System("dense"), System("rerank", older))  # the dev split liked both
+    store.save_run(con, test_set, f"rerank:{newer}", {"k": 30, "queries": 1}, {**metrics, "ndcg@10": 0.7}, [("q1", "ndcg@10", 0.7)], [])
+    assert default_pair(con, corpus) == (System("dense"), System("rerank", newer))  # its latest evaluation counts
+
+
 def test_the_showcase_query_is_the_one_the_model_raised_most(con, tiny):
     from core.evaluate import showcase_query
 
