@@ -82,7 +82,10 @@ class Leaderboard:
                 record.update({"Δ nDCG@10 vs baseline": r.difference, "p-value": r.p_value,
                                "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}", "Δ on dev split": r.dev_difference})
             records.append(record)
-        return pd.DataFrame(records)
+        frame = pd.DataFrame(records)
+        compared = ["Δ nDCG@10 vs baseline", "Δ on dev split", "p-value", "wins/ties/losses"]
+        first = ["system", HEADLINE] + [c for c in compared if c in frame.columns]  # the gain beside the headline metric
+        return frame[first + [c for c in frame.columns if c not in first]]
 
     def text(self) -> str:
         """A plain-text table, for the command line and benchmark logs."""

@@ -176,6 +176,7 @@ def test_the_leaderboard_sets_the_dev_splits_prediction_beside_the_test_gain_and
     assert worse.dev_difference == pytest.approx(0.05) and worse.difference == pytest.approx(-0.1) and worse.dev_disagrees
     assert better.dev_difference == pytest.approx(0.02) and not better.dev_disagrees
     assert unknown.dev_difference is None and not unknown.dev_disagrees and board.baseline.dev_difference is None
+    assert board.frame().columns[:4].tolist() == ["system", "ndcg@10", "Δ nDCG@10 vs baseline", "Δ on dev split"]  # side by side
     column = board.frame()["Δ on dev split"].round(3).tolist()
     assert column[1:3] == [0.05, 0.02] and math.isnan(column[3]) and "+0.050" in board.text()
 
