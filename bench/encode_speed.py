@@ -1,12 +1,16 @@
 """Benchmark: how fast Qurate encodes passages on this machine, against plain sentence-transformers.
 
-    python -m bench.encode_speed [--corpus medquad] [--texts 2000] [--ndcg]
+    python -m bench.encode_speed [--corpus medquad] [--texts 2000] [--ndcg] [--whole]
 
 Speed: the same texts (the corpus's first ``--texts`` passages), the same bundled model and
 max length, encoded by plain sentence-transformers (float32, its default batch of 32), by
 float32 at Qurate's CPU batch, and by Qurate's encoder as this machine chooses it
 (``core.embed.load_encoder``: bf16 where the CPU has it natively). Prints passages/s, the
 ratios and the cosine agreement of the vectors.
+
+``--whole``: instead, the whole corpus as a user's job encodes it: plain sentence-transformers
+on every text, then ``core.embed.encode`` into a fresh workspace (chunks of 1,024 texts, the
+vectors stored in DuckDB as they come, all of it counted).
 
 ``--ndcg``: the ranking effect of the precision, end to end through the product's evaluation:
 the corpus ingested into two fresh workspaces, one with QURATE_PRECISION=fp32 and one with
@@ -56,6 +60,28 @@ def speed(texts: list[str]) -> dict:
     return {"texts": len(texts), "max_seq_length": plain.max_seq_length, "rows": rows}
 
 
+def whole(texts: list[str]) -> dict:
+    """Seconds to encode every text: plain sentence-transformers, and a job's ``core.embed.encode``."""
+    from sentence_transformers import SentenceTransformer
+
+    plain = SentenceTransformer(embed.resolve_model(embed.BUNDLED), device="cpu")
+    plain.encode(texts[:16])
+    started = time.perf_counter()
+    plain.encode(texts, normalize_embeddings=True)
+    seconds = {"sentence-transformers fp32, batch 32": time.perf_counter() - started}
+    ours = embed.load_encoder()
+    ours.encode(texts[:16])
+    with tempfile.TemporaryDirectory() as workspace:
+        con = connect(Path(workspace) / "qurate.duckdb")
+        started = time.perf_counter()
+        embed.encode(con, texts)
+        seconds[f"Qurate's encode ({ours.precision}, batch {ours.batch_size}, stored)"] = time.perf_counter() - started
+        con.close()
+    base = seconds["sentence-transformers fp32, batch 32"]
+    return {"texts": len(texts), "rows": [{"run": label, "seconds": round(s), "passages_per_s": round(len(texts) / s, 1),
+                                           "ratio": round(base / s, 2)} for label, s in seconds.items()]}
+
+
 def ndcg(folder: Path, name: str, eval_queries: int, seed: int) -> dict:
     queries, qrels = _beir(folder)
     judged = sorted(q for q in queries if q in qrels)
@@ -83,12 +109,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--ndcg", action="store_true", help="also evaluate the baseline with fp32 and with bf16 vectors")
+    parser.add_argument("--whole", action="store_true", help="instead: the whole corpus, as a job encodes it")
     parser.add_argument("--eval-queries", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     folder = args.data / args.corpus
-    lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[: args.texts]
-    result = {"corpus": args.corpus, "speed": speed([json.loads(line)["text"] for line in lines])}
+    lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    if args.whole:
+        result = {"corpus": args.corpus, "whole": whole([json.loads(line)["text"] for line in lines])}
+        for row in result["whole"]["rows"]:
+            print(f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}", flush=True)
+        out = Path("bench/results") / f"encode-{args.corpus}-whole.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        print(f"written to {out}")
+        return
+    result = {"corpus": args.corpus, "speed": speed([json.loads(line)["text"] for line in lines[: args.texts]])}
     for row in result["speed"]["rows"]:
         print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
               f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)
