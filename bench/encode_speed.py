@@ -114,27 +114,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     folder = args.data / args.corpus
-    lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
     if args.whole:
-        result = {"corpus": args.corpus, "whole": whole([json.loads(line)["text"] for line in lines])}
+        result = {"corpus": args.corpus, "whole": whole(texts)}
         for row in result["whole"]["rows"]:
             print(f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}", flush=True)
-        out = Path("bench/results") / f"encode-{args.corpus}-whole.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2))
-        print(f"written to {out}")
-        return
-    result = {"corpus": args.corpus, "speed": speed([json.loads(line)["text"] for line in lines[: args.texts]])}
-    for row in result["speed"]["rows"]:
-        print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
-              f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)
-    if args.ndcg:
-        result["ndcg"] = ndcg(folder, args.corpus, args.eval_queries, args.seed)
-    out = Path("bench/results") / f"encode-{args.corpus}.json"
+    else:
+        result = {"corpus": args.corpus, "speed": speed(texts[: args.texts])}
+        for row in result["speed"]["rows"]:
+            print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
+                  f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)
+        if args.ndcg:
+            result["ndcg"] = ndcg(folder, args.corpus, args.eval_queries, args.seed)
+    out = Path("bench/results") / f"encode-{args.corpus}{'-whole' if args.whole else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"written to {out}")
-
 
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
