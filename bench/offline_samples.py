@@ -30,11 +30,15 @@ def main() -> None:
           "Nothing is picked by hand. Passages are cut to their first 160 characters.\n")
     for name in args.corpus.split(","):
         rows = [json.loads(line) for line in (args.data / name / "corpus.jsonl").open()]
-        generator = OfflineGenerator([r["text"] for r in rows], [r.get("title", "") for r in rows])
+        generator = OfflineGenerator([f"{r.get('title', '')}. {r['text']}" for r in rows], [r.get("title", "") for r in rows])
+        first = {}  # the first document id under each title, as core.generate finds a title's opening passage
+        for r in rows:
+            key = r.get("title", "").strip().lower()
+            first[key] = min(first.get(key, r["_id"]), r["_id"])
         print(f"## {name}\n\n| type | query | passage (title: start of text) |\n|---|---|---|")
         for index, row in enumerate(random.Random(args.seed).sample(rows, args.n)):
             qtype = QUERY_TYPES[index % len(QUERY_TYPES)]
-            query = generator.make(row.get("title", ""), row["text"], qtype)
+            query = generator.make(row.get("title", ""), row["text"], qtype, opens=first[row.get("title", "").strip().lower()] == row["_id"])
             excerpt = " ".join(row["text"].split())[:160].replace("|", "/")
             print(f"| {qtype} | {query.replace('|', '/')} | **{row.get('title', '').replace('|', '/')}**: {excerpt}… |")
         print()

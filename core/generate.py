@@ -192,12 +192,13 @@ def generate_queries(
         meter = Meter(planned=len(todo))
         rows = corpora.passage_records(con, corpus).values()
         generator = OfflineGenerator([f"{title}. {text}" for _, title, text in rows], [title for _, title, _ in rows])
+        openers = corpora.title_openers(con, corpus)
         for start in range(0, len(todo), 500):
             if should_stop and should_stop():
                 meter.stopped = "stopped by user"
                 break
             batch = todo[start:start + 500]
-            rows = [keep(i, generator.make(i.title, i.text, i.qtype, i.index), "offline", OFFLINE_NAME) for i in batch]
+            rows = [keep(i, generator.make(i.title, i.text, i.qtype, i.index, opens=i.passage_id in openers), "offline", OFFLINE_NAME) for i in batch]
             with transaction(con):
                 store.insert_queries(con, corpus, rows)
             meter.done += len(batch)

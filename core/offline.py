@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v4 (no LLM)"
+NAME = "offline-v5 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -216,6 +216,14 @@ class OfflineGenerator:
             return f"What {verb} {phrase}?"
         return f"What {verb} the {phrase} for {_lower_first(topic)}?"
 
+    def _tells_apart(self, query: str, title: str, topic: str, opens: bool) -> bool:
+        """Whether a query could pick its passage out of those sharing its title: it names more than the
+        topic ("What is glaucoma?" fits every answer about glaucoma), or no other passage has the title, or
+        the passage opens the title (a question about the topic itself is the introduction's)."""
+        if opens or self.siblings.get(title.strip().lower(), (1, None))[0] < 2:
+            return True
+        return bool({w.lower() for w in _words(query) if self._is_content(w)} - {w.lower() for w in _words(topic)})
+
     def topic(self, title: str) -> str:
         """What a searcher would call a title's subject: a short title as it is (in sentence case when the
         title is in Title Case), else its first part before a colon, else its rarest noun phrase."""
@@ -232,8 +240,9 @@ class OfflineGenerator:
             words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
         return " ".join(words)
 
-    def make(self, title: str, text: str, qtype: str, index: int = 0) -> str:
-        """One query of ``qtype`` for a passage; ``index`` picks a different variant."""
+    def make(self, title: str, text: str, qtype: str, index: int = 0, opens: bool = True) -> str:
+        """One query of ``qtype`` for a passage; ``index`` picks a different variant. ``opens``: the passage comes
+        first of those sharing its title (a document's introduction), so a question naming only the topic is its."""
         scores = self.aspect_scores(title, text)
         terms = sorted(scores, key=lambda w: -scores[w]) or [w.lower() for w in _words(title or text)[:3]]
         nouns = self.noun_phrases(text, scores) or self.phrases(text, scores) or [" ".join(terms[:2])]
@@ -256,10 +265,12 @@ class OfflineGenerator:
                 return noun[:1].upper() + noun[1:]
             return f"{topic[:1].upper() + topic[1:]}: {noun}"
         if qtype == "question":
-            return self._question(pick(sentences), topic, pick(nouns))
+            question = self._question(pick(sentences), topic, pick(nouns))
+            return question if self._tells_apart(question, title, topic, opens) else self._about(pick(nouns), topic)
         if qtype == "casual":  # a different sentence's question, said the way people type it; else "<phrase> for <topic>"
             question = self._question(pick(sentences, 1), topic, "")
-            if question.startswith("What is the  for") or question.startswith("What is ?") or not question.strip("? "):
+            if question.startswith("What is the  for") or question.startswith("What is ?") or not question.strip("? ") \
+                    or not self._tells_apart(question, title, topic, opens):
                 question = f"{pick(nouns, 2)} for {topic}" if title.strip() else pick(nouns, 2)
             return question.rstrip("?").lower()
         if qtype == "claim":

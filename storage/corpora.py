@@ -49,6 +49,15 @@ def passage_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[str, tu
     return {r[0]: r[1:] for r in rows}
 
 
+def title_openers(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
+    """Ids of the passages that come first of those sharing their title, in the corpus's order (source file,
+    document id, position in the document, as the Corpus page lists them)."""
+    return {r[0] for r in con.execute(
+        """SELECT passage_id FROM passages WHERE corpus_id = ?
+           QUALIFY row_number() OVER (PARTITION BY lower(trim(title)) ORDER BY source, doc_id, position) = 1""",
+        [corpus]).fetchall()}
+
+
 def matching_passages(con: duckdb.DuckDBPyConnection, corpus: int, contains: str = "") -> list[str]:
     """Ids of the passages whose title or text contains a string (all for an empty one), in order."""
     contains = contains.strip()
