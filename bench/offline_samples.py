@@ -31,14 +31,13 @@ def main() -> None:
     for name in args.corpus.split(","):
         rows = [json.loads(line) for line in (args.data / name / "corpus.jsonl").open()]
         generator = OfflineGenerator([f"{r.get('title', '')}. {r['text']}" for r in rows], [r.get("title", "") for r in rows])
-        first = {}  # the first document id under each title, as core.generate finds a title's opening passage
-        for r in rows:
-            key = r.get("title", "").strip().lower()
-            first[key] = min(first.get(key, r["_id"]), r["_id"])
+        ordered = sorted(rows, key=lambda r: r["_id"])  # the corpus's order, as storage.corpora.title_openers reads it
+        titles = [r.get("title", "").strip().lower() for r in ordered]
+        opens = {r["_id"] for r, title, before in zip(ordered, titles, [None, *titles]) if title != before}
         print(f"## {name}\n\n| type | query | passage (title: start of text) |\n|---|---|---|")
         for index, row in enumerate(random.Random(args.seed).sample(rows, args.n)):
             qtype = QUERY_TYPES[index % len(QUERY_TYPES)]
-            query = generator.make(row.get("title", ""), row["text"], qtype, opens=first[row.get("title", "").strip().lower()] == row["_id"])
+            query = generator.make(row.get("title", ""), row["text"], qtype, opens=row["_id"] in opens)
             excerpt = " ".join(row["text"].split())[:160].replace("|", "/")
             print(f"| {qtype} | {query.replace('|', '/')} | **{row.get('title', '').replace('|', '/')}**: {excerpt}… |")
         print()

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v5 (no LLM)"
+NAME = "offline-v6 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(

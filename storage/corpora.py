@@ -50,11 +50,12 @@ def passage_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[str, tu
 
 
 def title_openers(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
-    """Ids of the passages that come first of those sharing their title, in the corpus's order (source file,
-    document id, position in the document, as the Corpus page lists them)."""
+    """Ids of the passages that open a run of passages sharing a title, in the corpus's order (source file,
+    document id, position in the document, as the Corpus page lists them): a document's first passage, unless
+    the document before it has the same title (the sections of one document, or one document's answers)."""
     return {r[0] for r in con.execute(
         """SELECT passage_id FROM passages WHERE corpus_id = ?
-           QUALIFY row_number() OVER (PARTITION BY lower(trim(title)) ORDER BY source, doc_id, position) = 1""",
+           QUALIFY lower(trim(title)) IS DISTINCT FROM lag(lower(trim(title))) OVER (ORDER BY source, doc_id, position)""",
         [corpus]).fetchall()}
 
 

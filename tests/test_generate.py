@@ -289,18 +289,20 @@ def test_types_in_turn_give_each_passage_one_type_and_keep_it_on_a_rerun(con):
     assert both.made == len(everything)  # without turns, each passage also gets the type it had not
 
 
-def test_a_question_naming_only_the_topic_goes_to_the_first_passage_under_its_title(con):
-    """'What is wheel care?' fits every passage titled Wheel care; the offline generator gives it to the first
-    (a document's introduction) and asks the others about what sets them apart."""
-    docs = [("w1", "Wheel care", "Wheel care is the upkeep of a bicycle's wheels by its rider. Riders check spokes before rides."),
-            ("w2", "Wheel care", "Wheel care is cheap. Truing moves the rim sideways with a spoke key until the rim runs straight."),
-            ("w3", "Wheel care", "Wheel care is simple. Building laces new spokes in a cross pattern around the hub flanges."),
-            ("c1", "Chains", "Chains need oil after rain."), ("b1", "Brakes", "Brake pads wear out and squeal.")]
+def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_title(con):
+    """'What is wheel care?' fits every passage titled Wheel care; the offline generator gives it to the passage
+    that opens a run of them (a document's introduction) and asks the others about what sets them apart."""
+    docs = [("a1", "Wheel care", "Wheel care is the upkeep of a bicycle's wheels by its rider. Riders check spokes before rides."),
+            ("a2", "Wheel care", "Wheel care is cheap. Truing moves the rim sideways with a spoke key until the rim runs straight."),
+            ("a3", "Wheel care", "Wheel care is simple. Building laces new spokes in a cross pattern around the hub flanges."),
+            ("b1", "Chains", "Chains need oil after rain."),
+            ("c1", "Wheel care", "Wheel care is what keeps a wheel round and true for years of riding."),  # another document's introduction
+            ("c2", "Wheel care", "Wheel care is quick. Replacing a broken spoke means removing the tyre and threading a new nipple.")]
     lines = "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in reversed(docs))  # backwards: the corpus orders by document id
     corpus = ingest_files(con, "w", [("corpus.jsonl", lines.encode())]).corpus_id
     generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1}))
     asked = dict(con.execute("SELECT p.doc_id, q.text FROM queries q JOIN passages p USING (passage_id)").fetchall())
-    assert asked["w1"] == "What is wheel care?"
-    for sibling in ("w2", "w3"):
+    assert asked["a1"] == asked["c1"] == "What is wheel care?"
+    for sibling in ("a2", "a3", "c2"):
         assert asked[sibling] != "What is wheel care?" and "wheel care" in asked[sibling].lower(), asked
         assert set(asked[sibling].lower().rstrip("?").split()) - {"what", "is", "are", "the", "for", "wheel", "care"}, asked
