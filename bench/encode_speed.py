@@ -131,6 +131,7 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2))
     print(f"written to {out}")
 
+
 if __name__ == "__main__":
     np.set_printoptions(precision=3)
     main()

@@ -241,8 +241,9 @@ class OfflineGenerator:
         return " ".join(words)
 
     def make(self, title: str, text: str, qtype: str, index: int = 0, opens: bool = True) -> str:
-        """One query of ``qtype`` for a passage; ``index`` picks a different variant. ``opens``: the passage comes
-        first of those sharing its title (a document's introduction), so a question naming only the topic is its."""
+        """One query of ``qtype`` for a passage; ``index`` picks a different variant. ``opens``: the passage opens a
+        run of passages sharing its title (a document's introduction, ``storage.corpora.title_openers``), so a
+        question naming only the topic is its; the default suits callers that cannot tell."""
         scores = self.aspect_scores(title, text)
         terms = sorted(scores, key=lambda w: -scores[w]) or [w.lower() for w in _words(title or text)[:3]]
         nouns = self.noun_phrases(text, scores) or self.phrases(text, scores) or [" ".join(terms[:2])]

@@ -1,6 +1,7 @@
 """AppTest behaviour of the Queries page: offline and LLM generation, edit, delete, restore."""
 
 
+from core.offline import NAME as OFFLINE_NAME
 from core.settings import database_path
 from storage.db import shared_cursor
 from tests.fake_llm import FakeLLM, answer_for
@@ -22,7 +23,7 @@ def test_offline_generation_shows_counts_chart_and_preview():
     assert "47 passages → 47 new queries" in at.info[0].value  # offline: a question or a casual search each, in turn
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert "offline-v6 (no LLM): made 47 queries" in at.success[0].value
+    assert f"{OFFLINE_NAME}: made 47 queries" in at.success[0].value and "no LLM" in OFFLINE_NAME
     assert db().execute("SELECT count(DISTINCT passage_id), max(n) FROM (SELECT passage_id, count(*) n FROM queries GROUP BY 1)").fetchone() == (47, 1)
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
