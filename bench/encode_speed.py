@@ -1,12 +1,13 @@
 """Benchmark: how fast Qurate encodes passages on this machine, against plain sentence-transformers.
 
-    python -m bench.encode_speed [--corpus medquad] [--texts 2000] [--ndcg] [--whole]
+    python -m bench.encode_speed [--corpus medquad] [--texts 2000] [--batches 256 512] [--ndcg] [--whole]
 
 Speed: the same texts (the corpus's first ``--texts`` passages), the same bundled model and
-max length, encoded by plain sentence-transformers (float32, its default batch of 32), by
-float32 at Qurate's CPU batch, and by Qurate's encoder as this machine chooses it
-(``core.embed.load_encoder``: bf16 where the CPU has it natively). Prints passages/s, the
-ratios and the cosine agreement of the vectors.
+max length, on the device Qurate picks (a GPU where there is one), encoded by plain
+sentence-transformers (float32, its default batch of 32), by float32 at Qurate's batch for
+the device, and by Qurate's encoder as this machine chooses it (``core.embed.load_encoder``:
+bf16 where the CPU has it natively; ``QURATE_PRECISION=bf16`` asks for it on a GPU), then
+at each of ``--batches``. Prints passages/s, the ratios and the cosine agreement of the vectors.
 
 ``--whole``: instead, the whole corpus as a user's job encodes it: plain sentence-transformers
 on every text, then ``core.embed.encode`` into a fresh workspace (chunks of 1,024 texts, the
@@ -28,22 +29,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.quality import DATA, _beir, _test_set
+from bench import DATA
 from core import embed
-from core.evaluate import evaluate
-from core.ingest import IngestOptions, ingest_path
-from storage.db import connect
 
 
-def speed(texts: list[str]) -> dict:
+def speed(texts: list[str], batches: list[int]) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    plain = SentenceTransformer(embed.resolve_model(embed.BUNDLED), device="cpu")
     ours = embed.load_encoder()
+    plain = SentenceTransformer(embed.resolve_model(embed.BUNDLED), device=str(ours.model.device))
     timings, vectors = {}, {}
     runs = [("sentence-transformers fp32, batch 32", lambda: plain.encode(texts, normalize_embeddings=True)),
-            (f"fp32, batch {embed.CPU_BATCH}", lambda: plain.encode(texts, batch_size=embed.CPU_BATCH, normalize_embeddings=True)),
+            (f"fp32, batch {ours.batch_size}", lambda: plain.encode(texts, batch_size=ours.batch_size, normalize_embeddings=True)),
             (f"Qurate ({ours.precision}, batch {ours.batch_size})", lambda: ours.encode(texts))]
+    for batch in batches:
+        runs.append((f"{ours.precision}, batch {batch}", lambda b=batch: embed.Encoder(ours.model, ours.precision, b).encode(texts)))
     plain.encode(texts[:16])  # both warmed up: the first call pays one-off costs
     ours.encode(texts[:16])
     for label, run in runs:
@@ -57,12 +57,14 @@ def speed(texts: list[str]) -> dict:
         rows.append({"run": label, "passages_per_s": round(timings[label], 1),
                      "ratio": round(timings[label] / timings[runs[0][0]], 2),
                      "cosine_min": round(float(cosine.min()), 4), "cosine_mean": round(float(cosine.mean()), 5)})
-    return {"texts": len(texts), "max_seq_length": plain.max_seq_length, "rows": rows}
+    return {"texts": len(texts), "max_seq_length": plain.max_seq_length, "device": str(ours.model.device), "rows": rows}
 
 
 def whole(texts: list[str]) -> dict:
     """Seconds to encode every text: plain sentence-transformers, and a job's ``core.embed.encode``."""
     from sentence_transformers import SentenceTransformer
+
+    from storage.db import connect
 
     plain = SentenceTransformer(embed.resolve_model(embed.BUNDLED), device="cpu")
     plain.encode(texts[:16])
@@ -83,6 +85,11 @@ def whole(texts: list[str]) -> dict:
 
 
 def ndcg(folder: Path, name: str, eval_queries: int, seed: int) -> dict:
+    from bench.quality import _beir, _test_set
+    from core.evaluate import evaluate
+    from core.ingest import IngestOptions, ingest_path
+    from storage.db import connect
+
     queries, qrels = _beir(folder)
     judged = sorted(q for q in queries if q in qrels)
     ids = sorted(random.Random(seed).sample(judged, min(eval_queries, len(judged))))
@@ -108,6 +115,7 @@ def main() -> None:
     parser.add_argument("--corpus", default="medquad", help="a BEIR folder's name under --data")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--batches", type=int, nargs="*", default=[], help="also time Qurate's encoder at these batch sizes")
     parser.add_argument("--ndcg", action="store_true", help="also evaluate the baseline with fp32 and with bf16 vectors")
     parser.add_argument("--whole", action="store_true", help="instead: the whole corpus, as a job encodes it")
     parser.add_argument("--eval-queries", type=int, default=500)
@@ -120,7 +128,7 @@ def main() -> None:
         for row in result["whole"]["rows"]:
             print(f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}", flush=True)
     else:
-        result = {"corpus": args.corpus, "speed": speed(texts[: args.texts])}
+        result = {"corpus": args.corpus, "speed": speed(texts[: args.texts], args.batches)}
         for row in result["speed"]["rows"]:
             print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
                   f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)

@@ -12,10 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import DATA
 from core.ingest import ingest_path
 from storage.db import checkpoint, connect
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "medquad"
+DEFAULT_DATA = DATA / "medquad"
 
 
 def main() -> None:

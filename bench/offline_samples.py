@@ -12,10 +12,9 @@ import json
 import random
 from pathlib import Path
 
+from bench import DATA
 from core.offline import NAME, OfflineGenerator
 from core.prompts import QUERY_TYPES
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import random
 import time
 from pathlib import Path
 
+from bench import DATA
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
 from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
@@ -37,7 +38,6 @@ from storage import queries as qstore
 from storage.db import connect
 from storage.models import get_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path("bench/results")
 
 

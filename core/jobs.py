@@ -200,13 +200,3 @@ def export_model_zip(con: duckdb.DuckDBPyConnection, model_id: int) -> Path:
     target = workspace_dir() / "exports" / f"model-{model_id}"
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(shutil.make_archive(str(target), "zip", model["path"]))
-
-
-def device_summary() -> str:
-    """The accelerator training will use, in words."""
-    import torch
-
-    if torch.cuda.is_available():
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return f"CUDA: {torch.cuda.get_device_name(0)} ({precision})"
-    return f"CPU ({os.cpu_count()} cores, fp32)"

@@ -46,6 +46,16 @@ def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: 
     return items / (CPU_RATE_PER_CORE[tune] * (cores or os.cpu_count() or 2))
 
 
+def device_summary() -> str:
+    """The accelerator training will use, in words."""
+    import torch
+
+    if torch.cuda.is_available():
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return f"CUDA: {torch.cuda.get_device_name(0)} ({precision})"
+    return f"CPU ({os.cpu_count()} cores, fp32)"
+
+
 def load_spec(folder: Path) -> dict:
     """spec.json with the defaults filled in; raises ValueError for an unknown method."""
     spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}

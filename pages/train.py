@@ -6,9 +6,9 @@ import streamlit as st
 from core.datasets import build_training_data
 from core.embed import BUNDLED
 from core.errors import QurateError
-from core.jobs import cancel_job, device_summary, export_model_zip, launch_job, list_jobs, list_models
+from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models
 from core.systems import System, corpus_systems
-from core.train import DEFAULTS, estimate_seconds
+from core.train import DEFAULTS, device_summary, estimate_seconds
 from core.vocabulary import METHODS, TUNE
 from pages._shared import active_corpus, connection
 

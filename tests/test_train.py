@@ -334,3 +334,22 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
     assert metrics["dev_ndcg@10"] == by_mix[chosen] != by_mix[1.0]  # the kept model's dev score, not the unmixed one's
     mixed, base_weights = tuned.state_dict(), base.state_dict()
     assert all(torch.allclose(mixed[k], chosen * before[k] + (1 - chosen) * base_weights[k], atol=1e-6) for k in before)
+
+
+@pytest.mark.slow
+def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
+    """bench.train_throughput --job: how a GPU run is timed, on a copy, the folder left as it was."""
+    from bench.train_throughput import texts_per_query, time_job
+    from core.jobs import prepare_job
+
+    con, corpus = labelled
+    _, folder = prepare_job(con, corpus, {"method": "distill", "tune": "full", **TINY, "dev_fraction": 0.3, "eval_steps": 2})
+    before = sorted(p.name for p in folder.iterdir())
+    row = time_job(folder, {"max_steps": 2, "tune": "query"})  # query-only on a folder written without frozen vectors
+    assert row["status"] == "done" and row["steps"] == 2 and row["tune"] == "query" and row["device"] == "cpu"
+    assert row["queries"] == 2 * TINY["batch_size"] and row["queries_per_s"] == row["texts_per_s"] > 0
+    assert 0 < row["baseline_dev_ndcg@10"] <= 1 and 0 < row["dev_ndcg@10"] <= 1
+    assert sorted(p.name for p in folder.iterdir()) == before  # trained a copy: no model, no progress written here
+    assert texts_per_query({**DEFAULTS, "tune": "query"}) == 1
+    assert texts_per_query({**DEFAULTS, "tune": "full"}) == 1 + DEFAULTS["group_size"]
+    assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
