@@ -20,15 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.train import DEFAULTS, device_summary, load_spec, run
-from core.vocabulary import METHODS, query_only
-
-
-def texts_per_query(spec: dict) -> int:
-    """Texts one training query passes through the model: itself, plus its group or list unless they are frozen."""
-    if query_only(spec):
-        return 1
-    return 1 + (spec["list_size"] if METHODS[spec["method"]].loss == "distill" else spec["group_size"])
+from core.train import DEFAULTS, device_summary, load_spec, run, texts_per_query
 
 
 def time_job(source: Path, overrides: dict) -> dict:

@@ -32,18 +32,27 @@ DEFAULTS = {
 # Measured on 2 CPU cores (docs/BENCHMARKS.md, bench/quality.py): query-only training passes about 70 queries/s
 # (batch 64, 64 tokens); full fine-tuning about 12 texts/s (query + group, 128 tokens). Rates scale with cores.
 CPU_RATE_PER_CORE = {"query": 35.0, "full": 6.0}
+# Measured on one NVIDIA H200 in bf16 (docs/BENCHMARKS.md, bench/train_throughput.py --job on MedQuAD's job): the
+# training loop passes about 1,140 queries/s query-only and 1,230 texts/s fully fine-tuned (query + group of 8).
+GPU_RATE = {"query": 1140.0, "full": 1230.0}
 
 
-def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None) -> float | None:
-    """Expected training time on this machine's CPU from the measured rates; None on a GPU (not measured here)."""
-    if cuda:
-        return None
+def texts_per_query(spec: dict) -> int:
+    """Texts one training query passes through the model: itself, plus its group or list unless they are frozen."""
+    if query_only(spec):
+        return 1
+    return 1 + (spec["list_size"] if METHODS[spec["method"]].loss == "distill" else spec["group_size"])
+
+
+def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None) -> float:
+    """Expected time of the training loop: on a CPU from the measured per-core rates, on a GPU from the H200's."""
     spec = {**DEFAULTS, **spec}
     tune = "query" if query_only(spec) else "full"
-    items = train_queries * float(spec["epochs"]) * (1 if tune == "query" else spec["group_size"] + 1)
+    per_query = texts_per_query(spec)
+    items = train_queries * float(spec["epochs"]) * per_query
     if spec.get("max_steps", -1) > 0:
-        items = min(items, spec["max_steps"] * spec["batch_size"] * (1 if tune == "query" else spec["group_size"] + 1))
-    return items / (CPU_RATE_PER_CORE[tune] * (cores or os.cpu_count() or 2))
+        items = min(items, spec["max_steps"] * spec["batch_size"] * per_query)
+    return items / (GPU_RATE[tune] if cuda else CPU_RATE_PER_CORE[tune] * (cores or os.cpu_count() or 2))
 
 
 def device_summary() -> str:
