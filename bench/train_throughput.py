@@ -1,7 +1,7 @@
 """Benchmark: training throughput (queries and texts per second) of each method.
 
     python -m bench.train_throughput [--steps 10] [--methods lce distill]
-    python -m bench.train_throughput --job FOLDER [--spec '{"tune": "full"}'] [--out results.json]
+    python -m bench.train_throughput --job FOLDER [--spec '{"tune": "full"}'] [--out rows.jsonl]
 
 Without ``--job``: builds training data from the sample corpus (offline queries and judge),
 then runs core.train in this process for a fixed number of steps at the default settings.
