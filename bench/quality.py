@@ -24,7 +24,7 @@ import random
 import time
 from pathlib import Path
 
-from bench import DATA
+from bench import DATA, machine
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
 from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
@@ -191,7 +191,8 @@ def main() -> None:
     for name in names:
         t = time.perf_counter()
         output = run_corpus(con, name, args)
-        output |= {"args": {k: str(v) for k, v in vars(args).items()}, "seconds": time.perf_counter() - t, "date": time.strftime("%Y-%m-%d")}
+        output |= {"args": {k: str(v) for k, v in vars(args).items()}, "seconds": time.perf_counter() - t, "date": time.strftime("%Y-%m-%d"),
+                   "machine": machine()}
         out = RESULTS / f"quality-{name}{'-' + args.name if args.name else ''}.json"
         out.write_text(json.dumps(output, indent=2))
         print(f"{name}: {output['seconds']:.0f} s; timings {', '.join(f'{k} {v:.0f}' for k, v in output['timings'].items())}; "
