@@ -77,7 +77,7 @@ on_gpu = not device.startswith("CPU")
 seconds = estimate_seconds(draft, counts["train_queries"], cuda=on_gpu)
 estimate = f"about {max(seconds / 60, 1):.0f} min of training steps" + (" at the rate measured on an H200" if on_gpu else "")
 st.caption(f"Device: {device}. Estimated training time: {estimate}.")
-if device.startswith("CPU") and (tune == "full" or not METHODS[method].frozen_documents):
+if not on_gpu and (tune == "full" or not METHODS[method].frozen_documents):
     st.info("This method passes every passage of every group through the model at each step: on a CPU that is slow. "
             "A GPU helps: `qurate train CORPUS --tune full --epochs 1 --prepare-only` writes the job folder; copy it to the GPU "
             "machine and run `python -m core.train FOLDER` (several GPUs: `accelerate launch --multi_gpu --num_processes N "

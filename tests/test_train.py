@@ -15,7 +15,7 @@ from core.datasets import build_training_data
 from core.evaluate import evaluate
 from core.jobs import cancel_job, launch_job, poll_job, wait_for
 from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
-from core.train import CPU_RATE_PER_CORE, DEFAULTS, GPU_RATE, estimate_seconds, load_spec
+from core.train import CPU_RATE_PER_CORE, DEFAULTS, GPU_RATE, estimate_seconds, load_spec, texts_per_query
 from tests.conftest import judged_sample
 
 TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
@@ -340,7 +340,6 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
 def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
     """bench.train_throughput --job: how a GPU run is timed, on a copy, the folder left as it was."""
     from bench.train_throughput import time_job
-    from core.train import texts_per_query
     from core.jobs import prepare_job
 
     con, corpus = labelled
@@ -351,12 +350,12 @@ def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
     assert row["queries"] == 2 * TINY["batch_size"] and row["queries_per_s"] == row["texts_per_s"] > 0
     assert 0 < row["baseline_dev_ndcg@10"] <= 1 and 0 < row["dev_ndcg@10"] <= 1
     assert sorted(p.name for p in folder.iterdir()) == before  # trained a copy: no model, no progress written here
-    assert texts_per_query({**DEFAULTS, "tune": "query"}) == 1
-    assert texts_per_query({**DEFAULTS, "tune": "full"}) == 1 + DEFAULTS["group_size"]
-    assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
 
 
 def test_training_time_is_estimated_per_text_through_the_model_from_the_measured_rates():
+    assert texts_per_query({**DEFAULTS, "tune": "query"}) == 1
+    assert texts_per_query({**DEFAULTS, "tune": "full"}) == 1 + DEFAULTS["group_size"]
+    assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
     queries = 1000
     query_only = queries * DEFAULTS["epochs"]  # only the queries pass through the model
     assert estimate_seconds({}, queries, cores=2) == pytest.approx(query_only / (2 * CPU_RATE_PER_CORE["query"]))
