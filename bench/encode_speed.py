@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import DATA
+from bench import DATA, machine
 from core import embed
 
 
@@ -123,12 +123,13 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.data / args.corpus
     texts = [json.loads(line)["text"] for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    result = {"corpus": args.corpus, "date": time.strftime("%Y-%m-%d"), "machine": machine()}
     if args.whole:
-        result = {"corpus": args.corpus, "whole": whole(texts)}
+        result["whole"] = whole(texts)
         for row in result["whole"]["rows"]:
             print(f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}", flush=True)
     else:
-        result = {"corpus": args.corpus, "speed": speed(texts[: args.texts], args.batches)}
+        result["speed"] = speed(texts[: args.texts], args.batches)
         for row in result["speed"]["rows"]:
             print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
                   f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)
