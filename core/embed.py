@@ -6,7 +6,8 @@ encodes in bfloat16 when it agrees with its float32 self on a probe (cosine >= 0
 every probe text): about twice the passages per second on 2 cores, and ranking metrics
 unchanged to the third decimal (docs/BENCHMARKS.md, Encoding speed). ``QURATE_PRECISION``
 (auto, fp32, bf16) overrides the choice. Cached vectors are shared between precisions:
-they agree to within bfloat16 rounding. Training always runs in float32.
+they agree to within bfloat16 rounding. Training (core.train) follows the same rule for its bf16
+mixed precision on a CPU; its weights stay in float32.
 """
 
 import copy

@@ -64,9 +64,10 @@ class BiEncoderLCELoss(nn.Module):
 
     def forward(self, sentence_features, labels=None) -> Tensor:
         embeddings = [self.model(features)["sentence_embedding"] for features in sentence_features]
-        query = F.normalize(embeddings[0], dim=-1)
-        documents = torch.stack([F.normalize(e, dim=-1) for e in embeddings[1:]], dim=1)
-        return lce(torch.einsum("qd,qkd->qk", query, documents) * self.scale)
+        with torch.autocast(embeddings[0].device.type, enabled=False):  # scores and loss in fp32
+            query = F.normalize(embeddings[0].float(), dim=-1)
+            documents = torch.stack([F.normalize(e.float(), dim=-1) for e in embeddings[1:]], dim=1)
+            return lce(torch.einsum("qd,qkd->qk", query, documents) * self.scale)
 
     def get_config_dict(self):
         return {"scale": self.scale}
@@ -84,10 +85,12 @@ class ListwiseDistillationLoss(nn.Module):
                              infonce_temperature=infonce_temperature, infonce_weight=infonce_weight, near_positive=near_positive)
 
     def forward(self, sentence_features, labels: Tensor) -> Tensor:
-        embeddings = [F.normalize(self.model(f)["sentence_embedding"], dim=-1) for f in sentence_features]
-        query, candidates = embeddings[0], torch.stack(embeddings[1:], dim=1)
-        student = torch.einsum("qd,qkd->qk", query, candidates)
-        return listwise_distillation(student, labels.to(student.dtype), **self.settings)
+        embeddings = [self.model(f)["sentence_embedding"] for f in sentence_features]
+        with torch.autocast(embeddings[0].device.type, enabled=False):  # scores and loss in fp32
+            embeddings = [F.normalize(e.float(), dim=-1) for e in embeddings]
+            query, candidates = embeddings[0], torch.stack(embeddings[1:], dim=1)
+            student = torch.einsum("qd,qkd->qk", query, candidates)
+            return listwise_distillation(student, labels.to(student.dtype), **self.settings)
 
     def get_config_dict(self):
         return dict(self.settings)
@@ -119,7 +122,11 @@ class FrozenDocumentLoss(nn.Module):
         self.register_buffer("documents", documents.float(), persistent=False)
 
     def forward(self, sentence_features, labels: Tensor) -> Tensor:
-        query = F.normalize(self.model(sentence_features[0])["sentence_embedding"], dim=-1)
+        query = self.model(sentence_features[0])["sentence_embedding"]
+        with torch.autocast(query.device.type, enabled=False):  # under mixed precision, scores and loss stay fp32
+            return self._loss(F.normalize(query.float(), dim=-1), labels)
+
+    def _loss(self, query: Tensor, labels: Tensor) -> Tensor:
         if self.objective == "lce":
             documents = self.documents.to(query.device)[labels.long()]
             return lce(torch.einsum("qd,qkd->qk", query, documents) * self.scale)

@@ -29,9 +29,12 @@ DEFAULTS = {
 }
 
 
-# Measured on 2 CPU cores (docs/BENCHMARKS.md, bench/quality.py): query-only training passes about 70 queries/s
-# (batch 64, 64 tokens); full fine-tuning about 12 texts/s (query + group, 128 tokens). Rates scale with cores.
-CPU_RATE_PER_CORE = {"query": 35.0, "full": 6.0}
+# Measured on 2 CPU cores (docs/BENCHMARKS.md, bench/quality.py): query-only training passes about 70 queries/s in
+# fp32 (batch 64, 64 tokens); full fine-tuning about 12 texts/s (query + group, 128 tokens). Rates scale with cores.
+# In bf16 mixed precision (a CPU with AVX-512 BF16 or AMX) the rates are about 1.6x, measured side by side on an AMX
+# CPU with bench.train_throughput --job: query-only LCE 103 against 168.5 queries/s (1.64x; distillation 1.82x), full
+# fine-tuning 14.3 against 24.0 texts/s (1.68x).
+CPU_RATE_PER_CORE = {"fp32": {"query": 35.0, "full": 6.0}, "bf16": {"query": 57.0, "full": 10.0}}
 # Measured on one NVIDIA H200 in bf16 (docs/BENCHMARKS.md, bench/train_throughput.py --job on MedQuAD's job): the
 # training loop passes about 1,140 queries/s query-only and 1,230 texts/s fully fine-tuned (query + group of 8).
 GPU_RATE = {"query": 1140.0, "full": 1230.0}
@@ -44,15 +47,29 @@ def texts_per_query(spec: dict) -> int:
     return 1 + (spec["list_size"] if METHODS[spec["method"]].loss == "distill" else spec["group_size"])
 
 
-def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None) -> float:
-    """Expected time of the training loop: on a CPU from the measured per-core rates, on a GPU from the H200's."""
+def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None,
+                     precision: str = "fp32") -> float:
+    """Expected time of the training loop: on a CPU from the measured per-core rates of its precision (fp32 or
+    bf16, ``training_precision``), on a GPU from the H200's."""
     spec = {**DEFAULTS, **spec}
     tune = "query" if query_only(spec) else "full"
     per_query = texts_per_query(spec)
     items = train_queries * float(spec["epochs"]) * per_query
     if spec.get("max_steps", -1) > 0:
         items = min(items, spec["max_steps"] * spec["batch_size"] * per_query)
-    return items / (GPU_RATE[tune] if cuda else CPU_RATE_PER_CORE[tune] * (cores or os.cpu_count() or 2))
+    return items / (GPU_RATE[tune] if cuda else CPU_RATE_PER_CORE[precision][tune] * (cores or os.cpu_count() or 2))
+
+
+def training_precision() -> str:
+    """How training computes here: bf16 mixed precision on a GPU that has it (else fp16), and on a CPU that computes
+    bf16 natively (AVX-512 BF16 or AMX) unless ``QURATE_PRECISION=fp32``; else fp32. The weights stay in fp32."""
+    import torch
+
+    from core.embed import expected_precision
+
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return expected_precision()  # the encoder's rule on a CPU
 
 
 def device_summary() -> str:
@@ -60,9 +77,8 @@ def device_summary() -> str:
     import torch
 
     if torch.cuda.is_available():
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return f"CUDA: {torch.cuda.get_device_name(0)} ({precision})"
-    return f"CPU ({os.cpu_count()} cores, fp32)"
+        return f"CUDA: {torch.cuda.get_device_name(0)} ({training_precision()})"
+    return f"CPU ({os.cpu_count()} cores, {training_precision()})"
 
 
 def load_spec(folder: Path) -> dict:
@@ -220,12 +236,12 @@ def run(folder: Path) -> dict:
     dataset = _dataset(spec, folder, index_of)
     evaluator = _evaluator(spec, dev, index_of, documents)
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    precision = training_precision()
     steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
     total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
     baseline = _ndcg_key(evaluator(model)) if evaluator else None  # the dev split is scored at the training length
     progress.write(json.dumps({"event": "start", "total_steps": total, "train_examples": len(dataset), "dev_queries": len(dev),
-                               "device": "cuda" if cuda else "cpu", "processes": int(os.environ.get("WORLD_SIZE", 1)), "precision": "bf16" if bf16 else ("fp16" if cuda else "fp32"),
+                               "device": "cuda" if cuda else "cpu", "processes": int(os.environ.get("WORLD_SIZE", 1)), "precision": precision,
                                "baseline_dev_ndcg@10": baseline, "time": time.time()}) + "\n")
 
     class Report(TrainerCallback):
@@ -244,7 +260,7 @@ def run(folder: Path) -> dict:
     common = dict(
         output_dir=str(folder / "checkpoints"), num_train_epochs=spec["epochs"], max_steps=spec["max_steps"],
         per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_steps=float(spec["warmup_ratio"]),
-        seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=bf16, fp16=cuda and not bf16,
+        seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=precision == "bf16", fp16=precision == "fp16",
         save_total_limit=2, dataloader_drop_last=False, use_cpu=not cuda,  # on CPU, several processes run as MULTI_CPU (gloo)
     )
     if evaluator:

@@ -89,10 +89,12 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     elif key == "reviewed":
         cost = "Only your time: every decision is kept, with who, when and why."
     elif key == "models":
+        from core.embed import expected_precision
         from core.train import DEFAULTS, estimate_seconds
 
-        seconds = estimate_seconds(DEFAULTS, queries, cores=cores)
-        cost = (f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU, no LLM."
+        precision = expected_precision()  # training's rule on a CPU too
+        seconds = estimate_seconds(DEFAULTS, queries, cores=cores, precision=precision)
+        cost = (f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU ({precision}), no LLM."
                 if seconds is not None else "Training: minutes on a GPU, no LLM.")
     else:
         cost = "Seconds to a minute for a few hundred test queries (their pools are encoded once), no LLM."

@@ -8,7 +8,7 @@ from core.embed import BUNDLED
 from core.errors import QurateError
 from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models
 from core.systems import System, corpus_systems
-from core.train import DEFAULTS, device_summary, estimate_seconds
+from core.train import DEFAULTS, device_summary, estimate_seconds, training_precision
 from core.vocabulary import METHODS, TUNE
 from pages._shared import active_corpus, connection
 
@@ -74,7 +74,7 @@ device = device_summary()
 draft = {"method": method, "tune": tune, "epochs": int(epochs), "batch_size": int(batch), "group_size": int(group_size),
          "max_steps": int(max_steps) or -1}
 on_gpu = not device.startswith("CPU")
-seconds = estimate_seconds(draft, counts["train_queries"], cuda=on_gpu)
+seconds = estimate_seconds(draft, counts["train_queries"], cuda=on_gpu, precision=training_precision())
 estimate = f"about {max(seconds / 60, 1):.0f} min of training steps" + (" at the rate measured on an H200" if on_gpu else "")
 st.caption(f"Device: {device}. Estimated training time: {estimate}.")
 if not on_gpu and (tune == "full" or not METHODS[method].frozen_documents):

@@ -78,6 +78,36 @@ def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
         FrozenDocumentLoss(Identity(), documents, "mse")
 
 
+def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32():
+    """CPU training runs under bf16 autocast where the CPU has it: only the encoder's arithmetic may round; the
+    cosine scores (about 3 significant digits in bf16, then times 20) and the loss are computed in fp32."""
+    from core.losses import BiEncoderLCELoss, FrozenDocumentLoss
+
+    class Linear(torch.nn.Module):  # an "encoder" whose matmul autocast runs in bf16
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(16, 16)
+
+        def forward(self, features):
+            return {"sentence_embedding": self.layer(features["x"])}
+
+    torch.manual_seed(0)
+    encoder, documents = Linear(), F.normalize(torch.randn(12, 16), dim=-1)
+    queries, group = {"x": torch.randn(4, 16)}, torch.randint(0, 12, (4, 5))
+    columns = [{"x": torch.randn(4, 16)} for _ in range(4)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        frozen = FrozenDocumentLoss(encoder, documents, "lce")([queries], group)
+        both = BiEncoderLCELoss(encoder)([queries, *columns])
+        query, others = encoder(queries)["sentence_embedding"], [encoder(c)["sentence_embedding"] for c in columns]
+    assert query.dtype == torch.bfloat16  # autocast was on for the encoder
+    query, others = F.normalize(query.float(), dim=-1), torch.stack([F.normalize(c.float(), dim=-1) for c in others], 1)
+    expected_frozen = lce(torch.einsum("qd,qkd->qk", query, documents[group]) * 20.0)  # the same embeddings, fp32 scores
+    expected_both = lce(torch.einsum("qd,qkd->qk", query, others) * 20.0)
+    assert frozen.dtype == both.dtype == torch.float32
+    assert float(frozen) == pytest.approx(float(expected_frozen), rel=1e-5)
+    assert float(both) == pytest.approx(float(expected_both), rel=1e-5)
+
+
 def test_cross_encoder_lce_is_the_group_softmax():
     from sentence_transformers import CrossEncoder
 
@@ -352,13 +382,30 @@ def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
     assert sorted(p.name for p in folder.iterdir()) == before  # trained a copy: no model, no progress written here
 
 
+def test_training_runs_in_bf16_on_a_cpu_where_encoding_would_and_as_the_setting_says(monkeypatch):
+    from core import embed
+    from core.train import device_summary, training_precision
+
+    for value in ("fp32", "bf16"):
+        monkeypatch.setenv(embed.PRECISION_ENV, value)
+        assert training_precision() == value and device_summary().endswith(f"{value})")
+    monkeypatch.setenv(embed.PRECISION_ENV, "auto")
+    monkeypatch.setattr(embed, "native_bf16", lambda: False)  # bf16 emulated: slower than fp32
+    assert training_precision() == "fp32"
+    monkeypatch.setattr(embed, "native_bf16", lambda: True)
+    assert training_precision() == "bf16"
+
+
 def test_training_time_is_estimated_per_text_through_the_model_from_the_measured_rates():
     assert texts_per_query({**DEFAULTS, "tune": "query"}) == 1
     assert texts_per_query({**DEFAULTS, "tune": "full"}) == 1 + DEFAULTS["group_size"]
     assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
     queries = 1000
     query_only = queries * DEFAULTS["epochs"]  # only the queries pass through the model
-    assert estimate_seconds({}, queries, cores=2) == pytest.approx(query_only / (2 * CPU_RATE_PER_CORE["query"]))
+    assert estimate_seconds({}, queries, cores=2) == pytest.approx(query_only / (2 * CPU_RATE_PER_CORE["fp32"]["query"]))
+    assert estimate_seconds({}, queries, cores=2, precision="bf16") == pytest.approx(
+        query_only / (2 * CPU_RATE_PER_CORE["bf16"]["query"]))
+    assert estimate_seconds({}, queries, cores=2, precision="bf16") < estimate_seconds({}, queries, cores=2)
     assert estimate_seconds({}, queries, cuda=True) == pytest.approx(query_only / GPU_RATE["query"])
     full = {"tune": "full", "epochs": 1}
     assert estimate_seconds(full, queries, cuda=True) == pytest.approx(queries * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"])
