@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import machine
 from core.train import DEFAULTS, device_summary, load_spec, run, texts_per_query
 
 
@@ -91,7 +92,7 @@ def main() -> None:
         sample_steps(args.steps, args.methods)
         return
     print(f"device: {device_summary()}", flush=True)
-    row = time_job(args.job, json.loads(args.spec))
+    row = {**time_job(args.job, json.loads(args.spec)), "date": time.strftime("%Y-%m-%d"), "machine": machine()}
     print(json.dumps(row), flush=True)
     if args.out:
         with args.out.open("a") as handle:
