@@ -3,11 +3,11 @@ model by name or folder; every embedding cached in the workspace by (model, text
 
 On a CPU with native bfloat16 (AVX-512 BF16 or AMX; PyTorch's oneDNN says which) a model
 encodes in bfloat16 when it agrees with its float32 self on a probe (cosine >= 0.99 for
-every probe text): about twice the passages per second on 2 cores, and ranking metrics
-unchanged to the third decimal (docs/BENCHMARKS.md, Encoding speed). ``QURATE_PRECISION``
-(auto, fp32, bf16) overrides the choice. Cached vectors are shared between precisions:
-they agree to within bfloat16 rounding. Training (core.train) follows the same rule for its bf16
-mixed precision on a CPU; its weights stay in float32.
+every probe text): on 2 cores 1.8-2x the passages per second with AVX-512 BF16, 3.1-3.3x
+with AMX, and ranking metrics unchanged to the third decimal (docs/BENCHMARKS.md, Encoding
+speed). ``QURATE_PRECISION`` (auto, fp32, bf16) overrides the choice. Cached vectors are
+shared between precisions: they agree to within bfloat16 rounding. Training (core.train)
+follows the same rule for its bf16 mixed precision on a CPU; its weights stay in float32.
 """
 
 import copy
