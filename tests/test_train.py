@@ -78,9 +78,11 @@ def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
         FrozenDocumentLoss(Identity(), documents, "mse")
 
 
-def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32():
-    """CPU training runs under bf16 autocast where the CPU has it: only the encoder's arithmetic may round; the
-    cosine scores (about 3 significant digits in bf16, then times 20) and the loss are computed in fp32."""
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA")])])
+def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32(device):
+    """Training runs under bf16 autocast on a GPU and where the CPU has it: only the encoder's arithmetic may round;
+    the cosine scores (about 3 significant digits in bf16, then times 20) and the loss are computed in fp32."""
     from core.losses import BiEncoderLCELoss, FrozenDocumentLoss
 
     class Linear(torch.nn.Module):  # an "encoder" whose matmul autocast runs in bf16
@@ -92,10 +94,10 @@ def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32():
             return {"sentence_embedding": self.layer(features["x"])}
 
     torch.manual_seed(0)
-    encoder, documents = Linear(), F.normalize(torch.randn(12, 16), dim=-1)
-    queries, group = {"x": torch.randn(4, 16)}, torch.randint(0, 12, (4, 5))
-    columns = [{"x": torch.randn(4, 16)} for _ in range(4)]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    encoder, documents = Linear().to(device), F.normalize(torch.randn(12, 16), dim=-1).to(device)
+    queries, group = {"x": torch.randn(4, 16, device=device)}, torch.randint(0, 12, (4, 5), device=device)
+    columns = [{"x": torch.randn(4, 16, device=device)} for _ in range(4)]
+    with torch.autocast(device, dtype=torch.bfloat16):
         frozen = FrozenDocumentLoss(encoder, documents, "lce")([queries], group)
         both = BiEncoderLCELoss(encoder)([queries, *columns])
         query, others = encoder(queries)["sentence_embedding"], [encoder(c)["sentence_embedding"] for c in columns]
