@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v6 (no LLM)"
+NAME = "offline-v7 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -27,6 +27,9 @@ _COPULAS = {"is", "are", "was", "were"}
 _DETERMINERS = {"the", "a", "an", "this", "these", "its", "their", "your", "our", "each", "every", "any", "some", "no"}
 _MODALS = {"can", "may", "might", "should", "must", "will", "could", "would"}
 _DEICTIC = {"this", "these", "that", "those", "it", "they", "such"}
+_PERSONAL = {"i", "we", "you", "he", "she", "they", "our", "my", "your"}  # a subject that names nobody out of context
+_PARTICLES = {"to", "with", "for", "on", "in", "at", "about", "into", "up", "out", "off"}
+_SUBORDINATORS = {"although", "though", "whereas", "whenever", "unless", "since", "whether", "when", "while", "because", "once"}
 _CLAUSE = re.compile(r"[,;:()]| - | – | — ")
 COPY_LIMIT = 7  # words copied in a row from the passage: core.filters flags a query from 8 on
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
@@ -70,12 +73,16 @@ class OfflineGenerator:
             if count >= 3:
                 self.spread.update(sf.keys())
         self.after_determiner: Counter = Counter()  # "the X", "a X": X is a noun or an adjective
+        self.after_modal: Counter = Counter()  # "can X", "should X": X is a verb, or an adverb ...
+        self.before_be: Counter = Counter()  # ... as in "can often be": a verb is not followed by "be"
         self.heads: Counter = Counter()  # "the X", "the Y X" closed by a function word: X heads a noun phrase
         self.seen: Counter = Counter()
         for text in texts:
             words = [w.lower() for w in _words(text)] + [""]
             self.seen.update(words)
             self.after_determiner.update(b for a, b in zip(words, words[1:]) if a in _DETERMINERS)
+            self.after_modal.update(b for a, b in zip(words, words[1:]) if a in _MODALS)
+            self.before_be.update(a for a, b in zip(words, words[1:]) if b in ("be", "have", "been"))
             for k, word in enumerate(words[:-2]):
                 if word in _DETERMINERS:
                     end = next((j for j in range(k + 1, min(k + 5, len(words))) if words[j] in FUNCTION_WORDS or not words[j]), None)
@@ -125,6 +132,22 @@ class OfflineGenerator:
         low = word.lower()
         return self.after_determiner.get(low, 0) >= max(1, 0.1 * self.seen.get(low, 0))
 
+    def verbal(self, word: str) -> bool:
+        """Whether the corpus uses a word as a verb's base form: it follows a modal ("can apply") more often than a
+        determiner ("the apply") or than it comes before "be" (an adverb: "can often be")."""
+        low = word.lower()
+        modal = self.after_modal.get(low, 0)
+        return modal >= 2 and modal > self.after_determiner.get(low, 0) and modal > 2 * self.before_be.get(low, 0)
+
+    def in_noun_phrase(self, word: str) -> bool:
+        """Whether a word can stand inside a noun phrase: it follows a determiner ("the urinary") or closes
+        determiner phrases ("the urinary tract is"); a verb ("lacks", "called") or an adverb ("often") does neither."""
+        low = word.lower()
+        if self.nominal(word):
+            return True
+        return self.heads.get(low, 0) >= max(1, 0.05 * self.seen.get(low, 0)) and not low.endswith(("ed", "ing")) \
+            and not self.verbal(word)
+
     def noun_end(self, word: str) -> bool:
         """Whether a word can end a noun phrase: it closes determiner phrases ("the pads wear"), or
         follows a determiner at least half the time it occurs (a noun, rarely an adjective)."""
@@ -133,12 +156,13 @@ class OfflineGenerator:
         return self.nominal(word) and (self.heads.get(low, 0) >= max(1, 0.05 * seen) or self.after_determiner.get(low, 0) >= 0.5 * seen)
 
     def noun_phrases(self, text: str, scores: dict[str, float]) -> list[str]:
-        """Runs of up to four content words ending on a noun, best (highest summed aspect score) first."""
+        """Runs of up to four content words ending on a noun, within one clause (a list's items are not one phrase),
+        best (highest summed aspect score) first."""
         scored: dict[str, float] = {}
-        for sentence in _SENTENCE.split(text):
+        for sentence in (part for s in _SENTENCE.split(text) for part in _CLAUSE.split(s)):
             run: list[str] = []
             for word in [*_words(sentence), ""]:
-                if word and self._is_content(word) and not word.isdigit():
+                if word and self._is_content(word) and not word.isdigit() and (self.in_noun_phrase(word) or not run):
                     if run and word[:1].isupper() and run[-1][:1].islower():  # a new item of a list or heading
                         self._add_noun_phrase(run, scores, scored)
                         run = []
@@ -171,23 +195,31 @@ class OfflineGenerator:
         noun phrase: 'What are the symptoms for glaucoma?'."""
         mentions = lambda q: bool({w.lower() for w in _words(q)} & {w.lower() for w in _words(topic)})  # noqa: E731
         clause = _first_clause(sentence)
-        if len(clause) > 3 and clause[0].lower() == "if":
+        if sentence.rstrip().endswith("?") or not clause or clause[0].isdigit() or clause[0].lower() in _PERSONAL | _SUBORDINATORS:
+            return self._about(phrase, topic)  # a question already, a number cut from its figure, "we", "although ..."
+        if len(clause) > 3 and clause[0].lower() == "if" and self._ends_well(self._to_noun(clause[1:COPY_LIMIT])):
             return f"What should I do if {' '.join(self._to_noun(clause[1:COPY_LIMIT]))}?"
         if len(clause) > 2 and clause[0][:1].isupper() and clause[0].lower() not in FUNCTION_WORDS \
-                and clause[1].lower() in FUNCTION_WORDS - _COPULAS - _MODALS and not self.nominal(clause[0]) \
-                and not clause[0].lower().endswith(("ing", "s")):
+                and clause[1].lower() in _DETERMINERS | _PARTICLES and not self.nominal(clause[0]) \
+                and not clause[0].lower().endswith(("ing", "s")) and self.verbal(clause[0]):
+            # an imperative: a verb ("can apply" in the corpus) then its object or particle: "Apply the oil", "Talk to"
             return f"How do I {_lower_first(' '.join(self._to_noun(clause[:COPY_LIMIT])))}?"
         for k, word in enumerate(clause[:8]):
             low = word.lower()
-            if k and clause[0].lower() in _DEICTIC:
-                break  # "This condition is ..." names nothing out of context
-            if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6:
+            if k and (clause[0].lower() in _DEICTIC or clause[0].lower() in FUNCTION_WORDS - _DETERMINERS):
+                break  # "This condition is ..." names nothing out of context; "For X is ..." has no subject
+            if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6 and self._ends_well(clause[:k]):
                 question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
                 return f"{question}?" if mentions(question) else f"{question} for {topic}?"
-            if k and low in _MODALS and len(clause) > k + 2:
+            if k and low in _MODALS and len(clause) > k + 2 and self._ends_well(self._to_noun(clause[k + 1:k + COPY_LIMIT])):
                 question = f"What {' '.join([low, *self._to_noun(clause[k + 1:k + COPY_LIMIT])])}"
                 return f"{question}?" if mentions(question) else f"{question} for {topic}?"
         return self._about(phrase, topic)
+
+    @staticmethod
+    def _ends_well(words: list[str]) -> bool:
+        """Whether a cut clause can end a question: not on a word that needs more ("with", "to", "has")."""
+        return bool(words) and words[-1].lower() not in FUNCTION_WORDS
 
     def _to_noun(self, words: list[str]) -> list[str]:
         """Words cut back to end on a noun (keeping at least three), so a shortened clause still reads."""
