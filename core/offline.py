@@ -210,10 +210,10 @@ class OfflineGenerator:
                 break  # "This condition is ..." names nothing out of context; "For X is ..." has no subject
             if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6 and self._ends_well(clause[:k]):
                 question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
-                return f"{question}?" if mentions(question) else f"{question} for {topic}?"
+                return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
             if k and low in _MODALS and len(clause) > k + 2 and self._ends_well(self._to_noun(clause[k + 1:k + COPY_LIMIT])):
                 question = f"What {' '.join([low, *self._to_noun(clause[k + 1:k + COPY_LIMIT])])}"
-                return f"{question}?" if mentions(question) else f"{question} for {topic}?"
+                return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
         return self._about(phrase, topic)
 
     @staticmethod
@@ -239,14 +239,41 @@ class OfflineGenerator:
             clause.pop(droppable.pop())
         return " ".join(clause[:COPY_LIMIT] if longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT else clause)
 
-    def _about(self, phrase: str, topic: str) -> str:
+    def relations(self, text: str, topic: str) -> list[tuple[str, str]]:
+        """What the passage itself says the topic has: noun phrases right before "of" or "for" and the topic's first
+        word ("the standard treatment for megalencephaly", "the main symptom of short bowel syndrome"), as (phrase,
+        preposition), in the passage's order."""
+        first = next((w.lower() for w in _words(topic) if w.lower() not in FUNCTION_WORDS), "")
+        found: list[tuple[str, str]] = []
+        for clause in (part for s in _SENTENCE.split(text) for part in _CLAUSE.split(s)):
+            words = _words(clause)
+            for k in range(1, len(words) - 1):
+                if words[k].lower() not in ("of", "for"):
+                    continue
+                after = words[k + 1:k + 3]
+                if not any(w.lower() == first for w in after[:1] + (after[1:] if after[0].lower() in _DETERMINERS else [])):
+                    continue
+                run = []
+                for word in reversed(words[:k]):
+                    if not self._is_content(word) or word.isdigit() or not self.in_noun_phrase(word) or len(run) == 3:
+                        break
+                    run.insert(0, word)
+                while run and not self.noun_end(run[-1]):
+                    run.pop()
+                while run and not self.nominal(run[0]):
+                    run.pop(0)
+                if run and not {w.lower() for w in run} & {w.lower() for w in _words(topic)}:
+                    found.append((_lower_first(" ".join(run)), words[k].lower()))
+        return found
+
+    def _about(self, phrase: str, topic: str, preposition: str = "for") -> str:
         if not phrase:
             return ""
         head = phrase.split()[-1].lower() if phrase else ""
         verb = "are" if head.endswith("s") and not head.endswith(("ss", "us", "is")) else "is"
         if not topic or phrase.lower() in topic.lower():
             return f"What {verb} {phrase}?"
-        return f"What {verb} the {phrase} for {_lower_first(topic)}?"
+        return f"What {verb} the {phrase} {preposition} {_lower_first(topic)}?"
 
     def _tells_apart(self, query: str, title: str, topic: str, opens: bool) -> bool:
         """Whether a query could pick its passage out of those sharing its title: it names more than the
@@ -297,6 +324,10 @@ class OfflineGenerator:
             if not title.strip() or noun.lower() in topic.lower():
                 return noun[:1].upper() + noun[1:]
             return f"{topic[:1].upper() + topic[1:]}: {noun}"
+        relations = self.relations(text, topic) if title.strip() else []
+        if qtype == "question" and relations and not (opens and index == 0 and _is_definition(sentences[0], topic)):
+            phrase, preposition = pick(relations)  # what the passage says the topic has: "the treatment for X"
+            return self._about(phrase, topic, preposition)
         if qtype == "question":
             question = self._question(pick(sentences), topic, pick(nouns))
             return question if self._tells_apart(question, title, topic, opens) else self._about(pick(nouns), topic)
@@ -309,6 +340,12 @@ class OfflineGenerator:
         if qtype == "claim":
             return self._claim(pick(sentences))
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
+
+
+def _is_definition(sentence: str, topic: str) -> bool:
+    """Whether a sentence defines the topic: "Glaucoma is a disease ..." (its question is "What is glaucoma?")."""
+    words, named = [w.lower() for w in _words(sentence)], [w.lower() for w in _words(topic)]
+    return bool(named) and words[:len(named)] == named and len(words) > len(named) and words[len(named)] in _COPULAS
 
 
 def _first_clause(sentence: str) -> list[str]:
