@@ -2,16 +2,17 @@
 
 It works from the passage and from corpus statistics alone, with no word list or rule
 written for a domain: salient terms are those frequent in the passage and rare in the
-corpus (TF-IDF); questions come from a generic English rule (the subject of an
-informative sentence becomes the thing asked about); claims keep a sentence's content
-words. Queries it makes are labelled with origin ``offline`` and generator ``NAME``.
+corpus (TF-IDF); questions and casual searches ask first about what the passage itself
+says its topic has ("the main symptom of short bowel syndrome"), else come from a generic
+English rule (the subject of an informative sentence becomes the thing asked about); claims
+keep a sentence's content words. Queries it makes are labelled with origin ``offline`` and generator ``NAME``.
 """
 
 import math
 import re
 from collections import Counter
 
-NAME = "offline-v7 (no LLM)"
+NAME = "offline-v8 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -331,6 +332,9 @@ class OfflineGenerator:
         if qtype == "question":
             question = self._question(pick(sentences), topic, pick(nouns))
             return question if self._tells_apart(question, title, topic, opens) else self._about(pick(nouns), topic)
+        if qtype == "casual" and relations:  # what the passage says the topic has, typed: "treatment for wolman disease"
+            phrase, preposition = pick(relations, 1)
+            return f"{phrase} {preposition} {topic}".lower()
         if qtype == "casual":  # a different sentence's question, said the way people type it; else "<phrase> for <topic>"
             question = self._question(pick(sentences, 1), topic, "")
             if question.startswith("What is the  for") or question.startswith("What is ?") or not question.strip("? ") \
