@@ -240,11 +240,13 @@ class OfflineGenerator:
             clause.pop(droppable.pop())
         return " ".join(clause[:COPY_LIMIT] if longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT else clause)
 
-    def relations(self, text: str, topic: str) -> list[tuple[str, str]]:
+    def relations(self, text: str, topic: str, title: str = "") -> list[tuple[str, str]]:
         """What the passage itself says the topic has: noun phrases right before "of" or "for" and the topic's first
         word ("the standard treatment for megalencephaly", "the main symptom of short bowel syndrome"), as (phrase,
-        preposition), in the passage's order."""
+        preposition), in the passage's order; where other passages share the title, only phrases with a word that
+        not all of them use (a sentence they all repeat tells none of them apart)."""
         first = next((w.lower() for w in _words(topic) if w.lower() not in FUNCTION_WORDS), "")
+        count, used = self.siblings.get(title.strip().lower(), (1, Counter()))
         found: list[tuple[str, str]] = []
         for clause in (part for s in _SENTENCE.split(text) for part in _CLAUSE.split(s)):
             words = _words(clause)
@@ -263,7 +265,8 @@ class OfflineGenerator:
                     run.pop()
                 while run and not self.nominal(run[0]):
                     run.pop(0)
-                if run and not {w.lower() for w in run} & {w.lower() for w in _words(topic)}:
+                if run and not {w.lower() for w in run} & {w.lower() for w in _words(topic)} \
+                        and (count < 2 or any(used.get(w.lower(), 0) < count for w in run)):
                     found.append((_lower_first(" ".join(run)), words[k].lower()))
         return found
 
@@ -317,15 +320,15 @@ class OfflineGenerator:
         if qtype == "web":  # each type draws its own noun phrase, so a passage's queries differ
             words = [*topic_words, *[w for w in pick(nouns, 1).lower().split() if w not in topic_words]]
             return " ".join(words[:7])
+        relations = self.relations(text, topic, title) if title.strip() else []  # what the passage says the topic has
         if qtype == "title":
             count, _ = self.siblings.get(title.strip().lower(), (0, None))
             if count == 1 and len(_words(title)) >= 3 and index == 0:  # a title of its own: a person wrote it for this text
                 return title.strip()
-            noun = pick(nouns)
+            noun = pick(relations)[0] if relations else pick(nouns)
             if not title.strip() or noun.lower() in topic.lower():
                 return noun[:1].upper() + noun[1:]
             return f"{topic[:1].upper() + topic[1:]}: {noun}"
-        relations = self.relations(text, topic) if title.strip() else []
         if qtype == "question" and relations and not (opens and index == 0 and _is_definition(sentences[0], topic)):
             phrase, preposition = pick(relations)  # what the passage says the topic has: "the treatment for X"
             return self._about(phrase, topic, preposition)
