@@ -177,17 +177,22 @@ class OfflineGenerator:
 
     def _add_noun_phrase(self, run: list[str], scores: dict[str, float], scored: dict) -> None:
         """Score the noun phrases that end a run of content words (cut back to end on a noun, start on a nominal word)."""
-        run = list(run)  # the caller's run is left as it is
-        while run and not self.noun_end(run[-1]):
-            run.pop()
-        while run and not self.nominal(run[0]):
-            run.pop(0)
+        run = self._trimmed(run)
         for size in range(1, min(len(run), 4) + 1):
             phrase = " ".join(run[-size:])
             low = phrase.lower()
             score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size ** 0.3
             if score > scored.get(low, (0, ""))[0]:
                 scored[low] = (score, phrase)
+
+    def _trimmed(self, run: list[str]) -> list[str]:
+        """A run of content words cut back to end on a noun and to start on a nominal word (the caller's list is kept)."""
+        run = list(run)
+        while run and not self.noun_end(run[-1]):
+            run.pop()
+        while run and not self.nominal(run[0]):
+            run.pop(0)
+        return run
 
     def _question(self, sentence: str, topic: str, phrase: str) -> str:
         """A question a sentence answers, by the first rule that fits (English grammar, no domain rule):
@@ -261,10 +266,7 @@ class OfflineGenerator:
                     if not self._is_content(word) or word.isdigit() or not self.in_noun_phrase(word) or len(run) == 3:
                         break
                     run.insert(0, word)
-                while run and not self.noun_end(run[-1]):
-                    run.pop()
-                while run and not self.nominal(run[0]):
-                    run.pop(0)
+                run = self._trimmed(run)
                 if run and not {w.lower() for w in run} & {w.lower() for w in _words(topic)} \
                         and (count < 2 or any(used.get(w.lower(), 0) < count for w in run)):
                     found.append((_lower_first(" ".join(run)), words[k].lower()))
