@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v8 (no LLM)"
+NAME = "offline-v9 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -89,6 +89,10 @@ class OfflineGenerator:
                     end = next((j for j in range(k + 1, min(k + 5, len(words))) if words[j] in FUNCTION_WORDS or not words[j]), None)
                     if end is not None and end > k + 1:
                         self.heads[words[end - 1]] += 1
+        bodies = (text.removeprefix(f"{title}. ") for title, text in zip(titles, texts))  # callers may prefix the title
+        opening = Counter(w[1].lower() for w in (_words(body)[:2] for body in bodies) if len(w) == 2 and w[0].lower() == "this")
+        # "This condition ...", "This paper ..." opening passages: with nothing before them to point at, they name the topic
+        self.anaphors = {w for w, c in opening.items() if c >= 2 and self.nominal(w)}
         common = {w for w, c in self.df.items() if self.n >= 20 and c / self.n > 0.5}
         self.stop = FUNCTION_WORDS | common
 
@@ -199,7 +203,8 @@ class OfflineGenerator:
         'X is Y' -> 'What is X?'; 'X may cause Y' -> 'What may cause Y?'; an instruction 'Apply the oil ...' ->
         'How do I apply the oil ...?'; 'If X, Y' -> 'What should I do if X?'; else about the passage's best
         noun phrase: 'What are the symptoms for glaucoma?'."""
-        mentions = lambda q: bool({w.lower() for w in _words(q)} & {w.lower() for w in _words(topic)})  # noqa: E731
+        named = {w.lower() for w in _words(topic) if self._is_content(w)}
+        mentions = lambda q: bool({w.lower() for w in _words(q)} & named)  # noqa: E731  ("of" names no topic)
         clause = _first_clause(sentence)
         if sentence.rstrip().endswith("?") or not clause or clause[0].isdigit() or clause[0].lower() in _PERSONAL | _SUBORDINATORS:
             return self._about(phrase, topic)  # a question already, a number cut from its figure, "we", "although ..."
@@ -215,12 +220,23 @@ class OfflineGenerator:
             if k and (clause[0].lower() in _DEICTIC or clause[0].lower() in FUNCTION_WORDS - _DETERMINERS):
                 break  # "This condition is ..." names nothing out of context; "For X is ..." has no subject
             if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6 and self._ends_well(clause[:k]):
-                question = f"What {low} {_lower_first(' '.join(clause[:k]))}"
+                subject = self._naming_topic(clause[:k], topic)
+                if {w.lower() for w in subject[1:]} & (_DEICTIC - {"that"}):
+                    continue  # "the goal of this research is": a subject pointing at something the query cannot show
+                question = f"What {low} {_lower_first(' '.join(subject))}"
                 return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
             if k and low in _MODALS and len(clause) > k + 2 and self._ends_well(self._to_noun(clause[k + 1:k + COPY_LIMIT])):
                 question = f"What {' '.join([low, *self._to_noun(clause[k + 1:k + COPY_LIMIT])])}"
                 return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
         return self._about(phrase, topic)
+
+    def _naming_topic(self, words: list[str], topic: str) -> list[str]:
+        """Words with "this condition" (a noun passages open with, "This condition is ...": it points at their topic)
+        replaced by the topic: "the incidence of this condition" -> "the incidence of Sjogren-Larsson syndrome"."""
+        for k in range(len(words) - 1):
+            if topic and words[k].lower() == "this" and words[k + 1].lower() in self.anaphors:
+                return [*words[:k], *_words(topic), *words[k + 2:]]
+        return words
 
     @staticmethod
     def _ends_well(words: list[str]) -> bool:
@@ -366,6 +382,8 @@ def _first_clause(sentence: str) -> list[str]:
 
 
 def _lower_first(text: str) -> str:
-    """Lower-case the first letter unless the word is an acronym (ALL, DNA)."""
+    """Lower-case the first letter unless the word is an acronym (ALL, DNA) or a name with capitals inside it."""
     first = text.split(" ", 1)[0]
-    return text if first.isupper() and len(first) > 1 else text[:1].lower() + text[1:]
+    if (first.isupper() and len(first) > 1) or any(c.isupper() for c in first[1:]):  # "DNA", "Galloway-Mowat", "McArdle"
+        return text
+    return text[:1].lower() + text[1:]

@@ -297,6 +297,26 @@ def test_offline_questions_end_where_a_question_can_and_phrases_stay_inside_a_cl
             assert not query.lower().startswith(("what can i find", "what was our", "what is although", "how do i people")), query
 
 
+def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
+    """A subject saying "this condition" names the topic where passages open with "This condition ..." (nothing
+    before them to point at), so the question names it; a subject pointing at something else ("this article" where
+    no passage opens so) is no question, and "of" shared with the topic does not count as naming it."""
+    from core.offline import OfflineGenerator
+
+    texts = ["This condition is inherited in an autosomal recessive pattern.",
+             "This condition affects the skin and the hair of young children.",
+             "The incidence of this condition is about one in ten thousand newborns.",
+             "The purpose of this article is to discuss the library environment and its readers.",
+             "Oil keeps a bicycle chain quiet."]
+    titles = ["Tietz syndrome", "Tietz syndrome", "Galloway-Mowat syndrome", "The Ecology of Privacy", "Chains"]
+    gen = OfflineGenerator([f"{title}. {text}" for title, text in zip(titles, texts)], titles)
+    assert gen.anaphors == {"condition"}
+    assert gen.make(titles[2], texts[2], "question") == "What is the incidence of Galloway-Mowat syndrome?"
+    assert gen.make(titles[2], texts[2], "casual") == "what is the incidence of galloway-mowat syndrome"
+    question = gen.make(titles[3], texts[3], "question")
+    assert "this" not in question.lower().split() and question.endswith("for the ecology of privacy?"), question
+
+
 def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad):
     """The rule above over the first 1,000 passages of each real corpus (offline-v6 cut 101 of the first 1,500
     MedQuAD passages' questions and casual searches short on a function word, and 46 of CISI's; v7 none)."""
