@@ -14,7 +14,8 @@ For each corpus (a BEIR folder under ../shared/data):
 The ``oracle`` variant (where real queries are left over; a diagnostic, never a product path)
 trains the same pipeline on the real questions of the training passages only, the ceiling an
 excellent query generator could reach with this trainer. Writes
-bench/results/quality-<corpus>[-name].json and prints the leaderboards.
+bench/results/quality-<corpus>[-name].json (each system's nDCG@10 per query too, for ``bench.compare``) and
+prints the leaderboards.
 """
 
 import argparse
@@ -34,6 +35,7 @@ from core.mine import mine_candidates
 from core.prompts import OFFLINE_TYPES, QUERY_TYPES
 from core.systems import System
 from storage import corpora
+from storage import evaluations as evalstore
 from storage import queries as qstore
 from storage.db import connect
 from storage.models import get_model
@@ -149,7 +151,8 @@ def run_corpus(con, name: str, args) -> dict:
             "mined_queries": mining.queries, "pool_recall": board.pool_recall, "queries": board.queries,
             "models": models, "table": [{"system": r.system, "label": r.label, **r.metrics, "difference": r.difference,
                                          "p_value": r.p_value, "wins": r.wins, "ties": r.ties, "losses": r.losses,
-                                         "dev_difference": r.dev_difference} for r in board.rows],
+                                         "dev_difference": r.dev_difference,
+                                         "per_query": evalstore.per_query(con, r.run_id, "ndcg@10")} for r in board.rows],
         }
     return {"results": results, "timings": timings}
 

@@ -223,9 +223,13 @@ def leaderboard(con: duckdb.DuckDBPyConnection, test_set: int) -> Leaderboard:
 def compare_runs(con: duckdb.DuckDBPyConnection, run_a: int, run_b: int, metric: str = HEADLINE) -> dict:
     """Paired comparison of two runs on the same test set: mean difference (b - a), wins, ties, losses
     and the p-value of a paired t-test (scipy) over the per-query values."""
+    return paired(store.per_query(con, run_a, metric), store.per_query(con, run_b, metric))
+
+
+def paired(a: dict[str, float], b: dict[str, float]) -> dict:
+    """The comparison of ``compare_runs`` on two {query id: value} maps (their common queries)."""
     from scipy.stats import ttest_rel
 
-    a, b = store.per_query(con, run_a, metric), store.per_query(con, run_b, metric)
     common = sorted(set(a) & set(b))
     x, y = np.array([a[q] for q in common]), np.array([b[q] for q in common])
     diff = y - x

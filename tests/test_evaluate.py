@@ -53,6 +53,33 @@ def test_paired_t_test_on_a_known_case(con, tiny):
     assert (result["wins"], result["ties"], result["losses"]) == (4, 1, 0) and result["difference"] == pytest.approx(1.0)
 
 
+def test_bench_compare_pairs_two_runs_models_query_by_query(con, tiny):
+    """bench.compare: each model kind of run B against A's, from the per-query figures bench.quality writes,
+    by the same paired test as compare_runs."""
+    from bench.compare import compare
+    from core.evaluate import paired
+
+    _, test_set = tiny
+    before, after = [1, 2, 3, 4, 5], [2, 3, 3, 6, 6]
+    runs = [store.save_run(con, test_set, name, {}, {}, [(f"q{i}", "ndcg@10", float(v)) for i, v in enumerate(values)], [])
+            for name, values in (("a", before), ("b", after))]
+    assert paired(*(store.per_query(con, r, "ndcg@10") for r in runs)) == compare_runs(con, *runs)
+    scores = lambda values: {f"q{i}": float(v) for i, v in enumerate(values)}  # noqa: E731
+    run = lambda lce, values, distill: {"results": {"synthetic": {  # noqa: E731
+        "models": {"lce": {"system": lce}, "distill": {"system": distill}},
+        "table": [{"system": "dense", "per_query": scores([0] * 5)}, {"system": lce, "per_query": scores(values)},
+                  {"system": distill, "per_query": scores([1, 1, 1, 1, 1])}]}}}
+    result = compare(run("rerank:1", before, "retrieve:3"), run("rerank:2", after, "retrieve:4"))
+    lce, distill = result["synthetic/lce"], result["synthetic/distill"]
+    assert (lce["mean_a"], lce["mean_b"], lce["wins"], lce["ties"], lce["losses"]) == (3.0, 4.0, 4, 1, 0)
+    assert lce["p_value"] == pytest.approx(compare_runs(con, *runs)["p_value"])
+    assert distill["difference"] == 0 and distill["ties"] == 5 and distill["p_value"] == 1.0
+    other = run("rerank:2", after, "retrieve:4")
+    other["results"]["synthetic"]["table"][0]["per_query"] = {"x": 0.0}
+    with pytest.raises(SystemExit, match="different test queries"):
+        compare(run("rerank:1", before, "retrieve:3"), other)
+
+
 def test_a_training_query_never_appears_in_a_test_set(con):
     corpus = load_sample_corpus(con).corpus_id
     test_text = con.execute("SELECT text FROM test_queries LIMIT 1").fetchone()[0]
