@@ -96,18 +96,23 @@ st.plotly_chart(figure, width="stretch", key="metrics_chart")
 
 others = {r.run_id: r.label for r in board.rows if r is not base}
 if base and others:
-    st.subheader("Per query, against the baseline")
-    pick = st.selectbox("System", list(others), format_func=others.get, key="eval_per_query")
-    comparison = compare_runs(con, base.run_id, int(pick))
+    st.subheader("Per query, against the baseline or another system")
+    labels = {r.run_id: r.label for r in board.rows}
+    left, right = st.columns(2)
+    pick = left.selectbox("System", list(others), format_func=others.get, key="eval_per_query")
+    against = right.selectbox("Against", [base.run_id] + [r for r in others if r != pick], format_func=labels.get, key="eval_against",
+                              help="Two fine-tuned models (two settings, two generators) differ by less than either gains "
+                                   "over the baseline: compare them with each other, query by query.")
+    comparison = compare_runs(con, int(against), int(pick))
     diffs = pd.DataFrame(sorted(comparison["per_query"].items(), key=lambda kv: kv[1]), columns=["query", "difference"])
     diffs["outcome"] = ["win" if d > 1e-9 else ("loss" if d < -1e-9 else "tie") for d in diffs["difference"]]
-    st.caption(f"{comparison['wins']} wins, {comparison['ties']} ties, {comparison['losses']} losses; "
-               f"mean Δ nDCG@10 {comparison['difference']:+.3f} (p = {comparison['p_value']:.3g}).")
+    st.caption(f"{labels[pick]} against {labels[against]}: {comparison['wins']} wins, {comparison['ties']} ties, "
+               f"{comparison['losses']} losses; mean Δ nDCG@10 {comparison['difference']:+.3f} (p = {comparison['p_value']:.3g}).")
     figure = px.bar(diffs, x=diffs.index, y="difference", color="outcome", height=300, hover_data=["query"],
                     color_discrete_map={"win": "#2f8f4f", "tie": "#bbbbbb", "loss": "#c0392b"}, title="Δ nDCG@10 per query (sorted)")
     figure.update_layout(xaxis_title="queries", margin=dict(t=40, b=10))
     st.plotly_chart(figure, width="stretch", key="per_query_chart")
-    by_field = breakdown(con, base.run_id, int(pick))
+    by_field = breakdown(con, int(against), int(pick))
     if not by_field.empty:
         field = st.selectbox("Break down by", sorted(by_field["field"].unique()), key="eval_breakdown")
         part = by_field[by_field["field"] == field]

@@ -211,3 +211,26 @@ def test_the_leaderboard_sets_the_dev_splits_prediction_beside_the_test_gain_and
     assert not at.exception
     warnings = [w.value for w in at.warning if "dev split predicted" in w.value]
     assert len(warnings) == 1 and f"m{promised}" in warnings[0] and "+0.050" in warnings[0] and "-0.100" in warnings[0]
+
+
+def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_another_model():
+    from core.settings import database_path
+    from storage.db import shared_cursor
+
+    db = shared_cursor(database_path())
+    corpus = ingest_files(db, "tiny", [("c.jsonl", b'{"_id": "d1", "text": "alpha beta"}\n{"_id": "d2", "text": "gamma delta"}\n')]).corpus_id
+    test_set = add_test_set(db, corpus, "t", ("q.jsonl", b'{"_id": "q1", "text": "alpha"}\n'), ("r.tsv", b"q1\td1\t1\n"))["id"]
+    first, second = _model(db, corpus, False), _model(db, corpus, False)
+    metrics = dict.fromkeys(("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"), 0.5)
+    runs = {}
+    for system, values in (("dense", [0.2, 0.3, 0.1]), (f"rerank:{first}", [0.6, 0.5, 0.7]), (f"rerank:{second}", [0.6, 0.6, 0.6])):
+        runs[system] = store.save_run(db, test_set, system, {"k": 30, "queries": 3}, metrics,
+                                      [(f"q{i}", "ndcg@10", v) for i, v in enumerate(values)], [])
+    at = app().switch_page("pages/evaluate.py").run()
+    at.selectbox(key="eval_per_query").set_value(runs[f"rerank:{second}"]).run()
+    assert not at.exception and at.selectbox(key="eval_against").value == runs["dense"]  # the baseline first
+    assert any("3 wins, 0 ties, 0 losses" in c.value for c in at.caption)
+    at.selectbox(key="eval_against").set_value(runs[f"rerank:{first}"]).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "wins" in c.value)
+    assert f"m{second}" in caption.split(" against ")[0] and "1 wins, 1 ties, 1 losses" in caption and "+0.000" in caption

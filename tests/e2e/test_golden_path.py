@@ -67,7 +67,7 @@ def test_the_whole_flow(page, server):
         page.wait_for_selector("text=Metrics computed with ranx", timeout=600_000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "07-evaluate-wait.png"))
-    page.wait_for_selector("text=Per query, against the baseline")
+    page.wait_for_selector("text=Per query, against the baseline or another system")
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 2
     no_error(page, "07-evaluate")
 
