@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument("a", type=Path, help="bench.quality JSON of the first run")
     parser.add_argument("b", type=Path, help="bench.quality JSON of the run compared with it")
     args = parser.parse_args()
+    for path in (args.a, args.b):
+        if not path.is_file():
+            raise SystemExit(f"{path}: no such file (bench.quality writes bench/results/quality-<corpus>-<name>.json)")
     a, b = (json.loads(path.read_text()) for path in (args.a, args.b))
     for key, r in compare(a, b).items():
         print(f"{key}: {r['mean_a']:.3f} -> {r['mean_b']:.3f} ({r['difference']:+.3f}, p {r['p_value']:.2g}, "

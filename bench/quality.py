@@ -197,6 +197,7 @@ def main() -> None:
         output |= {"args": {k: str(v) for k, v in vars(args).items()}, "seconds": time.perf_counter() - t, "date": time.strftime("%Y-%m-%d"),
                    "machine": machine()}
         out = RESULTS / f"quality-{name}{'-' + args.name if args.name else ''}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)  # a workspace elsewhere leaves bench/results unmade
         out.write_text(json.dumps(output, indent=2))
         print(f"{name}: {output['seconds']:.0f} s; timings {', '.join(f'{k} {v:.0f}' for k, v in output['timings'].items())}; "
               f"written to {out}", flush=True)
