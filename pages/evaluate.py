@@ -102,7 +102,9 @@ if base and others:
     pick = left.selectbox("System", list(others), format_func=others.get, key="eval_per_query")
     against = right.selectbox("Against", [base.run_id] + [r for r in others if r != pick], format_func=labels.get, key="eval_against",
                               help="Two fine-tuned models (two settings, two generators) differ by less than either gains "
-                                   "over the baseline: compare them with each other, query by query.")
+                                   "over the baseline: compare them with each other, query by query. The p-value counts the "
+                                   "spread over these queries, not the spread of training: before trusting a small difference "
+                                   "between two models, train one of them again with another seed.")
     comparison = compare_runs(con, int(against), int(pick))
     diffs = pd.DataFrame(sorted(comparison["per_query"].items(), key=lambda kv: kv[1]), columns=["query", "difference"])
     diffs["outcome"] = ["win" if d > 1e-9 else ("loss" if d < -1e-9 else "tie") for d in diffs["difference"]]

@@ -234,3 +234,5 @@ def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_anoth
     assert not at.exception
     caption = next(c.value for c in at.caption if "wins" in c.value)
     assert f"m{second}" in caption.split(" against ")[0] and "1 wins, 1 ties, 1 losses" in caption and "+0.000" in caption
+    at.selectbox(key="eval_per_query").set_value(runs[f"rerank:{first}"]).run()  # the system it was compared against
+    assert not at.exception and at.selectbox(key="eval_against").value != runs[f"rerank:{first}"]
