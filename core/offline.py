@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 
-NAME = "offline-v9 (no LLM)"
+NAME = "offline-v10 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -30,6 +30,7 @@ _MODALS = {"can", "may", "might", "should", "must", "will", "could", "would"}
 _DEICTIC = {"this", "these", "that", "those", "it", "they", "such"}
 _PERSONAL = {"i", "we", "you", "he", "she", "they", "our", "my", "your"}  # a subject that names nobody out of context
 _PARTICLES = {"to", "with", "for", "on", "in", "at", "about", "into", "up", "out", "off"}
+_WH = {"what", "how", "why", "when", "where", "who", "which"}
 _SUBORDINATORS = {"although", "though", "whereas", "whenever", "unless", "since", "whether", "when", "while", "because", "once"}
 _CLAUSE = re.compile(r"[,;:()]| - | – | — ")
 COPY_LIMIT = 7  # words copied in a row from the passage: core.filters flags a query from 8 on
@@ -307,7 +308,14 @@ class OfflineGenerator:
 
     def topic(self, title: str) -> str:
         """What a searcher would call a title's subject: a short title as it is (in sentence case when the
-        title is in Title Case), else its first part before a colon, else its rarest noun phrase."""
+        title is in Title Case), else its first part before a colon, else its rarest noun phrase. A part that is
+        a clause ("Kidney failure: What to expect", "What I need to know about Gas") yields to what it is about."""
+        parts = [part for part in re.split(r":\s*", title) if _words(part)]
+        named = [part for part in parts if _words(part)[0].lower() not in _WH]
+        if len(parts) > len(named) > 0:
+            title = named[0]
+        elif parts and not named and " about " in title.lower():
+            title = re.split(r"\babout\s+", title, flags=re.IGNORECASE)[-1]
         words = _words(title)
         if len(words) > 10:
             head = _words(re.split(r"[:;,(]", title)[0])

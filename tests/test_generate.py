@@ -317,6 +317,19 @@ def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
     assert "this" not in question.lower().split() and question.endswith("for the ecology of privacy?"), question
 
 
+def test_a_title_that_is_a_clause_yields_its_subject_as_the_topic():
+    """"What I need to know about Gas" is about gas, "Kidney Failure: What to Expect" about kidney failure; a
+    title without such a clause, colon or not, keeps its words; a title that is a question stays one."""
+    from core.offline import OfflineGenerator
+
+    gen = OfflineGenerator(["Gas is air in the digestive tract."], ["What I need to know about Gas"])
+    assert gen.topic("What I need to know about Gas") == "gas"
+    assert gen.topic("Kidney Failure: What to Expect") == "kidney failure"
+    assert gen.topic("Diabetic Neuropathies: The Nerve Damage of Diabetes") == "diabetic neuropathies the nerve damage of diabetes"
+    assert gen.topic("What do Chemists Read?") == "what do chemists read"
+    assert gen.make("What I need to know about Gas", "Gas is air in the digestive tract.", "casual").endswith("gas")
+
+
 def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad):
     """The rule above over the first 1,000 passages of each real corpus (offline-v6 cut 101 of the first 1,500
     MedQuAD passages' questions and casual searches short on a function word, and 46 of CISI's; v7 none)."""
