@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from core.evaluate import paired
+from core.systems import BASELINE
 
 
 def per_query(run: dict, variant: str, system: str) -> dict[str, float]:
@@ -27,7 +28,7 @@ def compare(a: dict, b: dict) -> dict[str, dict]:
     """For each variant and model kind in both runs: the paired comparison of B's model against A's."""
     out = {}
     for variant in sorted(set(a["results"]) & set(b["results"])):
-        if set(per_query(a, variant, "dense")) != set(per_query(b, variant, "dense")):
+        if set(per_query(a, variant, BASELINE)) != set(per_query(b, variant, BASELINE)):
             raise SystemExit(f"{variant}: the two runs ranked different test queries; compare runs of one corpus and seed")
         models_a, models_b = a["results"][variant]["models"], b["results"][variant]["models"]
         for kind in sorted(set(models_a) & set(models_b)):

@@ -267,6 +267,7 @@ class OfflineGenerator:
         word ("the standard treatment for megalencephaly", "the main symptom of short bowel syndrome"), as (phrase,
         preposition), in the passage's order; where other passages share the title, only phrases with a word that
         not all of them use (a sentence they all repeat tells none of them apart)."""
+        named = {w.lower() for w in _words(topic)}
         first = next((w.lower() for w in _words(topic) if w.lower() not in FUNCTION_WORDS), "")
         count, used = self.siblings.get(title.strip().lower(), (1, Counter()))
         found: list[tuple[str, str]] = []
@@ -284,7 +285,7 @@ class OfflineGenerator:
                         break
                     run.insert(0, word)
                 run = self._trimmed(run)
-                if run and not {w.lower() for w in run} & {w.lower() for w in _words(topic)} \
+                if run and not {w.lower() for w in run} & named \
                         and (count < 2 or any(used.get(w.lower(), 0) < count for w in run)):
                     found.append((_lower_first(" ".join(run)), words[k].lower()))
         return found
@@ -346,6 +347,8 @@ class OfflineGenerator:
         if qtype == "web":  # each type draws its own noun phrase, so a passage's queries differ
             words = [*topic_words, *[w for w in pick(nouns, 1).lower().split() if w not in topic_words]]
             return " ".join(words[:7])
+        if qtype == "claim":
+            return self._claim(pick(sentences))
         relations = self.relations(text, topic, title) if title.strip() else []  # what the passage says the topic has
         if qtype == "title":
             count, _ = self.siblings.get(title.strip().lower(), (0, None))
@@ -370,8 +373,6 @@ class OfflineGenerator:
                     or not self._tells_apart(question, title, topic, opens):
                 question = f"{pick(nouns, 2)} for {topic}" if title.strip() else pick(nouns, 2)
             return question.rstrip("?").lower()
-        if qtype == "claim":
-            return self._claim(pick(sentences))
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
 
 
