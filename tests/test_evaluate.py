@@ -74,6 +74,10 @@ def test_bench_compare_pairs_two_runs_models_query_by_query(con, tiny):
     assert (lce["mean_a"], lce["mean_b"], lce["wins"], lce["ties"], lce["losses"]) == (3.0, 4.0, 4, 1, 0)
     assert lce["p_value"] == pytest.approx(compare_runs(con, *runs)["p_value"])
     assert distill["difference"] == 0 and distill["ties"] == 5 and distill["p_value"] == 1.0
+    seeds = compare([run("rerank:1", before, "retrieve:3"), run("rerank:5", [3, 4, 3, 4, 3], "retrieve:6")],
+                    run("rerank:2", after, "retrieve:4"))["synthetic/lce"]  # a side of two seeds: each query's mean
+    assert (seeds["mean_a"], seeds["mean_b"], seeds["runs_a"], seeds["runs_b"]) == (3.2, 4.0, 2, 1)
+    assert (seeds["wins"], seeds["ties"], seeds["losses"]) == (2, 3, 0)  # means 2, 3, 3, 4, 4 against 2, 3, 3, 6, 6
     other = run("rerank:2", after, "retrieve:4")
     other["results"]["synthetic"]["table"][0]["per_query"] = {"x": 0.0}
     with pytest.raises(SystemExit, match="different test queries"):
