@@ -111,14 +111,20 @@ class FrozenDocumentLoss(nn.Module):
     the short queries pass through the model: training costs a fraction of a full
     bi-encoder's, the corpus is never re-encoded, and every cached vector stays valid.
     Labels index rows of ``documents``: for "lce" the group (positive first); for "distill"
-    m indexes followed by the teacher's m scores.
+    m indexes followed by the teacher's m scores. ``in_batch``: the documents of every group in
+    the batch join each query's group as negatives, all but copies of the query's own positive
+    (DPR's in-batch negatives; a query's own hard negatives thus count twice, the variant that
+    measured best). Measured, CISI's long requests gain and MedQuAD's questions lose a little,
+    so off by default (docs/BENCHMARKS.md).
     """
 
-    def __init__(self, model, documents: Tensor, objective: str = "lce", scale: float = 20.0, **distill_settings):
+    def __init__(self, model, documents: Tensor, objective: str = "lce", scale: float = 20.0, in_batch: bool = False,
+                 **distill_settings):
         super().__init__()
         if objective not in ("lce", "distill"):
             raise ValueError(f"objective must be lce or distill, got {objective!r}")
         self.model, self.objective, self.scale, self.distill_settings = model, objective, scale, distill_settings
+        self.in_batch = in_batch
         self.register_buffer("documents", documents.float(), persistent=False)
 
     def forward(self, sentence_features, labels: Tensor) -> Tensor:
@@ -128,12 +134,18 @@ class FrozenDocumentLoss(nn.Module):
 
     def _loss(self, query: Tensor, labels: Tensor) -> Tensor:
         if self.objective == "lce":
-            documents = self.documents.to(query.device)[labels.long()]
-            return lce(torch.einsum("qd,qkd->qk", query, documents) * self.scale)
+            labels = labels.long()
+            documents = self.documents.to(query.device)
+            scores = torch.einsum("qd,qkd->qk", query, documents[labels])
+            if self.in_batch:  # the batch's documents join each group as negatives, all but the query's own positive
+                batch = labels.reshape(-1)
+                others = (query @ documents[batch].T).masked_fill(batch == labels[:, :1], float("-inf"))
+                scores = torch.cat([scores, others], dim=1)
+            return lce(scores * self.scale)
         m = labels.shape[1] // 2
         documents = self.documents.to(query.device)[labels[:, :m].long()]
         student = torch.einsum("qd,qkd->qk", query, documents)
         return listwise_distillation(student, labels[:, m:].to(student.dtype), **self.distill_settings)
 
     def get_config_dict(self):
-        return {"objective": self.objective, "scale": self.scale, **self.distill_settings}
+        return {"objective": self.objective, "scale": self.scale, "in_batch": self.in_batch, **self.distill_settings}

@@ -1,5 +1,6 @@
 """AppTest behaviour of the Queries page: offline and LLM generation, edit, delete, restore."""
 
+import json
 
 from core.offline import NAME as OFFLINE_NAME
 from core.settings import database_path
@@ -144,9 +145,18 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
 
     cancel_job(db(), job_id, grace_s=1)
     assert wait_for(db(), job_id, 30)["status"] == "cancelled"
+    spec = json.loads(db().execute("SELECT spec FROM jobs WHERE id = ?", [job_id]).fetchone()[0])
+    assert spec["in_batch"] is False  # off by default: a trade between corpora (docs/BENCHMARKS.md)
     assert "train_teacher" not in [box.key for box in at.selectbox]  # LCE has no teacher
+    at.checkbox(key="train_in_batch").check().run()
+    at.button(key="start_training").click().run()
+    job_id = db().execute("SELECT max(id) FROM jobs").fetchone()[0]
+    cancel_job(db(), job_id, grace_s=1)
+    assert wait_for(db(), job_id, 30)["status"] == "cancelled"
+    assert json.loads(db().execute("SELECT spec FROM jobs WHERE id = ?", [job_id]).fetchone()[0])["in_batch"] is True
     at.selectbox(key="train_method").set_value("distill").run()  # a retriever learns from a teacher
     assert not at.exception and at.selectbox(key="train_teacher").options == ["ensemble: grades + dense + BM25 scores"]
+    assert "train_in_batch" not in [box.key for box in at.checkbox]  # distillation learns the teacher's lists
 
 
 def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch):

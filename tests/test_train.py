@@ -78,6 +78,26 @@ def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
         FrozenDocumentLoss(Identity(), documents, "mse")
 
 
+def test_with_in_batch_negatives_the_batchs_documents_join_each_group_but_the_querys_own_positive():
+    from core.losses import FrozenDocumentLoss
+
+    class Identity(torch.nn.Module):
+        def forward(self, features):
+            return {"sentence_embedding": features["x"]}
+
+    documents = F.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0], [0.8, 0.6]]), dim=-1)
+    queries = {"x": torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.8, 0.6]])}
+    group = torch.tensor([[0, 3], [1, 2], [0, 4]])  # queries 0 and 2 share their positive, document 0
+    cosine = F.normalize(queries["x"], dim=-1) @ documents.T
+    # each row: its group (positive first), then the batch's documents 0, 3, 1, 2, 0, 4 less every copy of its positive
+    rows = [[0, 3, 3, 1, 2, 4], [1, 2, 0, 3, 2, 0, 4], [0, 4, 3, 1, 2, 4]]
+    by_hand = [float(torch.logsumexp(20.0 * cosine[i, r], 0) - 20.0 * cosine[i, r[0]]) for i, r in enumerate(rows)]
+    loss = FrozenDocumentLoss(Identity(), documents, "lce", in_batch=True)([queries], group)
+    assert float(loss) == pytest.approx(sum(by_hand) / 3, rel=1e-4)
+    assert float(loss) > float(FrozenDocumentLoss(Identity(), documents, "lce")([queries], group))
+    assert FrozenDocumentLoss(Identity(), documents, "lce", in_batch=True).get_config_dict()["in_batch"] is True
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs CUDA")])])
 def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32(device):
