@@ -118,7 +118,7 @@ def run_corpus(con, name: str, args) -> dict:
         timings[f"{variant}_generate_s"] = time.perf_counter() - t
         t = time.perf_counter()
         mining = mine_candidates(con, corpus, k=30)
-        judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
+        judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
         timings[f"{variant}_mine_judge_s"] = time.perf_counter() - t
         systems = ["bm25", "fused"]
         models = {}
@@ -126,7 +126,7 @@ def run_corpus(con, name: str, args) -> dict:
             if method == "lce" and "lce" in models:  # another round: mine again with the reranker just trained
                 t = time.perf_counter()
                 mine_candidates(con, corpus, k=30, model=get_model(con, System.parse(models["lce"]["system"]).model_id)["path"])
-                judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
+                judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
                 timings[f"{variant}_mine_judge_again_s"] = time.perf_counter() - t
             t = time.perf_counter()
             spec = {**args.spec, "method": method}  # the product's defaults (core.train.DEFAULTS) unless --spec says otherwise
@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke check: 100 evaluation queries, 1,500 training passages, corpora cut to 5,000 documents")
     parser.add_argument("--spec", type=json.loads, default={}, help='training spec overrides as JSON, e.g. \'{"epochs": 1}\'')
+    parser.add_argument("--margin", type=float, default=JudgeSettings.margin,
+                        help="the offline judge's margin for possible false negatives (the product's default unless set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-timeout", type=float, default=3600)
     parser.add_argument("--name", default="")
