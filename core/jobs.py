@@ -47,6 +47,9 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     the outcome once the folder holds a result. Returns (job id, folder)."""
     spec = {**DEFAULTS, **spec, "corpus_id": corpus}
     kind = method(spec["method"]).kind
+    if spec["in_batch"] and not (query_only(spec) and method(spec["method"]).loss == "lce"):
+        raise InvalidInput(f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
+                           f"with tune {spec['tune']}; leave in_batch off")
     data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"],
                                teacher=_teacher(con, corpus, spec))
     if not data.groups:

@@ -267,10 +267,12 @@ def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
     jobs = con.execute("SELECT count(*) FROM jobs").fetchone()[0]
     for spec, says in (({"method": "lce", "teacher": "bm25"}, "distillation only"),
                        ({"method": "distill", "teacher": "rerank:999"}, "not a model of this corpus"),
-                       ({"method": "distill", "teacher": "best"}, "unknown system")):
+                       ({"method": "distill", "teacher": "best"}, "unknown system"),
+                       ({"method": "distill", "in_batch": True}, "query-only LCE"),
+                       ({"method": "lce", "tune": "full", "in_batch": True}, "query-only LCE")):
         with pytest.raises(InvalidInput, match=says):
             prepare_job(con, corpus, spec)
-    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs  # a refused teacher leaves no job behind
+    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs  # a refused spec leaves no job behind
 
 
 @pytest.mark.slow
