@@ -21,7 +21,7 @@ from core.errors import InvalidInput, JobFailed, NotFound
 from core.systems import System, corpus_systems, list_scores
 from core.settings import workspace_dir
 from core.train import DEFAULTS
-from core.vocabulary import method, query_only
+from core.vocabulary import method, query_only, takes_in_batch
 from storage import jobs as store
 from storage.models import list_models  # noqa: F401  (the Train page's table of models)
 
@@ -47,7 +47,7 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     the outcome once the folder holds a result. Returns (job id, folder)."""
     spec = {**DEFAULTS, **spec, "corpus_id": corpus}
     kind = method(spec["method"]).kind
-    if spec["in_batch"] and not (query_only(spec) and method(spec["method"]).loss == "lce"):
+    if spec["in_batch"] and not takes_in_batch(spec):
         raise InvalidInput(f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
                            f"with tune {spec['tune']}; leave in_batch off")
     data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"],

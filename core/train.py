@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 from core.errors import InvalidInput
-from core.vocabulary import METHODS, TUNE, method, query_only
+from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 
 # Chosen on MedQuAD and CISI with bench/quality.py (docs/BENCHMARKS.md): query-only LCE, three epochs, batches of
 # 64 queries at 5e-5; a group of 32 ranked no better than 8 on the test set. In-batch negatives (query-only LCE: the
@@ -354,7 +354,7 @@ def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
         f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
         f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
         + ", ".join(f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed"))
-        + (f", in-batch negatives={spec['in_batch']}" if query_only(spec) and METHODS[spec["method"]].loss == "lce" else "")
+        + (f", in-batch negatives={spec['in_batch']}" if takes_in_batch(spec) else "")
         + (f"\n- teacher: the grades plus {'dense and BM25 scores' if spec['teacher'] == 'ensemble' else spec['teacher']}"
            if METHODS[spec["method"]].loss == "distill" else "")
         + f"\n- dev nDCG@10: baseline {metrics['baseline_dev_ndcg@10']}, fine-tuned {metrics['dev_ndcg@10']}"

@@ -57,3 +57,8 @@ def method(name: str) -> Method:
 def query_only(spec: dict) -> bool:
     """Whether the job trains a query encoder against frozen document vectors."""
     return spec["tune"] == "query" and METHODS[spec["method"]].frozen_documents
+
+
+def takes_in_batch(spec: dict) -> bool:
+    """Whether the job's loss can take in-batch negatives: query-only LCE (the batch's frozen documents come free)."""
+    return query_only(spec) and METHODS[spec["method"]].loss == "lce"

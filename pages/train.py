@@ -9,7 +9,7 @@ from core.errors import QurateError
 from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models
 from core.systems import System, corpus_systems
 from core.train import DEFAULTS, device_summary, estimate_seconds, training_precision
-from core.vocabulary import METHODS, TUNE
+from core.vocabulary import METHODS, TUNE, takes_in_batch
 from pages._shared import active_corpus, connection
 
 st.title("Train")
@@ -62,7 +62,7 @@ if METHODS[method].loss == "distill":
              "the same model on MedQuAD and CISI: the grades weigh most and the teacher breaks their ties "
              "(docs/BENCHMARKS.md).")
 in_batch = DEFAULTS["in_batch"]
-if METHODS[method].loss == "lce" and METHODS[method].frozen_documents and tune == "query":
+if takes_in_batch({"method": method, "tune": tune}):
     in_batch = st.checkbox(
         "In-batch negatives", DEFAULTS["in_batch"], key="train_in_batch",
         help="Every document of the batch (the other queries' groups) joins each query's group as a negative, free "
