@@ -67,7 +67,7 @@ if takes_in_batch({"method": method, "tune": tune}):
         "In-batch negatives", DEFAULTS["in_batch"], key="train_in_batch",
         help="Every document of the batch (the other queries' groups) joins each query's group as a negative, free "
              "when the documents are frozen. Measured: CISI's long requests +0.006 nDCG@10 over six seeds, MedQuAD's "
-             "short questions -0.003 over two (docs/BENCHMARKS.md), so it is off by default. Try it where your "
+             "short questions -0.005 over three (docs/BENCHMARKS.md), so it is off by default. Try it where your "
              "queries are long descriptions of a topic, and confirm it on a test set of your own queries.")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
