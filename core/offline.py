@@ -267,8 +267,9 @@ class OfflineGenerator:
         word ("the standard treatment for megalencephaly", "the main symptom of short bowel syndrome"), as (phrase,
         preposition), in the passage's order; where other passages share the title, only phrases with a word that
         not all of them use (a sentence they all repeat tells none of them apart)."""
-        named = {w.lower() for w in _words(topic)}
-        first = next((w.lower() for w in _words(topic) if w.lower() not in FUNCTION_WORDS), "")
+        topic_words = [w.lower() for w in _words(topic)]
+        named = set(topic_words)
+        first = next((w for w in topic_words if w not in FUNCTION_WORDS), "")
         count, used = self.siblings.get(title.strip().lower(), (1, Counter()))
         found: list[tuple[str, str]] = []
         for clause in (part for s in _SENTENCE.split(text) for part in _CLAUSE.split(s)):
