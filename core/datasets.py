@@ -2,7 +2,9 @@
 
 - LCE groups (reranker): a query, its source passage as the positive, and n hard
   negatives: candidates graded 0, best-ranked first (random corpus passages fill a
-  group that has too few).
+  group that has too few). Skipping the best-ranked, sampling among them or putting the
+  source's title-mates first helped CISI by about 0.005 and cost MedQuAD as much
+  (docs/BENCHMARKS.md): the hardest negatives stay.
 - Distillation lists (retriever): a query, its labelled candidates and the teacher's
   scores for them, best-ranked first, padded with random passages. The teacher is the
   effective grade (0-3) plus a ranker's score, min-max normalised within the query's list
