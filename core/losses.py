@@ -135,11 +135,11 @@ class FrozenDocumentLoss(nn.Module):
     def _loss(self, query: Tensor, labels: Tensor) -> Tensor:
         if self.objective == "lce":
             labels = labels.long()
-            documents = self.documents.to(query.device)
-            scores = torch.einsum("qd,qkd->qk", query, documents[labels])
+            groups = self.documents.to(query.device)[labels]
+            scores = torch.einsum("qd,qkd->qk", query, groups)
             if self.in_batch:  # the batch's documents join each group as negatives, all but the query's own positive
-                batch = labels.reshape(-1)
-                others = (query @ documents[batch].T).masked_fill(batch == labels[:, :1], float("-inf"))
+                batch = groups.reshape(-1, groups.shape[-1])
+                others = (query @ batch.T).masked_fill(labels.reshape(-1) == labels[:, :1], float("-inf"))
                 scores = torch.cat([scores, others], dim=1)
             return lce(scores * self.scale)
         m = labels.shape[1] // 2
