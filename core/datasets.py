@@ -14,7 +14,9 @@
   the ranker orders the rest, so the student learns the labels without unlearning what the
   rankers already get right (soft labels, as in GPL).
 
-Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
+A query's text written for several passages (the same topic question of two documents' introductions, say)
+has each of them for its source: the others are relevant to it, never its negatives, unless a reviewer graded
+them. Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
 whose text is also a held-out test query of the corpus. A dev split, by source passage
 so that no passage is on both sides, drives early stopping and model selection.
 """
@@ -82,7 +84,14 @@ def build_training_data(
     data = TrainingData()
     judged = []  # per list: the grades of its labelled candidates, and the ensemble's scores of them
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
-    for query_id, rows in labels.groupby("query_id", sort=True):
+    by_query = list(labels.groupby("query_id", sort=True))
+    sources_of: dict[str, set[str]] = {}  # a text asked of several passages has each of them for its source
+    for query_id, rows in by_query:
+        source_rows = rows[rows["is_source"]]
+        if query_id not in rejected and (source_rows.empty or source_rows["grade"].iloc[0] >= POSITIVE):
+            sources_of.setdefault(_same_text(queries[query_id][0]), set()).add(queries[query_id][2])
+    shared_positives = 0
+    for query_id, rows in by_query:
         text, qtype, source = queries[query_id]
         if query_id in rejected:
             skipped["bad_query"] += 1
@@ -95,6 +104,11 @@ def build_training_data(
             skipped["bad_query"] += 1
             continue
         rows = rows.sort_values("rank")
+        shared = sources_of.get(_same_text(text), set()) - {source}
+        if shared:  # the other passages this text was written for are relevant to it too, unless a reviewer said not
+            lift = rows["passage_id"].isin(shared) & rows["human_grade"].isna() & (rows["grade"] < POSITIVE)
+            rows.loc[lift, "grade"] = POSITIVE
+            shared_positives += int(lift.sum())
         positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
         negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
         if not negatives:
@@ -105,7 +119,8 @@ def build_training_data(
             data.dev.append({"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]})
             continue
         known = set(rows["passage_id"])
-        fill = [p for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known))) if p not in known]
+        fill = [p for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known)))
+                if p not in known and p not in shared]
         group_negatives = (negatives + fill)[: group_size - 1]
         data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
                             "positive": texts[source], "negatives": [texts[p] for p in group_negatives]})
@@ -125,11 +140,16 @@ def build_training_data(
     data.counts = {
         "train_queries": len(data.groups), "dev_queries": len(data.dev),
         "reviewed_queries": sum(g["reviewed"] for g in data.groups),
-        "negatives": sum(len(g["negatives"]) for g in data.groups),
+        "negatives": sum(len(g["negatives"]) for g in data.groups), "shared_text_positives": shared_positives,
         "by_type": dict(sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())),
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
+
+
+def _same_text(text: str) -> str:
+    """A query's text as two queries are the same query: case and spacing aside."""
+    return " ".join(text.lower().split())
 
 
 def _unit(values):

@@ -240,6 +240,41 @@ def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_score
         assert max(entry["teacher"]) == entry["teacher"][source]  # the graded answer stays on top
 
 
+def test_a_text_asked_of_two_passages_has_both_for_answers_and_neither_is_the_others_negative(labelled):
+    from storage import reviews
+    from storage.labels import effective_labels
+    from storage.queries import edit_query, query_records
+
+    con, corpus = labelled
+    texts = dict(con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+    records = query_records(con, corpus)
+    labels = effective_labels(con, corpus)
+    sources = labels[labels["is_source"] & (labels["grade"] >= 2)]
+    kept = dict(zip(sources["query_id"], sources["passage_id"]))  # queries whose own source was judged relevant
+    before = build_training_data(con, corpus, dev_fraction=0.0)
+    # a query A, and among its group's negatives the source passage of another query B
+    a, b = next((g["query_id"], q) for g in before.groups for q, p in kept.items()
+                if q != g["query_id"] and p != kept.get(g["query_id"]) and texts[p] in g["negatives"])
+    a_source, b_source = kept[a], kept[b]
+    assert before.counts["shared_text_positives"] == 0
+
+    edit_query(con, b, "  " + records[a]["text"].upper())  # B now asks what A asks: the same query, case and spacing aside
+    after = build_training_data(con, corpus, dev_fraction=0.0)
+    group_a = next(g for g in after.groups if g["query_id"] == a)
+    group_b = next(g for g in after.groups if g["query_id"] == b)
+    assert (group_a["positive"], group_b["positive"]) == (texts[a_source], texts[b_source])
+    assert texts[b_source] not in group_a["negatives"] and texts[a_source] not in group_b["negatives"]
+    assert after.counts["shared_text_positives"] >= 1
+    lists = {r["query_id"]: r for r in after.lists}
+    for query, other in ((a, b_source), (b, a_source)):  # the distillation teacher grades it relevant (2) too
+        if texts[other] in lists[query]["candidates"]:
+            assert lists[query]["teacher"][lists[query]["candidates"].index(texts[other])] >= 2
+
+    reviews.record_review(con, a, b_source, "ada", "not relevant")  # a reviewer's grade stands
+    again = build_training_data(con, corpus, dev_fraction=0.0)
+    assert texts[b_source] in next(g for g in again.groups if g["query_id"] == a)["negatives"]
+
+
 def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
     from core.errors import InvalidInput
     from core.jobs import prepare_job
