@@ -87,8 +87,7 @@ def build_training_data(
     by_query = list(labels.groupby("query_id", sort=True))
     sources_of: dict[str, set[str]] = {}  # a text asked of several passages has each of them for its source
     for query_id, rows in by_query:
-        source_rows = rows[rows["is_source"]]
-        if query_id not in rejected and (source_rows.empty or source_rows["grade"].iloc[0] >= POSITIVE):
+        if query_id not in rejected and _source_relevant(rows):
             sources_of.setdefault(_same_text(queries[query_id][0]), set()).add(queries[query_id][2])
     shared_positives = 0
     for query_id, rows in by_query:
@@ -99,8 +98,7 @@ def build_training_data(
         if text.strip().lower() in held_out:
             skipped["held_out_text"] += 1
             continue
-        source_rows = rows[rows["is_source"]]
-        if not source_rows.empty and source_rows["grade"].iloc[0] < POSITIVE:
+        if not _source_relevant(rows):
             skipped["bad_query"] += 1
             continue
         rows = rows.sort_values("rank")
@@ -145,6 +143,12 @@ def build_training_data(
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
+
+
+def _source_relevant(rows) -> bool:
+    """Whether a query's labels judge its own source relevant (or do not grade it)."""
+    source = rows[rows["is_source"]]
+    return source.empty or source["grade"].iloc[0] >= POSITIVE
 
 
 def _same_text(text: str) -> str:
