@@ -16,7 +16,7 @@
 
 A query's text written for several passages (the same topic question of two documents' introductions, say)
 has each of them for its source: the others are relevant to it, never its negatives, unless a reviewer graded
-them. Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
+them (``training_labels``, which the export reads too). Queries whose source passage was judged not relevant, or that a reviewer called bad, are left out, and so is any query
 whose text is also a held-out test query of the corpus. A dev split, by source passage
 so that no passage is on both sides, drives early stopping and model selection.
 """
@@ -30,6 +30,7 @@ from typing import Callable
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from core.errors import InvalidInput, QurateError
 from core.vocabulary import RELEVANT
@@ -66,8 +67,7 @@ def build_training_data(
     """
     if group_size < 2 or list_size < 2:
         raise InvalidInput("a group needs a positive and at least one negative (group size >= 2)")
-    labels = store.effective_labels(con, corpus)
-    labels = labels[labels["grade"].notna()]
+    labels, twins = training_labels(con, corpus)
     if labels.empty:
         raise QurateError("no labelled candidates yet: mine and judge on the Labels & review page first")
     from storage.corpora import held_out_texts, passage_texts
@@ -84,13 +84,7 @@ def build_training_data(
     data = TrainingData()
     judged = []  # per list: the grades of its labelled candidates, and the ensemble's scores of them
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
-    by_query = list(labels.groupby("query_id", sort=True))
-    sources_of: dict[str, set[str]] = {}  # a text asked of several passages has each of them for its source
-    for query_id, rows in by_query:
-        if query_id not in rejected and _source_relevant(rows):
-            sources_of.setdefault(_same_text(queries[query_id][0]), set()).add(queries[query_id][2])
-    shared_positives = 0
-    for query_id, rows in by_query:
+    for query_id, rows in labels.groupby("query_id", sort=True):
         text, qtype, source = queries[query_id]
         if query_id in rejected:
             skipped["bad_query"] += 1
@@ -102,11 +96,7 @@ def build_training_data(
             skipped["bad_query"] += 1
             continue
         rows = rows.sort_values("rank")
-        shared = sources_of.get(_same_text(text), set()) - {source}
-        if shared:  # the other passages this text was written for are relevant to it too, unless a reviewer said not
-            lift = rows["passage_id"].isin(shared) & rows["human_grade"].isna() & (rows["grade"] < POSITIVE)
-            rows.loc[lift, "grade"] = POSITIVE
-            shared_positives += int(lift.sum())
+        shared = twins.get(query_id, set())
         positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
         negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
         if not negatives:
@@ -138,11 +128,37 @@ def build_training_data(
     data.counts = {
         "train_queries": len(data.groups), "dev_queries": len(data.dev),
         "reviewed_queries": sum(g["reviewed"] for g in data.groups),
-        "negatives": sum(len(g["negatives"]) for g in data.groups), "shared_text_positives": shared_positives,
+        "negatives": sum(len(g["negatives"]) for g in data.groups), "shared_text_positives": int(labels["twin"].sum()),
         "by_type": dict(sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())),
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
+
+
+def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.DataFrame, dict[int, set[str]]]:
+    """The graded effective labels as training reads them and the export writes them, and per query the other
+    passages its text was written for.
+
+    A text written for several passages has each of them for its source: a twin's source graded below relevant
+    by a judge is lifted to relevant (``twin`` marks the row); a reviewer's grade stands.
+    """
+    from storage.queries import query_records
+    from storage.reviews import bad_queries
+
+    labels = store.effective_labels(con, corpus)
+    labels = labels[labels["grade"].notna()].copy()
+    queries = query_records(con, corpus)
+    rejected = bad_queries(con, corpus)
+    sources_of: dict[str, set[str]] = {}
+    for query_id, rows in labels.groupby("query_id"):
+        if query_id not in rejected and _source_relevant(rows):
+            sources_of.setdefault(_same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
+    twins = {int(q): others for q in labels["query_id"].unique()
+             if (others := sources_of.get(_same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})}
+    in_twins = pd.Series([p in twins.get(q, ()) for q, p in zip(labels["query_id"], labels["passage_id"])], index=labels.index)
+    labels["twin"] = in_twins & labels["human_grade"].isna() & (labels["grade"] < POSITIVE)
+    labels.loc[labels["twin"], "grade"] = POSITIVE
+    return labels, twins
 
 
 def _source_relevant(rows) -> bool:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.datasets import training_labels
 from core.vocabulary import RELEVANT
 
-from storage import labels as store
 from storage.corpora import passage_records
 from storage.queries import query_records
 from storage.reviews import bad_queries
@@ -17,8 +17,7 @@ POSITIVE = RELEVANT
 
 def training_records(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
     """One record per kept, labelled query: positives and negatives with grades and provenance."""
-    labels = store.effective_labels(con, corpus)
-    labels = labels[labels["grade"].notna()]
+    labels, _ = training_labels(con, corpus)  # as training reads them: twin texts share their sources
     queries = query_records(con, corpus)
     rejected = bad_queries(con, corpus)
     records = []

@@ -241,6 +241,7 @@ def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_score
 
 
 def test_a_text_asked_of_two_passages_has_both_for_answers_and_neither_is_the_others_negative(labelled):
+    from core.export import training_records
     from storage import reviews
     from storage.labels import effective_labels
     from storage.queries import edit_query, query_records
@@ -265,6 +266,9 @@ def test_a_text_asked_of_two_passages_has_both_for_answers_and_neither_is_the_ot
     assert (group_a["positive"], group_b["positive"]) == (texts[a_source], texts[b_source])
     assert texts[b_source] not in group_a["negatives"] and texts[a_source] not in group_b["negatives"]
     assert after.counts["shared_text_positives"] >= 1
+    exported = next(r for r in training_records(con, corpus) if r["query_id"] == a)  # the export says what training reads
+    assert b_source in {p["passage_id"] for p in exported["positives"]}
+    assert b_source not in {n["passage_id"] for n in exported["negatives"]}
     lists = {r["query_id"]: r for r in after.lists}
     for query, other in ((a, b_source), (b, a_source)):  # the distillation teacher grades it relevant (2) too
         if texts[other] in lists[query]["candidates"]:
