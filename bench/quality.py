@@ -120,7 +120,7 @@ def run_corpus(con, name: str, args) -> dict:
         mining = mine_candidates(con, corpus, k=30)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
         timings[f"{variant}_mine_judge_s"] = time.perf_counter() - t
-        systems = ["bm25", "fused"]
+        systems = ["bm25", "fused", "hybrid"]
         models = {}
         for method in ["lce"] * args.rounds + (["distill"] if args.retriever else []):
             if method == "lce" and "lce" in models:  # another round: mine again with the reranker just trained

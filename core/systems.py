@@ -1,10 +1,14 @@
 """Ranking systems: what evaluation and Compare rank with, named as strings in one place.
 
-- ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion);
-- ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace.
+- ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion),
+  ``hybrid`` (their scores mixed, as a fine-tuned model's are with BM25's);
+- ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace, its scores
+  mixed with BM25's (``with_lexical``).
 
 Every system reorders the same first-stage pool (the fused top k of each query), so
 differences between systems are differences of ranking, not of what was retrieved.
+``hybrid`` is the reference that says how much of a fine-tuned model's gain is the lexical
+evidence it is mixed with, and how much its training.
 
 >>> System.parse("rerank:7")
 System(kind='rerank', model_id=7)
@@ -22,13 +26,18 @@ from core.errors import InvalidInput, NotFound
 from core.vocabulary import METHODS
 
 BASELINE = "dense"
-_FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)"}
+_FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)", "hybrid": "MiniLM + BM25 (score mix)"}
+# A learned ranking keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
+# mixed 3:1 (the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here). Measured on both
+# corpora over training seeds in docs/BENCHMARKS.md ("Lexical evidence"); reciprocal rank fusion, which gives BM25 an
+# equal say, costs MedQuAD 0.05 (BM25 is far weaker there) where the score mix gains.
+LEXICAL_SHARE = 0.25
 _MODEL_KINDS = {"reranker": "rerank", "retriever": "retrieve"}
 
 
 @dataclass(frozen=True)
 class System:
-    kind: str  # bm25 | dense | fused | rerank | retrieve
+    kind: str  # bm25 | dense | fused | hybrid | rerank | retrieve
     model_id: int | None = None
 
     @classmethod
@@ -41,7 +50,7 @@ class System:
             return cls(kind)
         if kind in _MODEL_KINDS.values() and model.isdigit():
             return cls(kind, int(model))
-        raise InvalidInput(f"unknown system {text!r}; use bm25, dense, fused, rerank:<model id> or retrieve:<model id>")
+        raise InvalidInput(f"unknown system {text!r}; use bm25, dense, fused, hybrid, rerank:<model id> or retrieve:<model id>")
 
     def __str__(self) -> str:
         return self.kind if self.model_id is None else f"{self.kind}:{self.model_id}"
@@ -93,8 +102,15 @@ class System:
             first_stage: ``bm25``, ``dense`` and ``fused`` scores over the whole corpus, (queries, passages).
         """
         rows = np.arange(len(queries))[:, None]
+        lexical = first_stage["bm25"][rows, pools]
+        if self.kind == "hybrid":
+            return with_lexical(first_stage["dense"][rows, pools], lexical)
         if self.model_id is None:
             return first_stage[self.kind][rows, pools]
+        return with_lexical(self._model_scores(con, queries, pools, texts, first_stage), lexical)
+
+    def _model_scores(self, con, queries: list[str], pools: np.ndarray, texts: list[str], first_stage: dict) -> np.ndarray:
+        rows = np.arange(len(queries))[:, None]
         from storage.models import get_model
 
         model = get_model(con, self.model_id)
@@ -110,6 +126,22 @@ class System:
         tuned = np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
         weight = float(model["metrics"].get("interpolation_weight", 1.0))
         return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
+
+
+def with_lexical(scores: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+    """A learned ranking's scores of each query's pool mixed with BM25's, both standardised within the pool
+    (rows: queries): (1 - LEXICAL_SHARE) z(scores) + LEXICAL_SHARE z(bm25). A pool whose scores are all equal
+    contributes nothing from that side.
+
+    >>> with_lexical(np.array([[0.9, 0.8, 0.1]]), np.array([[0.0, 9.0, 0.0]])).argmax()
+    np.int64(1)
+    """
+    def standard(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        spread = x.std(axis=1, keepdims=True)
+        return (x - x.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+
+    return (1 - LEXICAL_SHARE) * standard(scores) + LEXICAL_SHARE * standard(bm25)
 
 
 def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | System", queries: list[str],
@@ -129,10 +161,8 @@ def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | Syst
         part, rows = queries[start:start + batch], lists[start:start + batch]
         width = max(len(r) for r in rows)
         pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])
-        first_stage = {"dense": dense_scores(con, corpus, part)}
-        if system.kind in ("bm25", "fused"):
-            first_stage["bm25"] = bm25_index(con, corpus).scores(part)
-            first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
+        first_stage = {"dense": dense_scores(con, corpus, part), "bm25": bm25_index(con, corpus).scores(part)}
+        first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
         scores += [s[:len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
     return scores
 
@@ -148,10 +178,10 @@ def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, text
 def default_pair(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[System, System]:
     """What Compare opens on: the baseline against the newest model neither flagged worse than its
     baseline on the dev split nor measured below the baseline in its latest evaluation on one of the
-    corpus's test sets (the fusion when there is none)."""
+    corpus's test sets (the hybrid when there is none)."""
     worse = measured_worse(con, corpus)
     promoted = [s for s in corpus_systems(con, corpus) if s.model_id is not None and s.promoted(con) and s not in worse]
-    return System(BASELINE), promoted[-1] if promoted else System("fused")
+    return System(BASELINE), promoted[-1] if promoted else System("hybrid")
 
 
 def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
@@ -179,5 +209,5 @@ def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:
     from storage.models import list_models
 
     models = list_models(con, corpus).sort_values("id")
-    return [System("bm25"), System("dense"), System("fused")] + [
+    return [System("bm25"), System("dense"), System("fused"), System("hybrid")] + [
         System(_MODEL_KINDS[kind], int(model_id)) for model_id, kind in zip(models["id"], models["kind"])]

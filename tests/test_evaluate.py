@@ -122,7 +122,7 @@ def test_evaluate_and_compare_pages():
     at.button(key="evaluate").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert table["system"].tolist() == ["MiniLM (baseline)", "BM25", "BM25 + MiniLM (RRF)"]
+    assert table["system"].tolist() == ["MiniLM (baseline)", "BM25", "BM25 + MiniLM (RRF)", "MiniLM + BM25 (score mix)"]
     assert (table["ndcg@10"] > 0.5).all()
     assert len(at.get("plotly_chart")) >= 1
     at = at.switch_page("pages/compare.py").run()
@@ -152,7 +152,7 @@ def test_compare_opens_on_the_newest_model_not_flagged_worse_on_dev(con, tiny):
     from core.systems import System, default_pair
 
     corpus, _ = tiny
-    assert default_pair(con, corpus) == (System("dense"), System("fused"))  # no model yet
+    assert default_pair(con, corpus) == (System("dense"), System("hybrid"))  # no model yet
     good = _model(con, corpus, worse=False)
     bad = _model(con, corpus, worse=True)
     assert default_pair(con, corpus) == (System("dense"), System("rerank", good))
@@ -240,3 +240,33 @@ def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_anoth
     assert f"m{second}" in caption.split(" against ")[0] and "1 wins, 1 ties, 1 losses" in caption and "+0.000" in caption
     at.selectbox(key="eval_per_query").set_value(runs[f"rerank:{first}"]).run()  # the system it was compared against
     assert not at.exception and at.selectbox(key="eval_against").value != runs[f"rerank:{first}"]
+
+
+def test_a_fine_tuned_model_ranks_with_bm25_mixed_in_as_the_hybrid_mixes_minilm(con):
+    """A model's scores and BM25's are standardised within each query's pool and mixed 3:1; the bundled MiniLM
+    stored as a 'fine-tuned' model must then score as the hybrid reference does."""
+    import numpy as np
+
+    from core.embed import BUNDLED, resolve_model
+    from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
+    from core.systems import LEXICAL_SHARE, System
+
+    corpus = load_sample_corpus(con).corpus_id
+    model = _model(con, corpus, False)
+    con.execute("UPDATE models SET path = ? WHERE id = ?", [str(resolve_model(BUNDLED)), model])
+    _, texts = passage_texts(con, corpus)
+    queries = ["why does my chain skip", "brake pads squeal when wet", "how often to oil a bike", "flat tyre repair"]
+    bm25, dense = bm25_index(con, corpus).scores(queries), dense_scores(con, corpus, queries)
+    first = {"bm25": bm25, "dense": dense, "fused": rrf(bm25, dense)}
+    pools = np.argsort(-first["fused"], axis=1, kind="stable")[:, :10]
+    rows = np.arange(len(queries))[:, None]
+
+    def z(x):
+        return (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+
+    hybrid = System("hybrid").score(con, queries, pools, texts, first)
+    assert hybrid == pytest.approx((1 - LEXICAL_SHARE) * z(dense[rows, pools]) + LEXICAL_SHARE * z(bm25[rows, pools]), abs=1e-5)
+    # the model folder is encoded afresh (in bf16 on a CPU that has it), the baseline's vectors come from the cache
+    assert System("rerank", model).score(con, queries, pools, texts, first) == pytest.approx(hybrid, abs=0.02)
+    plain = System("dense").score(con, queries, pools, texts, first)
+    assert (np.argsort(-hybrid, axis=1) != np.argsort(-plain, axis=1)).any()  # BM25 reorders some pool
