@@ -73,7 +73,9 @@ if not board.rows:
     st.info("No evaluation on this test set yet: pick systems and press Evaluate.")
     st.stop()
 table = board.frame()
-st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. Metrics computed "
+st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned model's "
+           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's: the hybrid's row is the share of a gain that "
+           "lexical evidence alone gives. Metrics computed "
            "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
            "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
            "the test Δ, it shows how far the dev split can be trusted on this corpus.")
