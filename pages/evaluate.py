@@ -86,6 +86,13 @@ if base:
         if row is not base and row.metrics.get("judged@10", 1) < 0.8 * base.metrics["judged@10"]:
             st.warning(f"{row.label}: only {row.metrics['judged@10']:.0%} of its top 10 are judged (baseline "
                        f"{base.metrics['judged@10']:.0%}); it surfaces unjudged documents, so its scores may be underestimated.")
+    hybrid = next((r for r in board.rows if r.system == "hybrid"), None)
+    for row in board.rows:
+        if hybrid and row.system.startswith(("rerank:", "retrieve:")) and row.metrics["ndcg@10"] < hybrid.metrics["ndcg@10"]:
+            st.info(f"{row.label} ranks below the hybrid ({row.metrics['ndcg@10']:.3f} against "
+                    f"{hybrid.metrics['ndcg@10']:.3f} nDCG@10), which mixes MiniLM with BM25 as the model is mixed, "
+                    "with no training: on these queries its gain is lexical evidence, not its training. Compare opens "
+                    "on the hybrid unless a model beats it.")
     for row in board.rows:
         if row.dev_disagrees:
             st.warning(f"{row.label}: its dev split predicted {row.dev_difference:+.3f} nDCG@10, this test set measured "

@@ -171,6 +171,8 @@ def test_compare_does_not_open_on_a_model_its_latest_test_evaluation_scored_belo
     assert default_pair(con, corpus) == (System("dense"), System("rerank", older))  # the dev split liked both
     store.save_run(con, test_set, f"rerank:{newer}", {"k": 30, "queries": 1}, {**metrics, "ndcg@10": 0.7}, [("q1", "ndcg@10", 0.7)], [])
     assert default_pair(con, corpus) == (System("dense"), System("rerank", newer))  # its latest evaluation counts
+    store.save_run(con, test_set, "hybrid", {"k": 30, "queries": 1}, {**metrics, "ndcg@10": 0.8}, [("q1", "ndcg@10", 0.8)], [])
+    assert default_pair(con, corpus) == (System("dense"), System("hybrid"))  # training added nothing beyond BM25's mix
 
 
 def test_the_showcase_query_is_the_one_the_model_raised_most(con, tiny):
@@ -201,7 +203,9 @@ def test_the_leaderboard_sets_the_dev_splits_prediction_beside_the_test_gain_and
     metrics = dict.fromkeys(("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"), 0.5)
     for system, values in (("dense", [0.5, 0.5, 0.5]), (f"rerank:{promised}", [0.4, 0.5, 0.3]),
                            (f"rerank:{kept}", [0.6, 0.5, 0.7]), (f"rerank:{no_dev}", [0.6, 0.7, 0.6])):
-        store.save_run(db, test_set, system, {"k": 30, "queries": 3}, metrics, [(f"q{i}", "ndcg@10", v) for i, v in enumerate(values)], [])
+        store.save_run(db, test_set, system, {"k": 30, "queries": 3}, {**metrics, "ndcg@10": sum(values) / 3},
+                       [(f"q{i}", "ndcg@10", v) for i, v in enumerate(values)], [])
+    store.save_run(db, test_set, "hybrid", {"k": 30, "queries": 3}, {**metrics, "ndcg@10": 0.62}, [(f"q{i}", "ndcg@10", v) for i, v in enumerate([0.6, 0.62, 0.64])], [])
     board = leaderboard(db, test_set)
     worse, better, unknown = board.row(f"rerank:{promised}"), board.row(f"rerank:{kept}"), board.row(f"rerank:{no_dev}")
     assert worse.dev_difference == pytest.approx(0.05) and worse.difference == pytest.approx(-0.1) and worse.dev_disagrees
@@ -215,6 +219,8 @@ def test_the_leaderboard_sets_the_dev_splits_prediction_beside_the_test_gain_and
     assert not at.exception
     warnings = [w.value for w in at.warning if "dev split predicted" in w.value]
     assert len(warnings) == 1 and f"m{promised}" in warnings[0] and "+0.050" in warnings[0] and "-0.100" in warnings[0]
+    below_hybrid = [i.value for i in at.info if "ranks below the hybrid" in i.value]  # 0.4 and 0.6 against 0.62, not 0.633
+    assert len(below_hybrid) == 2 and f"m{promised} " in below_hybrid[0] and f"m{kept} " in below_hybrid[1]
 
 
 def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_another_model():
