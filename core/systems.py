@@ -2,13 +2,13 @@
 
 - ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion),
   ``hybrid`` (their scores mixed, as a fine-tuned model's are with BM25's);
-- ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace, its scores
-  mixed with BM25's (``with_lexical``).
+- ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace; a reranker's
+  scores are mixed with BM25's (``with_lexical``), a distilled retriever's are not (its teacher's hold them).
 
 Every system reorders the same first-stage pool (the fused top k of each query), so
 differences between systems are differences of ranking, not of what was retrieved.
-``hybrid`` is the reference that says how much of a fine-tuned model's gain is the lexical
-evidence it is mixed with, and how much its training.
+``hybrid`` is the reference that says how much of a reranker's gain is the lexical evidence it
+is mixed with, and how much its training.
 
 >>> System.parse("rerank:7")
 System(kind='rerank', model_id=7)
@@ -27,7 +27,7 @@ from core.vocabulary import METHODS
 
 BASELINE = "dense"
 _FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)", "hybrid": "MiniLM + BM25 (score mix)"}
-# A learned ranking keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
+# A reranker keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
 # mixed 3:1 (the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here). Measured on both
 # corpora over training seeds in docs/BENCHMARKS.md ("Lexical evidence"); reciprocal rank fusion, which gives BM25 an
 # equal say, costs MedQuAD 0.05 (BM25 is far weaker there) where the score mix gains.
@@ -107,25 +107,34 @@ class System:
             return with_lexical(first_stage["dense"][rows, pools], lexical)
         if self.model_id is None:
             return first_stage[self.kind][rows, pools]
-        return with_lexical(self._model_scores(con, queries, pools, texts, first_stage), lexical)
-
-    def _model_scores(self, con, queries: list[str], pools: np.ndarray, texts: list[str], first_stage: dict) -> np.ndarray:
-        rows = np.arange(len(queries))[:, None]
         from storage.models import get_model
 
         model = get_model(con, self.model_id)
         if model is None:
             raise NotFound(f"no model {self.model_id}; it may have been deleted: pick another system")
-        if model["method"] in METHODS and METHODS[model["method"]].cross_encoder:
-            return _cross_encoder_scores(model["path"], queries, pools, texts)
-        # a bi-encoder: the union of the pools encoded in one call (cached); a model trained before its
-        # weights were mixed with the base's (core.train._mix_with_base) mixes its cosine with the baseline's
-        union = np.unique(pools)
-        documents = embed.encode(con, [texts[i] for i in union], model["path"], role="document")
-        position = np.searchsorted(union, pools)
-        tuned = np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
-        weight = float(model["metrics"].get("interpolation_weight", 1.0))
-        return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
+        scores = _model_scores(model, con, queries, pools, texts, first_stage)
+        return with_lexical(scores, lexical) if mixed_with_bm25(model) else scores
+
+
+def mixed_with_bm25(model: dict) -> bool:
+    """Whether a stored model ranks with BM25's scores mixed into its own: its method says (a distilled model's
+    teacher already holds them)."""
+    return METHODS[model["method"]].mixed_with_bm25 if model["method"] in METHODS else True
+
+
+def _model_scores(model: dict, con, queries: list[str], pools: np.ndarray, texts: list[str], first_stage: dict) -> np.ndarray:
+    """A stored model's own scores of each query's pool, before any mix with BM25's."""
+    rows = np.arange(len(queries))[:, None]
+    if model["method"] in METHODS and METHODS[model["method"]].cross_encoder:
+        return _cross_encoder_scores(model["path"], queries, pools, texts)
+    # a bi-encoder: the union of the pools encoded in one call (cached); a model trained before its
+    # weights were mixed with the base's (core.train._mix_with_base) mixes its cosine with the baseline's
+    union = np.unique(pools)
+    documents = embed.encode(con, [texts[i] for i in union], model["path"], role="document")
+    position = np.searchsorted(union, pools)
+    tuned = np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
+    weight = float(model["metrics"].get("interpolation_weight", 1.0))
+    return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
 
 
 def with_lexical(scores: np.ndarray, bm25: np.ndarray) -> np.ndarray:

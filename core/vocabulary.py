@@ -26,6 +26,9 @@ class Method:
     description: str
     cross_encoder: bool = False  # scores (query, passage) pairs jointly: needs a named cross-encoder, no frozen documents
     frozen_documents: bool = False  # can train the query encoder alone against the base model's cached document vectors
+    # ranks with its scores mixed with BM25's (core.systems.with_lexical); not a distilled model, whose teacher's scores
+    # already hold BM25's: mixed again, MedQuAD's retriever lost 0.008 at two seeds (docs/BENCHMARKS.md)
+    mixed_with_bm25: bool = True
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -35,7 +38,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            cross_encoder=True),
     Method("distill", "retriever", "distill",
            "retriever: listwise distillation from a teacher (grades + dense and BM25, or + a fine-tuned reranker), plus 0.1 x InfoNCE",
-           frozen_documents=True),
+           frozen_documents=True, mixed_with_bm25=False),
     Method("infonce", "retriever", "infonce", "retriever: plain InfoNCE with in-batch and hard negatives (for comparison)"),
 )}
 

@@ -73,9 +73,9 @@ if not board.rows:
     st.info("No evaluation on this test set yet: pick systems and press Evaluate.")
     st.stop()
 table = board.frame()
-st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned model's "
-           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's: the hybrid's row is the share of a gain that "
-           "lexical evidence alone gives. Metrics computed "
+st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned reranker's "
+           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not: its teacher's "
+           "scores hold BM25's): the hybrid's row is the share of a gain that lexical evidence alone gives. Metrics computed "
            "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
            "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
            "the test Δ, it shows how far the dev split can be trusted on this corpus.")
@@ -90,9 +90,9 @@ if base:
     for row in board.rows:
         if hybrid and row.system.startswith(("rerank:", "retrieve:")) and row.metrics["ndcg@10"] < hybrid.metrics["ndcg@10"]:
             st.info(f"{row.label} ranks below the hybrid ({row.metrics['ndcg@10']:.3f} against "
-                    f"{hybrid.metrics['ndcg@10']:.3f} nDCG@10), which mixes MiniLM with BM25 as the model is mixed, "
-                    "with no training: on these queries its gain is lexical evidence, not its training. Compare opens "
-                    "on the hybrid unless a model beats it.")
+                    f"{hybrid.metrics['ndcg@10']:.3f} nDCG@10), which mixes MiniLM with BM25 and needs no training: "
+                    "on these queries the training does not beat lexical evidence. Compare opens on the hybrid "
+                    "unless a model beats it.")
     for row in board.rows:
         if row.dev_disagrees:
             st.warning(f"{row.label}: its dev split predicted {row.dev_difference:+.3f} nDCG@10, this test set measured "

@@ -248,9 +248,10 @@ def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_anoth
     assert not at.exception and at.selectbox(key="eval_against").value != runs[f"rerank:{first}"]
 
 
-def test_a_fine_tuned_model_ranks_with_bm25_mixed_in_as_the_hybrid_mixes_minilm(con):
-    """A model's scores and BM25's are standardised within each query's pool and mixed 3:1; the bundled MiniLM
-    stored as a 'fine-tuned' model must then score as the hybrid reference does."""
+def test_a_fine_tuned_reranker_ranks_with_bm25_mixed_in_as_the_hybrid_mixes_minilm(con):
+    """A reranker's scores and BM25's are standardised within each query's pool and mixed 3:1; the bundled MiniLM
+    stored as a 'fine-tuned' reranker must then score as the hybrid reference does, and as a distilled retriever
+    as MiniLM alone."""
     import numpy as np
 
     from core.embed import BUNDLED, resolve_model
@@ -276,3 +277,9 @@ def test_a_fine_tuned_model_ranks_with_bm25_mixed_in_as_the_hybrid_mixes_minilm(
     assert System("rerank", model).score(con, queries, pools, texts, first) == pytest.approx(hybrid, abs=0.02)
     plain = System("dense").score(con, queries, pools, texts, first)
     assert (np.argsort(-hybrid, axis=1) != np.argsort(-plain, axis=1)).any()  # BM25 reorders some pool
+    # a distilled retriever's teacher already holds BM25's scores: it ranks by its own cosine alone
+    distilled = _model(con, corpus, False)
+    con.execute("UPDATE models SET path = ?, kind = 'retriever' WHERE id = ?", [str(resolve_model(BUNDLED)), distilled])
+    con.execute("UPDATE jobs SET spec = ? WHERE id = (SELECT job_id FROM models WHERE id = ?)",
+                [json.dumps({"corpus_id": corpus, "method": "distill"}), distilled])
+    assert System("retrieve", distilled).score(con, queries, pools, texts, first) == pytest.approx(plain, abs=0.01)
