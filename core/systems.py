@@ -1,7 +1,7 @@
 """Ranking systems: what evaluation and Compare rank with, named as strings in one place.
 
 - ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion),
-  ``hybrid`` (their scores mixed, as a fine-tuned model's are with BM25's);
+  ``hybrid`` (their scores mixed, as a fine-tuned reranker's are with BM25's);
 - ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace; a reranker's
   scores are mixed with BM25's (``with_lexical``), a distilled retriever's are not (its teacher's hold them).
 
@@ -195,8 +195,8 @@ def default_pair(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[System, S
 
 def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
     """The systems whose latest run on a test set of the corpus scored a lower mean nDCG@10 than the
-    baseline's latest run there, or than the hybrid's where it ran (a model mixed with BM25 that the
-    hybrid beats adds nothing by its training): real queries outrank the dev split's synthetic ones."""
+    baseline's latest run there, or than the hybrid's where it ran (a model the hybrid beats earned less
+    by its training than BM25's scores give untrained): real queries outrank the dev split's synthetic ones."""
     from storage.corpora import test_sets
     from storage.evaluations import latest_runs
 
