@@ -3,7 +3,7 @@
 - ``bm25``, ``dense`` (the bundled MiniLM: the baseline), ``fused`` (their reciprocal rank fusion),
   ``hybrid`` (their scores mixed, as a fine-tuned reranker's are with BM25's);
 - ``rerank:<model id>`` and ``retrieve:<model id>``: a fine-tuned model of the workspace; a reranker's
-  scores are mixed with BM25's (``with_lexical``), a distilled retriever's are not (its teacher's hold them).
+  scores are mixed with BM25's (``with_lexical``), a distilled retriever's are not (mixed, it lost on MedQuAD).
 
 Every system reorders the same first-stage pool (the fused top k of each query), so
 differences between systems are differences of ranking, not of what was retrieved.
@@ -117,8 +117,8 @@ class System:
 
 
 def mixed_with_bm25(model: dict) -> bool:
-    """Whether a stored model ranks with BM25's scores mixed into its own: its method says (a distilled model's
-    teacher already holds them)."""
+    """Whether a stored model ranks with BM25's scores mixed into its own: its method says (a distilled
+    retriever does not: mixed, it lost on MedQuAD while gaining on CISI)."""
     return METHODS[model["method"]].mixed_with_bm25 if model["method"] in METHODS else True
 
 

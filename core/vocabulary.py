@@ -26,8 +26,8 @@ class Method:
     description: str
     cross_encoder: bool = False  # scores (query, passage) pairs jointly: needs a named cross-encoder, no frozen documents
     frozen_documents: bool = False  # can train the query encoder alone against the base model's cached document vectors
-    # ranks with its scores mixed with BM25's (core.systems.with_lexical); not a distilled model, whose teacher's scores
-    # already hold BM25's: mixed again, MedQuAD's retriever lost 0.008 at two seeds (docs/BENCHMARKS.md)
+    # ranks with its scores mixed with BM25's (core.systems.with_lexical); not a distilled retriever: mixed, MedQuAD's
+    # lost 0.007-0.008 (two seeds, and with a teacher that holds no BM25 too) while CISI's gained (docs/BENCHMARKS.md)
     mixed_with_bm25: bool = True
 
 

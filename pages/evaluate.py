@@ -74,8 +74,8 @@ if not board.rows:
     st.stop()
 table = board.frame()
 st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned reranker's "
-           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not: its teacher's "
-           "scores hold BM25's): the hybrid's row is the share of a gain that lexical evidence alone gives. Metrics computed "
+           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not: mixed, it "
+           "lost on one of the two corpora measured): the hybrid's row is the share of a gain that lexical evidence alone gives. Metrics computed "
            "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
            "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
            "the test Δ, it shows how far the dev split can be trusted on this corpus.")

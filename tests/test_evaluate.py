@@ -277,7 +277,7 @@ def test_a_fine_tuned_reranker_ranks_with_bm25_mixed_in_as_the_hybrid_mixes_mini
     assert System("rerank", model).score(con, queries, pools, texts, first) == pytest.approx(hybrid, abs=0.02)
     plain = System("dense").score(con, queries, pools, texts, first)
     assert (np.argsort(-hybrid, axis=1) != np.argsort(-plain, axis=1)).any()  # BM25 reorders some pool
-    # a distilled retriever's teacher already holds BM25's scores: it ranks by its own cosine alone
+    # a distilled retriever is not mixed (mixed, it lost on MedQuAD): it ranks by its own cosine alone
     distilled = _model(con, corpus, False)
     con.execute("UPDATE models SET path = ?, kind = 'retriever' WHERE id = ?", [str(resolve_model(BUNDLED)), distilled])
     con.execute("UPDATE jobs SET spec = ? WHERE id = (SELECT job_id FROM models WHERE id = ?)",
