@@ -171,7 +171,8 @@ def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | Syst
         width = max(len(r) for r in rows)
         pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])
         first_stage = {"dense": dense_scores(con, corpus, part), "bm25": bm25_index(con, corpus).scores(part)}
-        first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
+        if system.kind == "fused":  # the fusion ranks the whole corpus: 2.6 s per 1,024 MedQuAD queries, 10x the rest
+            first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
         scores += [s[:len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
     return scores
 
