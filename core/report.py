@@ -6,6 +6,7 @@ import duckdb
 import plotly.express as px
 
 from core.evaluate import leaderboard
+from core.systems import LEXICAL_RATIO
 from storage.corpora import test_set_name
 
 
@@ -21,7 +22,7 @@ def report_html(con: duckdb.DuckDBPyConnection, test_set: int) -> str:
         "<html><head><meta charset='utf-8'><title>Qurate report</title></head><body style='font-family:sans-serif'>"
         f"<h1>Qurate evaluation report</h1><p>Test set: {html.escape(name or str(test_set))}; "
         f"{board.queries:,} queries; every system reorders the fused top {board.k}; "
-        "baseline: MiniLM (dense); fine-tuned rerankers' scores are mixed 3:1 with BM25's, as the hybrid row mixes "
+        f"baseline: MiniLM (dense); fine-tuned rerankers' scores are mixed {LEXICAL_RATIO} with BM25's, as the hybrid row mixes "
         "MiniLM's; p-values from a paired t-test over per-query nDCG@10.</p>"
         + table.to_html(index=False, border=0) + chart + "</body></html>"
     )

@@ -28,10 +28,11 @@ from core.vocabulary import METHODS
 BASELINE = "dense"
 _FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)", "hybrid": "MiniLM + BM25 (score mix)"}
 # A reranker keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
-# mixed 3:1 (the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here). Measured on both
+# mixed 3:1 (LEXICAL_RATIO; the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here). Measured on both
 # corpora over training seeds in docs/BENCHMARKS.md ("Lexical evidence"); reciprocal rank fusion, which gives BM25 an
 # equal say, costs MedQuAD 0.05 (BM25 is far weaker there) where the score mix gains.
 LEXICAL_SHARE = 0.25
+LEXICAL_RATIO = f"{round((1 - LEXICAL_SHARE) / LEXICAL_SHARE, 1):g}:1"  # the mix as pages and reports say it: "3:1"
 _MODEL_KINDS = {"reranker": "rerank", "retriever": "retrieve"}
 
 

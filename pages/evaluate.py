@@ -10,7 +10,7 @@ from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
 from pages._shared import active_corpus, connection, show_stopped, stop_button
-from core.systems import System, corpus_systems
+from core.systems import LEXICAL_RATIO, System, corpus_systems
 from core.workspace import test_sets
 
 st.title("Evaluate")
@@ -74,7 +74,7 @@ if not board.rows:
     st.stop()
 table = board.frame()
 st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned reranker's "
-           "scores are mixed 3:1 with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not: mixed, it "
+           f"scores are mixed {LEXICAL_RATIO} with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not: mixed, it "
            "lost on one of the two corpora measured): the hybrid's row is the share of a gain that lexical evidence alone gives. Metrics computed "
            "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
            "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
