@@ -64,7 +64,9 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
             tabs = st.tabs([TYPE_LABELS[t] for t in QUERY_TYPES])
             for tab, qtype in zip(tabs, QUERY_TYPES):
                 templates[qtype] = tab.text_area("Template ({title}, {passage}, {examples})", DEFAULT_TEMPLATES[qtype], height=220, key=f"gen_prompt_{qtype}")
-            examples = st.text_area("Few-shot examples (one query per line; optional)", key="gen_examples")
+            examples = st.text_area("Few-shot examples (one query per line; optional)", key="gen_examples",
+                                    help="A few real queries of your users, so the LLM writes in their words: the closer the "
+                                         "training queries come to theirs, the larger the gain (docs/BENCHMARKS.md).")
             st.caption("Versions: " + ", ".join(f"{t} `{prompt_version(SYSTEM, templates[t], examples)}`" for t in QUERY_TYPES))
 
     try:
