@@ -182,3 +182,16 @@ def show_stopped() -> None:
     notice = st.session_state.pop(STOPPED, None)
     if notice:
         st.warning(notice)
+
+
+def open_page(title: str) -> tuple:
+    """The head of a page that works on the active corpus: its title, a stopped step's notice, the workspace
+    and the active corpus; with no corpus yet, it says where to add one and stops the page."""
+    st.title(title)
+    show_stopped()
+    con = connection()
+    corpus = active_corpus(con)
+    if corpus is None:
+        st.info("No corpus yet: add one on the Corpus page first.")
+        st.stop()
+    return con, corpus

@@ -6,14 +6,9 @@ from core.errors import QurateError
 from core.evaluate import leaderboard, showcase_query, side_by_side, test_set_data
 from core.systems import System, corpus_systems, default_pair
 from core.workspace import test_sets
-from pages._shared import active_corpus, connection
+from pages._shared import open_page
 
-st.title("Compare")
-con = connection()
-corpus = active_corpus(con)
-if corpus is None:
-    st.info("No corpus yet: add one on the Corpus page first.")
-    st.stop()
+con, corpus = open_page("Compare")
 
 systems = [str(s) for s in corpus_systems(con, corpus)]
 systems.insert(0, systems.pop(systems.index("dense")))

@@ -9,17 +9,11 @@ from core.evaluate import FIRST_STAGE_K, breakdown, compare_runs, evaluate, lead
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
-from pages._shared import active_corpus, connection, show_stopped, stop_button
+from pages._shared import open_page, stop_button
 from core.systems import LEXICAL_RATIO, System, corpus_systems
 from core.workspace import test_sets
 
-st.title("Evaluate")
-show_stopped()
-con = connection()
-corpus = active_corpus(con)
-if corpus is None:
-    st.info("No corpus yet: add one on the Corpus page first.")
-    st.stop()
+con, corpus = open_page("Evaluate")
 
 sets = test_sets(con, corpus)
 with st.expander("Add a test set (queries + qrels)", expanded=sets.empty):

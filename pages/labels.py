@@ -7,15 +7,9 @@ from core.errors import QurateError
 from core.judge import LISTWISE_PROMPT, OFFLINE_RULE, POINTWISE_PROMPT, JudgeSettings, failed_labels, judge_candidates, training_counts
 from core.mine import mine_candidates, mining_summary, queries_to_mine
 from pages._review import agreement_panel, bulk_panel, review_panel, reviewer_name
-from pages._shared import active_corpus, connection, llm_settings, meter_text, show_stopped, stop_button
+from pages._shared import llm_settings, meter_text, open_page, stop_button
 
-st.title("Labels & review")
-show_stopped()
-con = connection()
-corpus = active_corpus(con)
-if corpus is None:
-    st.info("No corpus yet: add one on the Corpus page first.")
-    st.stop()
+con, corpus = open_page("Labels & review")
 kept = len(queries_to_mine(con, corpus))
 if kept == 0:
     st.info("No queries yet: generate some on the Queries page first.")

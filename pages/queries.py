@@ -8,15 +8,9 @@ from core.generate import (GenerationSettings, counts_by_type, default_in_turn, 
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
-from pages._shared import active_corpus, connection, llm_settings, meter_text, show_stopped, stop_button
+from pages._shared import llm_settings, meter_text, open_page, stop_button
 
-st.title("Queries")
-show_stopped()
-con = connection()
-corpus = active_corpus(con)
-if corpus is None:
-    st.info("No corpus yet: add one on the Corpus page first.")
-    st.stop()
+con, corpus = open_page("Queries")
 
 if "last_generation" in st.session_state:
     report = st.session_state.pop("last_generation")

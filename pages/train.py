@@ -10,14 +10,9 @@ from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_
 from core.systems import System, corpus_systems
 from core.train import DEFAULTS, device_summary, estimate_seconds, training_precision
 from core.vocabulary import METHODS, TUNE, takes_in_batch
-from pages._shared import active_corpus, connection
+from pages._shared import connection, open_page
 
-st.title("Train")
-con = connection()
-corpus = active_corpus(con)
-if corpus is None:
-    st.info("No corpus yet: add one on the Corpus page first.")
-    st.stop()
+con, corpus = open_page("Train")
 
 st.subheader("Training data")
 a, b, c = st.columns(3)
