@@ -31,8 +31,9 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
                    "By default it makes its two natural-language types, questions and casual searches, in turn (one query "
                    "per passage): trained on those, models ranked real queries better than with all six, and as well as "
                    "with both for every passage at half the cost. Its queries use the passage's own words, where users "
-                   "use theirs: on MedQuAD the same trainer reached nDCG@10 0.857 on real questions against 0.796 on "
-                   "offline ones, so an LLM (pick a model above) is what closes most of that gap (docs/BENCHMARKS.md).")
+                   "use theirs: trained on MedQuAD's real questions, the same trainer reached nDCG@10 0.857, against "
+                   "0.796 on offline ones. An LLM (pick a model above) can write queries in users' words; the offline "
+                   "generator cannot (docs/BENCHMARKS.md).")
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)
     sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
