@@ -39,6 +39,11 @@ def home() -> None:
     corpus = active_corpus(con)
     counts = flow_counts(con, corpus)
     step = next_step(con, corpus)
+    if counts["passages"] and not counts["users"]:
+        st.info("**Have your users' own queries?** A search log, a help-desk inbox, the questions your team answers every "
+                "week: they teach a model the words your users really type, which generated queries cannot, and an "
+                "expert's hour grading their candidates is the best-spent hour of the flow (docs/BENCHMARKS.md).")
+        st.page_link(PAGES["queries"], label="Add them on the Queries page", icon=":material/upload:")
     if step:
         st.info(f"**Next: {step.action}** {step.cost}")
         st.page_link(PAGES[step.page], label=f"Go to {PAGES[step.page].title}", icon=":material/arrow_forward:")

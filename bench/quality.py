@@ -11,6 +11,11 @@ For each corpus (a BEIR folder under ../shared/data):
 5. trains through ``core.jobs.launch_job`` (the app's own job code) and
 6. evaluates with ``core.evaluate.evaluate``: every system reorders the same fused top 30,
    ranx metrics, paired t-tests against the baseline MiniLM.
+The ``users`` variant is the product's path for a team with a query log: the offline queries as above, plus real
+queries that are not in the test set stored as users' queries (``core.userqueries``, no source labels): a seeded
+sample of ``--log-queries``; a simulated expert (``--expert K``) grades the top 10 candidates of K of them, taken in
+the order of the review queue "your users' queries", from the collection's judgments (a judged document 3, any
+other 0), through the review code; training weighs them by ``--spec '{"users_weight": W}'``.
 The ``oracle`` variant (where real queries are left over; a diagnostic, never a product path)
 trains the same pipeline on the real questions of the training passages only, the ceiling an
 excellent query generator could reach with this trainer. Writes
@@ -26,6 +31,7 @@ import time
 from pathlib import Path
 
 from bench import DATA, machine
+from core import review
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
 from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
@@ -34,11 +40,13 @@ from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
 from core.prompts import OFFLINE_TYPES, QUERY_TYPES
 from core.systems import System
+from core.userqueries import add_user_queries, same_text
 from storage import corpora
 from storage import evaluations as evalstore
 from storage import queries as qstore
 from storage.db import connect
 from storage.models import get_model
+from storage.reviews import USERS_TOP
 
 RESULTS = Path("bench/results")
 
@@ -79,6 +87,17 @@ def _test_set(con, corpus: int, queries: dict, qrels: dict, ids: list[str]) -> i
     return add_test_set(con, corpus, "bench", ("queries.jsonl", lines), ("qrels.tsv", judged))["id"]
 
 
+def simulated_expert(con, corpus: int, log: dict[str, set[str]], docs: dict[str, str], k: int) -> int:
+    """Grade the review queue's first ``k`` users' queries as the collection's judgments say (a passage of a judged
+    document 3, any other 0), through the review code as an expert's keys would; returns the pairs graded."""
+    items = review.queue(con, corpus, "your users' queries", limit=k * USERS_TOP)
+    first = list(dict.fromkeys(items["query_id"]))[:k]
+    items = items[items["query_id"].isin(first)]
+    changes = [(int(q), p, 3 if docs[p] in log[same_text(text)] else 0)
+               for q, p, text in zip(items["query_id"], items["passage_id"], items["query"])]
+    return review.record_bulk(con, "simulated expert", changes)
+
+
 def run_corpus(con, name: str, args) -> dict:
     folder = args.data / name
     queries, qrels = _beir(folder)
@@ -87,7 +106,7 @@ def run_corpus(con, name: str, args) -> dict:
     eval_ids = sorted(rng.sample(judged, min(args.eval_queries, len(judged))))
     timings, results = {}, {}
     oracle_possible = len(judged) > len(eval_ids)  # real queries left over to train the diagnostic on
-    variants = [v for v in args.variants.split(",") if v == "synthetic" or (v == "oracle" and oracle_possible)]
+    variants = [v for v in args.variants.split(",") if v == "synthetic" or (v in ("oracle", "users") and oracle_possible)]
     for variant in variants:
         t = time.perf_counter()
         corpus = _corpus(con, f"bench-{name}-{variant}", folder, {d for q in eval_ids for d in qrels[q]}, args.corpus_passages, args.seed)
@@ -101,7 +120,7 @@ def run_corpus(con, name: str, args) -> dict:
             train = sorted(random.Random(args.seed).sample(train, min(args.train_passages, len(train))))
         timings[f"{variant}_ingest_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        if variant == "synthetic":
+        if variant in ("synthetic", "users"):
             every = [t for t in args.every.split(",") if t]
             if every:  # these types for every passage
                 generate_queries(con, corpus, train, GenerationSettings(per_type=dict.fromkeys(every, 1)))
@@ -115,10 +134,20 @@ def run_corpus(con, name: str, args) -> dict:
                      "prompt_version": "-", "cache_key": f"oracle-{q}", "flags": []}
                     for q in judged if q not in set(eval_ids) for d in qrels[q] if d in by_doc][: max(len(train), 1)]
             qstore.insert_queries(con, corpus, rows)
+        log = {}
+        if variant == "users":  # the log: real queries outside the test set, no source labels
+            rest = sorted(set(judged) - set(eval_ids))
+            for q in random.Random(args.seed).sample(rest, min(args.log_queries, len(rest))):
+                log.setdefault(same_text(queries[q]), set()).update(qrels[q])
+            added = add_user_queries(con, corpus, "log.txt", "\n".join(log).encode())
+            print(f"{name}: {added.added} log queries stored, {len(added.in_test_set)} refused as test queries", flush=True)
         timings[f"{variant}_generate_s"] = time.perf_counter() - t
         t = time.perf_counter()
         mining = mine_candidates(con, corpus, k=30)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
+        if log and args.expert:
+            graded = simulated_expert(con, corpus, log, docs, args.expert)
+            print(f"{name}: the simulated expert graded {graded} pairs", flush=True)
         timings[f"{variant}_mine_judge_s"] = time.perf_counter() - t
         systems = ["bm25", "fused", "hybrid"]
         models = {}
@@ -147,7 +176,7 @@ def run_corpus(con, name: str, args) -> dict:
         timings[f"{variant}_evaluate_s"] = time.perf_counter() - t
         print(f"\n== {name}, {variant} queries ({protocol}, {len(train):,} training passages)\n{board.text()}\n", flush=True)
         results[variant] = {
-            "protocol": protocol, "training_passages": len(train), "mining_source_in_top30": mining.source_in_top_k,
+            "protocol": protocol, "log_queries": len(log), "expert_queries": args.expert if log else 0, "training_passages": len(train), "mining_source_in_top30": mining.source_in_top_k,
             "mined_queries": mining.queries, "pool_recall": board.pool_recall, "queries": board.queries,
             "models": models, "table": [{"system": r.system, "label": r.label, **r.metrics, "difference": r.difference,
                                          "p_value": r.p_value, "wins": r.wins, "ties": r.ties, "losses": r.losses,
@@ -170,6 +199,10 @@ def main() -> None:
     parser.add_argument("--variants", default="synthetic",
                         help="synthetic (offline queries: the product) and/or oracle (real questions of the training passages: "
                              "a diagnostic, run where real queries are left over after the evaluation sample)")
+    parser.add_argument("--log-queries", type=int, default=2000,
+                        help="users variant: a seeded sample of the real queries outside the test set, stored as users' queries")
+    parser.add_argument("--expert", type=int, default=0,
+                        help="users variant: how many log queries the simulated expert grades (top 10 candidates each)")
     parser.add_argument("--retriever", action="store_true", help="also train and evaluate the distilled retriever")
     parser.add_argument("--rounds", type=int, default=1, help="LCE rounds: each after the first mines again with the last reranker")
     parser.add_argument("--teacher", default="ensemble", choices=["ensemble", "reranker"],

@@ -3,6 +3,7 @@
     qurate ingest "My corpus" path/to/folder-or-file [--chunk-tokens 180 --overlap-tokens 30]
     qurate sample
     qurate corpora
+    qurate queries add "My corpus" users.txt [--text-field query]
     qurate generate "My corpus" [--types question=1,casual=1] [--no-in-turn] [--sample 800] [--model gpt-4o-mini]
     qurate mine "My corpus" [--k 30]
     qurate judge "My corpus" [--model gpt-4o-mini --mode listwise --top 20]
@@ -188,6 +189,23 @@ def _export(con, args) -> int:
     return 0
 
 
+def _queries(con, args) -> int:
+    from pathlib import Path
+
+    from core.userqueries import add_user_queries
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"no file at {args.file}; give a .txt (one query per line), .csv, .tsv or .jsonl of your users' queries")
+    report = add_user_queries(con, _corpus(con, args.corpus), path.name, path.read_bytes(), args.text_field)
+    print(f"{report.added:,} users' queries stored, {report.duplicates:,} already there or repeated")
+    if report.in_test_set:
+        print(f"{len(report.in_test_set):,} refused: a test set of this corpus holds the same text, and a model trained on a "
+              f"test query would be judged on what it learnt (first: {report.in_test_set[0]!r})")
+    print("next: `qurate mine`, then an expert grades them (Labels & review, queue \"your users' queries\") or an LLM judges them")
+    return 0
+
+
 def _jobs(con, args) -> int:
     from core.jobs import list_jobs
 
@@ -211,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("--text-field", help="the CSV column or JSON field holding the text (default: guessed, e.g. text)")
     ingest.add_argument("--id-field", help="the column or field holding a document id (default: guessed, else the row number)")
     ingest.add_argument("--title-field", help="the column or field holding a title (optional)")
+    queries = commands.add_parser("queries", help="add your users' real queries (a search log, questions you answer) as training data")
+    queries.add_argument("action", choices=["add"])
+    queries.add_argument("corpus")
+    queries.add_argument("file", help=".txt (one query per line), .csv, .tsv or .jsonl with a query column")
+    queries.add_argument("--text-field", help="the column or field holding the query (default: query, text, question, ...)")
     generate = commands.add_parser("generate", help="generate synthetic queries (offline unless --model)")
     generate.add_argument("corpus")
     generate.add_argument("--types", help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: questions and casual "
@@ -299,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)")
             print(training_counts(con, _corpus(con, args.corpus)))
             return 0
-        elif args.command in ("train", "jobs", "evaluate", "compare", "export"):
-            return {"train": _train, "jobs": _jobs, "evaluate": _evaluate, "compare": _compare, "export": _export}[args.command](con, args)
+        elif args.command in ("queries", "train", "jobs", "evaluate", "compare", "export"):
+            return {"queries": _queries, "train": _train, "jobs": _jobs, "evaluate": _evaluate, "compare": _compare, "export": _export}[args.command](con, args)
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:

@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput, QurateError
-from core.vocabulary import RELEVANT
+from core.vocabulary import RELEVANT, USERS
 from storage import labels as store
 
 POSITIVE = RELEVANT
+MIN_USERS_DEV = 10  # users' queries in the dev split for it to be drawn from them alone
 
 
 @dataclass
@@ -55,19 +56,29 @@ def _in_dev(passage_id: str, fraction: float, seed: int) -> bool:
 def build_training_data(
     con: duckdb.DuckDBPyConnection, corpus: int, group_size: int = 8, list_size: int = 20,
     dev_fraction: float = 0.1, seed: int = 0,
-    teacher: Callable[[list[str], list[list[str]]], list[np.ndarray]] | None = None,
+    teacher: Callable[[list[str], list[list[str]]], list[np.ndarray]] | None = None, users_weight: int = 1,
 ) -> TrainingData:
     """LCE groups, distillation lists and a dev split from a corpus's effective labels.
 
     ``teacher`` scores each list's passages (queries, lists of passage ids -> one array per list);
     None: the dense + BM25 ensemble of the mining scores.
 
+    Your users' queries (no source passage) join as their grades allow: an LCE group per passage graded
+    relevant (by an expert or an LLM judge) with the candidates graded 0 as negatives, and a distillation list of
+    their graded candidates, or of all their candidates scored by the teacher alone when none is graded. Each
+    appears ``users_weight`` times, so a few hundred real queries are not drowned by thousands of generated ones.
+    When at least ``MIN_USERS_DEV`` of them would fall in the dev split, the dev split is drawn from them alone
+    (real queries judge a model better than generated ones); ``counts["dev_from"]`` says which.
+
     Raises:
         QurateError: no labelled query to train on.
     """
     if group_size < 2 or list_size < 2:
         raise InvalidInput("a group needs a positive and at least one negative (group size >= 2)")
+    if users_weight < 1:
+        raise InvalidInput(f"users_weight must be a whole number of at least 1, got {users_weight}")
     labels, twins = training_labels(con, corpus)
+    labels = pd.concat([labels, _teacher_only(con, corpus, labels)], ignore_index=True)
     if labels.empty:
         raise QurateError("no labelled candidates yet: mine and judge on the Labels & review page first")
     from storage.corpora import held_out_texts, passage_texts
@@ -84,8 +95,12 @@ def build_training_data(
     data = TrainingData()
     judged = []  # per list: the grades of its labelled candidates, and the ensemble's scores of them
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
+    graded_users = {q for q, g in zip(labels["query_id"], labels["grade"]) if queries[q][2] is None and g >= POSITIVE}
+    users_dev = sum(_in_dev(_same_text(queries[q][0]), dev_fraction, seed) for q in graded_users) >= MIN_USERS_DEV
     for query_id, rows in labels.groupby("query_id", sort=True):
         text, qtype, source = queries[query_id]
+        user = source is None
+        copies = users_weight if user else 1
         if query_id in rejected:
             skipped["bad_query"] += 1
             continue
@@ -99,24 +114,27 @@ def build_training_data(
         shared = twins.get(query_id, set())
         positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
         negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
-        if not negatives:
+        if not negatives or (user and query_id in graded_users and not positives):
             skipped["no_negative"] += 1
             continue
         reviewed = bool(rows["human_grade"].notna().any())
-        if _in_dev(source, dev_fraction, seed):
+        in_dev = _in_dev(_same_text(text), dev_fraction, seed) if user else _in_dev(source, dev_fraction, seed)
+        if (user and users_dev and in_dev and positives) or (not user and not users_dev and in_dev):
             data.dev.append({"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]})
             continue
         known = set(rows["passage_id"])
         fill = [p for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known)))
                 if p not in known and p not in shared]
         group_negatives = (negatives + fill)[: group_size - 1]
-        data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
-                            "positive": texts[source], "negatives": [texts[p] for p in group_negatives]})
+        for positive in ([p for p in positives if p != source] if user else [source]) * copies:
+            data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
+                                "positive": texts[positive], "negatives": [texts[p] for p in group_negatives]})
         ranked = rows.iloc[:list_size]
-        judged.append((ranked["grade"].to_numpy(dtype=float),
-                       0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy()))
-        data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
-                           "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)]})
+        for _ in range(copies):
+            judged.append((ranked["grade"].to_numpy(dtype=float),
+                           0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy()))
+            data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
+                               "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)]})
     if teacher and judged:
         scores = teacher([r["query"] for r in data.lists], [r["candidates"][:len(g)] for r, (g, _) in zip(data.lists, judged)])
         ranker = [_unit(np.asarray(s, dtype=float)) for s in scores]
@@ -126,13 +144,29 @@ def build_training_data(
         row["teacher"] = (grades + ranks).tolist() + [0.0] * (len(row["candidates"]) - len(grades))
         row["candidates"] = [texts[p] for p in row["candidates"]]
     data.counts = {
-        "train_queries": len(data.groups), "dev_queries": len(data.dev),
+        "train_queries": len(data.groups), "dev_queries": len(data.dev), "dev_from": USERS if users_dev else "generated",
         "reviewed_queries": sum(g["reviewed"] for g in data.groups),
+        "users_queries": len({g["query_id"] for g in data.groups if g["qtype"] == USERS}),
+        "users_lists": len({r["query_id"] for r in data.lists if r["qtype"] == USERS}),
+        "expert_grades": int((labels["human_grade"].notna()
+                              & labels["query_id"].map(lambda q: queries[q][2] is None)).sum()),
         "negatives": sum(len(g["negatives"]) for g in data.groups), "shared_text_positives": int(labels["twin"].sum()),
         "by_type": dict(sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())),
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
+
+
+def _teacher_only(con: duckdb.DuckDBPyConnection, corpus: int, graded: pd.DataFrame) -> pd.DataFrame:
+    """The candidates of users' queries that nobody graded, each at grade 0: their distillation lists are the
+    teacher's scores alone (they make no LCE group, having no positive)."""
+    from storage.queries import query_records
+
+    sourceless = {q for q, r in query_records(con, corpus).items() if r["passage_id"] is None}
+    every = store.effective_labels(con, corpus)
+    every = every[every["query_id"].isin(sourceless - set(graded["query_id"]))].copy()
+    every["grade"], every["twin"] = 0, False
+    return every
 
 
 def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.DataFrame, dict[int, set[str]]]:
@@ -151,7 +185,7 @@ def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.Dat
     rejected = bad_queries(con, corpus)
     sources_of: dict[str, set[str]] = {}
     for query_id, rows in labels.groupby("query_id"):
-        if query_id not in rejected and _source_relevant(rows):
+        if query_id not in rejected and queries[query_id]["passage_id"] is not None and _source_relevant(rows):
             sources_of.setdefault(_same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
     twins = {int(q): others for q in labels["query_id"].unique()
              if (others := sources_of.get(_same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})}

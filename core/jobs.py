@@ -51,7 +51,7 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
         raise InvalidInput(f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
                            f"with tune {spec['tune']}; leave in_batch off")
     data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"],
-                               teacher=_teacher(con, corpus, spec))
+                               teacher=_teacher(con, corpus, spec), users_weight=spec["users_weight"])
     if not data.groups:
         raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
     spec["data_counts"] = data.counts

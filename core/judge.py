@@ -27,7 +27,8 @@ OFFLINE_RULE = (
     "unlabelled, as it may also answer the query (a possible false negative). Every other candidate, "
     "one that at least one ranker clearly places below the source, is graded 0 (not relevant): a hard "
     "negative, including those the dense model wrongly ranks above the source, which are what training "
-    "must correct."
+    "must correct. Your users' queries have no source passage: the rule leaves their candidates to an expert "
+    "(the review queue \"your users' queries\") or an LLM judge, and the retriever's teacher scores them by dense and BM25."
 )
 SYSTEM = "You judge search results. You are strict, consistent and brief."
 
@@ -232,6 +233,8 @@ def _judge_offline(con, todo: list[dict], settings: JudgeSettings) -> Meter:
         near = lambda name: pair[name] >= source[pair["query_id"]][name] * (1 - settings.margin)  # noqa: E731
         if pair["is_source"]:
             grade, status, reason = 3, "ok", "the passage this query was generated from"
+        elif pair["source_id"] is None:
+            grade, status, reason = None, "unsure", "a query of your users has no source passage for the rule: an expert or an LLM judge grades it"
         elif pair["query_id"] not in source or (near("dense_score") and near("bm25_score")):
             grade, status, reason = None, "unsure", "dense and BM25 both score it within the margin of the source passage: possibly relevant, not used as a negative"
         else:

@@ -75,7 +75,7 @@ def mine_candidates(
                              float(ranked.dense[row, i]), float(ranked.fused[row, i]), i == source_index))
             if source_rank is not None and source_rank <= k:
                 in_top += 1
-            if source_rank is None or source_rank > round_trip_k:
+            if source is not None and (source_rank is None or source_rank > round_trip_k):  # users' queries have no source
                 not_retrieved.append(query_id)
         with transaction(con):
             store.replace_candidates(con, [q[0] for q in batch], rows)

@@ -27,7 +27,7 @@ from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 DEFAULTS = {
     "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 3, "learning_rate": 5e-5,
     "batch_size": 64, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
-    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble", "in_batch": False,
+    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble", "in_batch": False, "users_weight": 1,
 }
 
 

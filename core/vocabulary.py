@@ -16,6 +16,7 @@ RELEVANT = 2  # a grade at or above this counts as relevant: positives, qrels, a
 ACTIONS = {"relevant": 3, "partially": 2, "not relevant": 0}  # review actions that set a grade ("bad query" and "undo" do not)
 METRICS = ["ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100"]  # what every evaluation run stores, per query (ranx)
 HEADLINE = "ndcg@10"  # the metric charts, p-values and wins/losses are about
+USERS = "users"  # the origin and type of your users' real queries (core.userqueries), which have no source passage
 
 
 @dataclass(frozen=True)

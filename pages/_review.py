@@ -12,6 +12,7 @@ from core.judge import effective_labels
 from core.review import (QUEUES, agreement, decide, history, latest_review_id, query_texts, query_types, queue, record_bulk,
                          record_review, review_counts)
 from core.settings import workspace_dir
+from core.userqueries import user_query_counts
 from core.vocabulary import GRADES
 from pages._shared import connection
 
@@ -50,7 +51,9 @@ def _decide(pair: tuple[int, str], reviewer: str, action: str, note_key: str, qu
 
 def review_panel(con, corpus: int, reviewer: str) -> None:
     a, b, c = st.columns([2, 1, 1])
-    name = a.selectbox("Queue", list(QUEUES), key="review_queue", help="\n".join(f"- {k}: {v}" for k, v in QUEUES.items()))
+    names = list(QUEUES)  # your users' queries first, where there are some to review
+    first = 0 if user_query_counts(con, corpus)["mined"] else names.index("spot-check")
+    name = a.selectbox("Queue", names, index=first, key="review_queue", help="\n".join(f"- {k}: {v}" for k, v in QUEUES.items()))
     types = query_types(con, corpus)
     qtype = b.selectbox("Query type", ["all", *types], key="review_type")
     grade = c.selectbox("Current grade", ["all", 0, 1, 2, 3], key="review_grade")

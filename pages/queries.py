@@ -8,6 +8,8 @@ from core.generate import (GenerationSettings, counts_by_type, default_in_turn, 
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
+from core.userqueries import add_user_queries, user_query_counts
+from core.vocabulary import USERS
 from pages._shared import llm_settings, meter_text, open_page, stop_button
 
 con, corpus = open_page("Queries")
@@ -23,17 +25,41 @@ if "last_generation" in st.session_state:
                  f"kept). First failure: {report.failures[0]['error'][:300]}")
         st.dataframe(report.failures[:50], hide_index=True)
 
+if "last_user_queries" in st.session_state:
+    added = st.session_state.pop("last_user_queries")
+    st.success(f"{added.added:,} users' queries stored; {added.duplicates:,} were there already or repeated.")
+    if added.in_test_set:
+        st.warning(f"{len(added.in_test_set):,} refused: a test set of this corpus holds the same text, and a model trained "
+                   "on a test query would be judged on what it learnt. First: " + added.in_test_set[0])
+
+users = user_query_counts(con, corpus)
+with st.expander(f"Your users' queries ({users['queries']:,})", expanded=users["queries"] == 0):
+    st.markdown("The queries your users really type (a search log, a help-desk inbox, the questions your team answers "
+                "every week) teach a model more than any generated query: they are the words your test will be in. "
+                "They have no source passage, so they are mined like the others and then graded by an expert (Labels & "
+                "review, queue *your users' queries*, the least certain first) or an LLM judge; the retriever's teacher "
+                "scores the rest. docs/BENCHMARKS.md measures what they and an expert's hour buy.")
+    upload = st.file_uploader("A .txt (one query per line), .csv, .tsv or .jsonl with a query column", key="users_file",
+                              type=["txt", "csv", "tsv", "jsonl"])
+    pasted = st.text_area("Or paste them, one per line", key="users_pasted", height=100)
+    column = st.text_input("Query column (CSV, TSV, JSONL; empty: query, text, question, ...)", key="users_column")
+    if st.button("Add users' queries", key="add_users", disabled=upload is None and not pasted.strip()):
+        name, data = (upload.name, upload.getvalue()) if upload is not None else ("pasted.txt", pasted.encode())
+        try:
+            st.session_state["last_user_queries"] = add_user_queries(con, corpus, name, data, column.strip() or None)
+        except QurateError as err:
+            st.error(f"{err}\n\nNothing was stored.")
+            st.stop()
+        st.rerun()
+
 with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty):
     config = llm_settings(con, "gen")
     if config.offline:
         st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
                    "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words. "
                    "By default it makes its two natural-language types, questions and casual searches, in turn (one query "
-                   "per passage): trained on those, models ranked real queries better than with all six, and as well as "
-                   "with both for every passage at half the cost. Its queries use the passage's own words, where users "
-                   "use theirs: trained on MedQuAD's real questions, the same trainer reached nDCG@10 0.857, against "
-                   "0.796 on offline ones. An LLM (pick a model above) can write queries in users' words; the offline "
-                   "generator cannot (docs/BENCHMARKS.md).")
+                   "per passage). Its queries use the passage's own words, where users use theirs: your users' queries "
+                   "(above) or an LLM's are closer to what your users type (docs/BENCHMARKS.md).")
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)
     sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
@@ -106,7 +132,7 @@ if flags:
 st.subheader("Preview and edit")
 f1, f2, f3 = st.columns([1, 2, 2])
 show = f1.selectbox("Show", ["kept", "flagged", "deleted", "all"], key="q_show")
-types = f2.multiselect("Types", QUERY_TYPES, key="q_types")
+types = f2.multiselect("Types", [*QUERY_TYPES, USERS], key="q_types")
 contains = f3.text_input("Query contains", key="q_contains")
 page, total = list_queries(con, corpus, qtypes=types, show=show, contains=contains, limit=200)
 st.caption(f"{total:,} queries match; showing the first {len(page):,}. Edit a query's text, tick 'delete' or 'restore', then save.")
@@ -136,7 +162,7 @@ if st.button("Save changes", key="save_queries"):
     st.rerun()
 
 with st.expander("Regenerate the queries of one passage"):
-    passage = st.selectbox("Passage", sorted(set(page["passage_id"])), key="regen_passage")
+    passage = st.selectbox("Passage", sorted(set(page["passage_id"].dropna())), key="regen_passage")
     st.caption("Its current queries are deleted (kept in the database) and new ones are made with the settings above.")
     if st.button("Regenerate", key="regenerate", disabled=passage is None):
         try:

@@ -15,21 +15,28 @@ from pages._shared import connection, open_page
 con, corpus = open_page("Train")
 
 st.subheader("Training data")
-a, b, c = st.columns(3)
+a, b, c, d = st.columns(4)
 group_size = a.number_input("Group size (1 positive + n negatives)", 2, 64, DEFAULTS["group_size"], key="train_group")
-dev_fraction = b.slider("Dev split (by source passage)", 0.0, 0.5, 0.1, 0.05, key="train_dev")
-seed = c.number_input("Seed", 0, 10_000, 0, key="train_seed")
+dev_fraction = b.slider("Dev split", 0.0, 0.5, 0.1, 0.05, key="train_dev",
+                        help="By source passage; drawn from your users' graded queries alone when enough of them fall in it.")
+seed = c.number_input("Seed", 0, 10_000, DEFAULTS["seed"], key="train_seed")
+users_weight = d.number_input("Weight of your users' queries", 1, 50, DEFAULTS["users_weight"], key="train_users_weight",
+                              help="How many times each of your users' queries counts, beside one for each generated query.")
 try:
-    data = build_training_data(con, corpus, int(group_size), DEFAULTS["list_size"], dev_fraction, int(seed))
+    data = build_training_data(con, corpus, int(group_size), DEFAULTS["list_size"], dev_fraction, int(seed),
+                               users_weight=int(users_weight))
 except QurateError as err:
     st.info(f"{err}.")
     st.stop()
 counts = data.counts
-cols = st.columns(4)
-cols[0].metric("Training queries", f"{counts['train_queries']:,}")
-cols[1].metric("Dev queries", f"{counts['dev_queries']:,}")
+cols = st.columns(6)
+cols[0].metric("Training groups", f"{counts['train_queries']:,}")
+cols[1].metric("Dev queries", f"{counts['dev_queries']:,}", help=f"drawn from {counts['dev_from']} queries")
 cols[2].metric("Hard negatives", f"{counts['negatives']:,}")
 cols[3].metric("Human-reviewed queries", f"{counts['reviewed_queries']:,}")
+cols[4].metric("Your users' queries", f"{counts['users_queries']:,}",
+               help=f"with a passage graded relevant (LCE groups); {counts['users_lists']:,} teach the retriever's distillation")
+cols[5].metric("Expert grades on them", f"{counts['expert_grades']:,}")
 st.caption("By type: " + ", ".join(f"{t} {n:,}" for t, n in counts["by_type"].items())
            + f". Left out: {counts['skipped_bad_query']:,} bad queries (source judged not relevant), "
              f"{counts['skipped_held_out_text']:,} identical to a held-out test query, {counts['skipped_no_negative']:,} without a negative.")
@@ -43,9 +50,8 @@ tune = st.radio("What learns", list(TUNE), format_func=lambda t: f"{t}: {TUNE[t]
                 disabled=not METHODS[method].frozen_documents,
                 help="Query-only training keeps every passage's cached vector, so it trains on a whole corpus in minutes "
                      "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step: "
-                     "a GPU's job. Measured, one epoch of it helped MedQuAD (0.809 against 0.793) and hurt CISI "
-                     "(0.411 against a 0.433 baseline) while both dev splits promised gains: confirm it on a test set "
-                     "of your own queries (docs/BENCHMARKS.md).")
+                     "a GPU's job. Measured, it helped one benchmark corpus and hurt the other while both dev splits "
+                     "promised gains: confirm it on a test set of your own queries (docs/BENCHMARKS.md).")
 teacher = "ensemble"
 if METHODS[method].loss == "distill":
     tuned = [str(s) for s in corpus_systems(con, corpus) if s.model_id is not None]
@@ -61,9 +67,9 @@ if takes_in_batch({"method": method, "tune": tune}):
     in_batch = st.checkbox(
         "In-batch negatives", DEFAULTS["in_batch"], key="train_in_batch",
         help="Every document of the batch (the other queries' groups) joins each query's group as a negative, free "
-             "when the documents are frozen. Measured: CISI's long requests +0.006 nDCG@10 over six seeds, MedQuAD's "
-             "short questions -0.005 over three (docs/BENCHMARKS.md), so it is off by default. Try it where your "
-             "queries are long descriptions of a topic, and confirm it on a test set of your own queries.")
+             "when the documents are frozen. Measured, it helped long topic requests a little and cost short questions "
+             "as much (docs/BENCHMARKS.md), so it is off by default. Try it where your queries are long descriptions "
+             "of a topic, and confirm it on a test set of your own queries.")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
@@ -89,7 +95,7 @@ if st.button("Start training", type="primary", key="start_training", disabled=ME
     spec = {"method": method, "tune": tune, "base_model": base.strip() or BUNDLED, "learning_rate": learning_rate, "epochs": int(epochs),
             "batch_size": int(batch), "group_size": int(group_size), "max_length": int(max_length), "seed": int(seed),
             "dev_fraction": dev_fraction, "name": name.strip(), "max_steps": int(max_steps) or -1, "teacher": teacher,
-            "in_batch": bool(in_batch)}
+            "in_batch": bool(in_batch), "users_weight": int(users_weight)}
     try:
         with st.spinner("Exporting the training data" + (" (the teacher scores every list first)" if teacher != "ensemble" else "")):
             job_id = launch_job(con, corpus, spec)

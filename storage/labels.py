@@ -69,7 +69,7 @@ def pairs_to_judge(con: duckdb.DuckDBPyConnection, corpus: int, max_candidates: 
     """The (query, candidate) pairs of kept queries: each query's top n candidates and its source."""
     frame = con.execute(
         f"""SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, c.bm25_score,
-                   {QUERY_TEXT} AS query,
+                   {QUERY_TEXT} AS query, q.passage_id AS source_id,
                    {PASSAGE_TEXT} AS passage, p.text_hash
             FROM candidates c JOIN queries q ON q.id = c.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = c.passage_id

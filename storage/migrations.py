@@ -236,3 +236,16 @@ MIGRATIONS.append(
         "ALTER TABLE reviews ADD COLUMN queue VARCHAR;",
     )
 )
+
+MIGRATIONS.append(
+    (
+        7,
+        "queries: your users' real queries, which have no source passage",
+        """
+        DROP INDEX queries_by_corpus;
+        ALTER TABLE queries ALTER COLUMN passage_id DROP NOT NULL;
+        ALTER TABLE queries ADD COLUMN metadata JSON;
+        CREATE INDEX queries_by_corpus ON queries (corpus_id, passage_id);
+        """,
+    )
+)

@@ -4,6 +4,7 @@ import duckdb
 import pandas as pd
 
 from core.errors import InvalidInput, NotFound
+from core.vocabulary import USERS
 from storage.db import insert_frame
 
 ACTIVE = "NOT q.deleted AND (len(q.flags) = 0 OR q.restored)"
@@ -134,6 +135,7 @@ def query_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, dict
     frame = con.execute(
         f"""SELECT q.id, {QUERY_TEXT} AS text, q.qtype, q.origin, q.generator, q.prompt_version, q.passage_id
             FROM queries q WHERE q.corpus_id = ?""", [corpus]).df()
+    frame["passage_id"] = frame["passage_id"].astype(object).where(frame["passage_id"].notna(), None)  # users' queries: None
     return {int(r.pop("id")): r for r in frame.to_dict("records")}
 
 
@@ -146,3 +148,25 @@ def live_queries_of_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage
     """The ids of a passage's queries that are not deleted."""
     return [r[0] for r in con.execute(
         "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]).fetchall()]
+
+
+def insert_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]) -> None:
+    """Store users' queries: dicts with text, cache_key and metadata (JSON text or None); they have no source passage."""
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=["text", "cache_key", "metadata"])
+    frame["corpus_id"], frame["passage_id"] = corpus, None
+    frame["qtype"] = frame["origin"] = frame["generator"] = USERS
+    frame["prompt_version"], frame["flags"] = "-", [[] for _ in range(len(frame))]
+    insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
+                                         "prompt_version", "cache_key", "flags", "metadata"])
+
+
+def user_query_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
+    """Users' queries of a corpus: stored (not deleted), with mined candidates, with at least one expert grade."""
+    row = con.execute(
+        f"""SELECT count(*),
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM candidates c WHERE c.query_id = q.id)),
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM reviews r WHERE r.query_id = q.id AND r.new_grade IS NOT NULL))
+            FROM queries q WHERE q.corpus_id = ? AND q.origin = ? AND NOT q.deleted""", [corpus, USERS]).fetchone()
+    return {"queries": row[0], "mined": row[1], "expert_graded": row[2]}

@@ -7,12 +7,14 @@ The effective label of a pair is the latest human decision, else the judge's lab
 import duckdb
 import pandas as pd
 
-from core.vocabulary import ACTIONS, RELEVANT
+from core.vocabulary import ACTIONS, RELEVANT, USERS
 from storage.labels import EFFECTIVE
 from storage.queries import QUERY_TEXT
 from core.errors import InvalidInput
 
 QUEUES = {
+    "your users' queries": "the top 10 candidates of your users' real queries, the queries the teacher (dense + BM25) is "
+                           "least sure of first: what an expert's decision teaches training most",
     "spot-check": "a random sample of labelled pairs (an honest measure of the judge's accuracy)",
     "low confidence": "middle grades (1, 2) and pairs the judge left unsure",
     "judge vs rank": "graded 0 though ranked in the top 3, or graded 2-3 though ranked below 10",
@@ -102,6 +104,7 @@ def queue(
         ValueError: an unknown queue name.
     """
     conditions = {
+        "your users' queries": f"(l.rank <= {USERS_TOP} AND q.origin = '{USERS}')",
         "spot-check": "l.llm_grade IS NOT NULL",
         "low confidence": "(l.llm_grade IN (1, 2) OR l.status = 'unsure')",
         "judge vs rank": f"((l.llm_grade = 0 AND l.rank <= 3) OR (l.llm_grade >= {RELEVANT} AND l.rank > 10))",
@@ -121,10 +124,13 @@ def queue(
     if grade is not None:
         where.append("l.grade = ?")
         params.append(grade)
-    order = f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')" if name == "spot-check" else "l.query_id, l.rank"
+    order = {"spot-check": f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')",
+             "your users' queries": "l.margin, l.query_id, l.rank"}.get(name, "l.query_id, l.rank")
     # pick the page of items from the effective labels first, then fetch texts for those few rows only
     return con.execute(
-        f"""WITH picked AS (SELECT l.* FROM ({EFFECTIVE}) l WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?)
+        f"""WITH picked AS (SELECT l.* FROM ({TEACHER_MARGIN if name == "your users' queries" else EFFECTIVE}) l
+                            JOIN queries q ON q.id = l.query_id
+                            WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?)
             SELECT l.query_id, l.passage_id, {QUERY_TEXT} AS query, q.qtype, q.origin, l.rank, l.is_source,
                    l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage
             FROM picked l JOIN queries q ON q.id = l.query_id
@@ -132,6 +138,20 @@ def queue(
             ORDER BY {order}""",
         [*params, limit],
     ).df()
+
+
+USERS_TOP = 10  # the candidates of a user's query an expert is asked about
+# The effective labels, each with its query's teacher margin: the gap between the best and the second-best candidate
+# by the teacher (dense and BM25 scores min-max normalised within the query's candidates, averaged); a small gap is a
+# query whose answer the rankers cannot tell.
+TEACHER_MARGIN = f"""
+    WITH e AS ({EFFECTIVE}),
+    t AS (SELECT query_id, passage_id,
+                 0.5 * (coalesce((dense_score - min(dense_score) OVER w) / nullif(max(dense_score) OVER w - min(dense_score) OVER w, 0), 0)
+                      + coalesce((bm25_score - min(bm25_score) OVER w) / nullif(max(bm25_score) OVER w - min(bm25_score) OVER w, 0), 0))
+                 AS teacher FROM e WINDOW w AS (PARTITION BY query_id)),
+    m AS (SELECT query_id, list_sort(list(teacher), 'DESC') AS s FROM t GROUP BY query_id)
+    SELECT e.*, coalesce(m.s[1] - m.s[2], 1.0) AS margin FROM e JOIN m USING (query_id)"""
 
 
 def history(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str) -> pd.DataFrame:

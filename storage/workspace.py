@@ -2,6 +2,8 @@
 
 import duckdb
 
+from core.vocabulary import USERS
+
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     """A stored app setting (e.g. the active corpus), or None."""
@@ -18,15 +20,16 @@ def flow_counts(con: duckdb.DuckDBPyConnection, corpus: int | None) -> dict[str,
     """How far a corpus has come through the flow: one count per step.
 
     Returns:
-        {"passages", "queries", "labels", "reviewed", "models", "eval_runs"}; zeros
+        {"passages", "users" (your users' queries), "queries", "labels", "reviewed", "models", "eval_runs"}; zeros
         when ``corpus`` is None.
     """
     if corpus is None:
-        return dict.fromkeys(["passages", "queries", "labels", "reviewed", "models", "eval_runs"], 0)
+        return dict.fromkeys(["passages", "users", "queries", "labels", "reviewed", "models", "eval_runs"], 0)
     queries = "SELECT id FROM queries WHERE corpus_id = ? AND NOT deleted"
     one = lambda sql: con.execute(sql, [corpus]).fetchone()[0]  # noqa: E731
     return {
         "passages": one("SELECT count(*) FROM passages WHERE corpus_id = ?"),
+        "users": one(f"SELECT count(*) FROM queries WHERE corpus_id = ? AND NOT deleted AND origin = '{USERS}'"),
         "queries": one("SELECT count(*) FROM queries WHERE corpus_id = ? AND NOT deleted"),
         "labels": one(f"SELECT count(DISTINCT (query_id, passage_id)) FROM labels WHERE status = 'ok' AND query_id IN ({queries})"),
         "reviewed": one(f"SELECT count(DISTINCT (query_id, passage_id)) FROM reviews WHERE query_id IN ({queries})"),

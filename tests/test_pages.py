@@ -40,7 +40,8 @@ def test_home_says_what_the_next_step_costs():
     at = corpus_page()
     at.button(key="load_sample").click().run()
     at = app()
-    text = at.info[0].value
+    assert "Have your users' own queries?" in at.info[0].value  # asked for first, while the corpus has none
+    text = at.info[1].value
     passages = int(at.metric[0].value.replace(",", ""))
     assert "Next: Generate queries" in text
     assert f"{passages:,} queries for {passages:,} passages offline" in text and "no LLM" in text  # question or casual, in turn

@@ -136,7 +136,7 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
     at = at.switch_page("pages/train.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Training queries"]) > 30 and int(metrics["Dev queries"]) > 3
+    assert int(metrics["Training groups"]) > 30 and int(metrics["Dev queries"]) > 3
     assert "Device: CPU" in [c.value for c in at.caption if c.value.startswith("Device")][0]
     at.button(key="start_training").click().run()
     assert not at.exception and "started" in at.success[0].value
@@ -183,3 +183,27 @@ def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch)
     assert not at.exception and "calls failed" in at.error[0].value
     assert "timeout" in at.error[0].value.lower() or "timed out" in at.error[0].value.lower()
     assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == made  # the earlier queries are kept
+
+
+def test_users_queries_are_asked_for_first_and_added_from_a_paste():
+    at = queries_page()
+    assert at.expander[0].label.startswith("Your users' queries (0)")
+    at.text_area(key="users_pasted").input("why does my chain skip\nWhy does my chain  skip\nbrakes squeal when wet").run()
+    at.button(key="add_users").click().run()
+    assert not at.exception and not at.error
+    assert "2 users' queries stored; 1 were there already or repeated" in at.success[0].value
+    assert at.expander[0].label.startswith("Your users' queries (2)")
+    assert db().execute("SELECT list(text ORDER BY id), min(origin), count(passage_id) FROM queries").fetchone() == (
+        ["why does my chain skip", "brakes squeal when wet"], "users", 0)
+    at.multiselect(key="q_types").select("users").run()
+    assert "2 queries match" in at.caption[-1].value or any("2 queries match" in c.value for c in at.caption)
+
+
+def test_a_pasted_test_query_is_refused_with_the_reason():
+    at = queries_page()
+    test_query = db().execute("SELECT min(text) FROM test_queries").fetchone()[0]
+    at.text_area(key="users_pasted").input(f"why does my chain skip\n{test_query}").run()
+    at.button(key="add_users").click().run()
+    assert "1 users' queries stored" in at.success[0].value
+    assert "1 refused: a test set of this corpus holds the same text" in at.warning[0].value
+    assert db().execute("SELECT list(text) FROM queries").fetchone()[0] == ["why does my chain skip"]
