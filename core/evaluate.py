@@ -19,7 +19,7 @@ import pandas as pd
 from core.errors import InvalidInput, NotFound
 from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
 from core.systems import BASELINE, System
-from core.vocabulary import HEADLINE, METRICS
+from core.vocabulary import HEADLINE, METRICS, USERS
 from storage import corpora
 from storage import evaluations as store
 from storage.evaluations import breakdown, test_set_data, training_size_curve  # noqa: F401  (re-exported for pages)
@@ -288,3 +288,18 @@ def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str
     result["left"], result["right"] = result["left"][:n], result["right"][:n]
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def learnt_from(con: duckdb.DuckDBPyConnection, system: str) -> str | None:
+    """What a fine-tuned model's training data held, in words (generated queries, your users' queries, expert
+    grades on them); None for a system that was not trained here."""
+    from storage.models import get_model
+
+    model_id = System.parse(system).model_id
+    model = get_model(con, model_id) if model_id is not None else None
+    counts = model["data_counts"] if model else {}
+    if not counts:
+        return None
+    generated = sum(n for t, n in counts.get("by_type", {}).items() if t != USERS)
+    return (f"{generated:,} generated queries, {counts.get('users_queries', 0):,} of your users' queries with a passage "
+            f"graded relevant, {counts.get('expert_grades', 0):,} expert grades on your users' queries")

@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.evaluate import FIRST_STAGE_K, breakdown, compare_runs, evaluate, leaderboard, training_size_curve
+from core.evaluate import FIRST_STAGE_K, breakdown, compare_runs, evaluate, leaderboard, learnt_from, training_size_curve
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
@@ -74,6 +74,9 @@ st.caption(f"Test set {test_set}: {board.queries:,} queries; every system reorde
            "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
            "the test Δ, it shows how far the dev split can be trusted on this corpus.")
 st.dataframe(table, hide_index=True, width="stretch", key="metrics_table")
+sources = {row.label: text for row in board.rows if (text := learnt_from(con, row.system))}
+if sources:
+    st.caption("What each model learnt from: " + "; ".join(f"{label}: {text}" for label, text in sources.items()) + ".")
 base = board.baseline
 if base:
     for row in board.rows:

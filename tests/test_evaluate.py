@@ -132,9 +132,10 @@ def test_evaluate_and_compare_pages():
     assert len(labels) == 20 and any("✅" in label for label in labels)
 
 
-def _model(con, corpus: int, worse: bool, **metrics) -> int:
+def _model(con, corpus: int, worse: bool, counts: dict | None = None, **metrics) -> int:
+    spec = {"corpus_id": corpus, "method": "lce", **({"data_counts": counts} if counts else {})}
     job = con.execute("INSERT INTO jobs (kind, status, spec, folder) VALUES ('reranker', 'done', ?, '') RETURNING id",
-                      [f'{{"corpus_id": {corpus}, "method": "lce"}}']).fetchone()[0]
+                      [json.dumps(spec)]).fetchone()[0]
     return con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, 'reranker', ?, '', '', ?) RETURNING id",
                        [job, f"m{job}", json.dumps({"worse_than_baseline": worse, **metrics})]).fetchone()[0]
 
@@ -230,7 +231,8 @@ def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_anoth
     db = shared_cursor(database_path())
     corpus = ingest_files(db, "tiny", [("c.jsonl", b'{"_id": "d1", "text": "alpha beta"}\n{"_id": "d2", "text": "gamma delta"}\n')]).corpus_id
     test_set = add_test_set(db, corpus, "t", ("q.jsonl", b'{"_id": "q1", "text": "alpha"}\n'), ("r.tsv", b"q1\td1\t1\n"))["id"]
-    first, second = _model(db, corpus, False), _model(db, corpus, False)
+    counts = {"by_type": {"question": 40, "casual": 2, "users": 9}, "users_queries": 3, "expert_grades": 30}
+    first, second = _model(db, corpus, False), _model(db, corpus, False, counts=counts)
     metrics = dict.fromkeys(("ndcg@10", "mrr@10", "map@10", "recall@10", "recall@100", "judged@10"), 0.5)
     runs = {}
     for system, values in (("dense", [0.2, 0.3, 0.1]), (f"rerank:{first}", [0.6, 0.5, 0.7]), (f"rerank:{second}", [0.6, 0.6, 0.6])):
@@ -239,6 +241,9 @@ def test_the_evaluate_page_compares_a_model_per_query_with_the_baseline_or_anoth
     at = app().switch_page("pages/evaluate.py").run()
     at.selectbox(key="eval_per_query").set_value(runs[f"rerank:{second}"]).run()
     assert not at.exception and at.selectbox(key="eval_against").value == runs["dense"]  # the baseline first
+    learnt = [c.value for c in at.caption if c.value.startswith("What each model learnt from")]
+    assert learnt == [f"What each model learnt from: m{second} (rerank): 42 generated queries, 3 of your users' queries with a "
+                      "passage graded relevant, 30 expert grades on your users' queries."], learnt
     assert any("3 wins, 0 ties, 0 losses" in c.value for c in at.caption)
     at.selectbox(key="eval_against").set_value(runs[f"rerank:{first}"]).run()
     assert not at.exception
