@@ -140,6 +140,20 @@ def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
     return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
 
 
+NO_KEY = "no-key"  # what a self-hosted server is sent when its provider's key variable is unset: such servers take any
+
+
+def _key_for_server(config: LLMConfig) -> dict:
+    """``{"api_key": ...}`` for a self-hosted server (an API base) whose provider's key variable is unset: without one
+    the OpenAI client refuses to call at all ("Missing credentials"); else nothing, and litellm reads the variable."""
+    import litellm
+
+    if not config.api_bases:
+        return {}
+    provider = litellm.get_llm_provider(config.model)[1]
+    return {} if os.environ.get(f"{provider.upper()}_API_KEY") else {"api_key": NO_KEY}
+
+
 def _router(config: LLMConfig):
     """litellm's Router over the config's API bases (None for one base or none): calls go to a random
     server, one that fails is rested for a while, and a retried call may land on another."""
@@ -147,7 +161,8 @@ def _router(config: LLMConfig):
         return None
     from litellm import Router
 
-    deployments = [{"model_name": ROUTED, "litellm_params": {"model": config.model, "api_base": base}} for base in config.api_bases]
+    deployments = [{"model_name": ROUTED, "litellm_params": {"model": config.model, "api_base": base, **_key_for_server(config)}}
+                   for base in config.api_bases]
     return Router(model_list=deployments, num_retries=0, timeout=config.timeout_s, routing_strategy="simple-shuffle")
 
 
@@ -155,8 +170,10 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
     """One request with retries. Returns (text, error, tokens in, tokens out, cost)."""
     import litellm
 
+    litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error, to the terminal and server log
     complete = litellm.acompletion if router is None else router.acompletion
-    where = {"model": config.model, "api_base": config.api_base} if router is None else {"model": ROUTED}
+    where = ({"model": config.model, "api_base": config.api_base, **_key_for_server(config)} if router is None
+             else {"model": ROUTED})
 
     retryable = (
         litellm.RateLimitError, litellm.InternalServerError, litellm.ServiceUnavailableError,
@@ -175,6 +192,9 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
                 timeout=config.timeout_s, num_retries=0, max_retries=0,
             )
         except retryable as err:
+            if "missing credentials" in str(err).lower() or "api_key client option must be set" in str(err):
+                raise LLMUnavailable(f"{config.model} has no API key: set the provider's key variable (e.g. "
+                                     "OPENAI_API_KEY) or Streamlit secret, or give a self-hosted server's API base") from None
             error = f"{type(err).__name__}: {str(err)[:300]}"
             continue
         except (*fatal, litellm.BadRequestError) as err:

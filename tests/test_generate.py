@@ -389,3 +389,24 @@ def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_tit
     for sibling in ("a2", "a3", "c2"):
         assert asked[sibling] != "What is wheel care?" and "wheel care" in asked[sibling].lower(), asked
         assert set(asked[sibling].lower().rstrip("?").split()) - {"what", "is", "are", "the", "for", "wheel", "care"}, asked
+
+
+def test_a_self_hosted_server_needs_no_key_and_errors_print_no_litellm_banner(con, corpus, monkeypatch, capfd):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with FakeLLM() as fake:
+        report = generate_queries(con, corpus, ["p0", "p1"], settings(fake))
+    assert report.made == 4 and report.failures == [] and set(fake.authorizations) == {"Bearer no-key"}
+    with FakeLLM(lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)) as fake:
+        with pytest.raises(LLMUnavailable):
+            generate_queries(con, corpus, ["p2"], settings(fake))
+    printed = capfd.readouterr()
+    assert "Give Feedback" not in printed.out + printed.err and len(fake.calls) == fake.unique_prompts  # never retried
+
+
+def test_a_hosted_model_without_its_key_is_a_user_error_said_at_once(con, corpus, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    started = time.perf_counter()
+    config = LLMConfig(model="openai/gpt-4o-mini", backoff_s=0.5, timeout_s=5)
+    with pytest.raises(LLMUnavailable, match="has no API key|refused the call"):
+        generate_queries(con, corpus, ["p0"], GenerationSettings(per_type={"question": 1}, llm=config))
+    assert time.perf_counter() - started < 5
