@@ -45,7 +45,7 @@ def _decide(pair: tuple[int, str], reviewer: str, action: str, note_key: str, qu
     except QurateError as err:
         st.session_state["review_notices"] = [str(err)]
         return
-    st.session_state["last_review"] = pair
+    st.session_state["last_review"] = (pair[0], None) if action == "bad query" else pair  # a verdict on the query itself
     st.session_state["review_notices"] = decision.overtaken
 
 

@@ -112,7 +112,7 @@ EFFECTIVE = """
                arg_max(judge, id) AS judge, arg_max(status, id) AS status
         FROM labels WHERE status <> 'failed' GROUP BY query_id, passage_id),
     latest_review AS (
-        SELECT query_id, passage_id, arg_max(new_grade, id) AS human_grade, arg_max(reviewer, id) AS reviewer
+        SELECT query_id, passage_id, arg_max_null(new_grade, id) AS human_grade, arg_max(reviewer, id) AS reviewer
         FROM reviews WHERE passage_id IS NOT NULL GROUP BY query_id, passage_id)
     SELECT c.query_id, c.passage_id, c.rank, c.is_source, c.dense_score, c.bm25_score, l.llm_grade, l.rationale, l.judge, l.status,
            r.human_grade, r.reviewer, coalesce(r.human_grade, l.llm_grade) AS grade

@@ -47,13 +47,18 @@ def record_review(
     con.execute("BEGIN TRANSACTION")
     try:
         old = effective_grade(con, query_id, passage_id) if passage_id is not None else None
-        if action == "undo":
-            last = con.execute(
-                """SELECT old_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
-                   ORDER BY id DESC LIMIT 1""", [query_id, passage_id]).fetchone()
-            if last is None:
+        if action == "undo":  # takes back the latest decision still standing: the one before it stands again, or none
+            standing = []
+            for kind, grade in con.execute(
+                    """SELECT action, new_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
+                       ORDER BY id""", [query_id, passage_id]).fetchall():
+                if kind != "undo":
+                    standing.append(grade)
+                elif standing:
+                    standing.pop()
+            if not standing:
                 raise InvalidInput("nothing to undo for this pair")
-            new = last[0]
+            new = standing[-2] if len(standing) > 1 else None
         else:
             new = ACTIONS.get(action)
         review_id = con.execute(
@@ -118,6 +123,8 @@ def queue(
     params: list = [corpus]
     if not include_reviewed or name == "not yet reviewed":
         where.append("l.human_grade IS NULL")
+    where.append(f"l.query_id NOT IN ({BAD_QUERIES})")  # a query called bad leaves training: its pairs need no decision
+    params.append(corpus)
     if qtype:
         where.append("l.query_id IN (SELECT id FROM queries WHERE corpus_id = ? AND qtype = ?)")
         params += [corpus, qtype]
@@ -174,14 +181,14 @@ def review_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
     return {"decisions": row[0], "pairs": row[1], "reviewers": row[2]}
 
 
+BAD_QUERIES = """SELECT r.query_id FROM reviews r JOIN queries q ON q.id = r.query_id
+           WHERE q.corpus_id = ? AND r.passage_id IS NULL
+           QUALIFY row_number() OVER (PARTITION BY r.query_id ORDER BY r.id DESC) = 1 AND r.action = 'bad query'"""
+
+
 def bad_queries(con: duckdb.DuckDBPyConnection, corpus: int) -> set[int]:
     """Queries whose latest query-level verdict is 'bad query'."""
-    rows = con.execute(
-        """SELECT r.query_id FROM reviews r JOIN queries q ON q.id = r.query_id
-           WHERE q.corpus_id = ? AND r.passage_id IS NULL
-           QUALIFY row_number() OVER (PARTITION BY r.query_id ORDER BY r.id DESC) = 1 AND r.action = 'bad query'""",
-        [corpus]).fetchall()
-    return {r[0] for r in rows}
+    return {r[0] for r in con.execute(BAD_QUERIES, [corpus]).fetchall()}
 
 
 def reviewed_pairs(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
@@ -202,8 +209,9 @@ def latest_decisions(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[
         f"""SELECT q.id, {QUERY_TEXT}, q.qtype, p.doc_id, r.new_grade
             FROM reviews r JOIN queries q ON q.id = r.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = r.passage_id
-            WHERE q.corpus_id = ? AND r.passage_id IS NOT NULL AND r.new_grade IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1""",
+            WHERE q.corpus_id = ? AND r.passage_id IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY r.query_id, r.passage_id ORDER BY r.id DESC) = 1
+                AND r.new_grade IS NOT NULL""",
         [corpus],
     ).fetchall()
 

@@ -194,3 +194,34 @@ def test_two_reviewers_on_one_pair_both_kept_the_later_effective_and_the_second_
     assert any("Ada decided “relevant” on this pair" in w.value for w in bob.warning)
     assert not any("decided" in w.value for w in ada.warning)
     assert not ada.exception and not bob.exception
+
+
+def test_an_undone_decision_no_longer_counts_and_undo_walks_back_one_decision_at_a_time(judged):
+    from core.review import agreement
+
+    con, corpus = judged
+    q, p = a_negative(con)  # the judge graded it 0
+    reviews.record_review(con, q, p, "ada", "relevant", queue="spot-check")
+    reviews.record_review(con, q, p, "ada", "partially", queue="spot-check")
+    reviews.record_review(con, q, p, "ada", "undo")
+    assert reviews.effective_grade(con, q, p) == 3  # the decision before the undone one stands again
+    assert agreement(con, corpus)["spot_check"]["n"] == 1 and agreement(con, corpus)["overall"]["agreement"] == 0.0
+    reviews.record_review(con, q, p, "ada", "undo")
+    assert reviews.effective_grade(con, q, p) == 0  # no human decision stands: the judge's grade
+    figures = agreement(con, corpus)
+    assert figures["overall"]["n"] == 0 and figures["spot_check"]["n"] == 0  # an undone pair is no spot-check
+    assert reviews.latest_decisions(con, corpus) == []
+    assert (q, p) in set(zip(*reviews.queue(con, corpus, "not yet reviewed", limit=10_000)[["query_id", "passage_id"]].T.values))
+    with pytest.raises(InvalidInput, match="nothing to undo"):
+        reviews.record_review(con, q, p, "ada", "undo")
+
+
+def test_a_query_called_bad_leaves_the_queues_and_its_undo_brings_it_back(judged):
+    con, corpus = judged
+    q, p = a_negative(con)
+    in_queue = lambda: q in set(reviews.queue(con, corpus, "not yet reviewed", limit=10_000)["query_id"])  # noqa: E731
+    assert in_queue()
+    reviews.record_review(con, q, p, "ada", "bad query")
+    assert not in_queue() and q in reviews.bad_queries(con, corpus)
+    reviews.record_review(con, q, None, "ada", "undo")  # the page undoes a verdict on the query itself
+    assert in_queue() and q not in reviews.bad_queries(con, corpus)
