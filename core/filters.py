@@ -48,18 +48,30 @@ def jaccard(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x | y else 1.0
 
 
-def flags_for(query: str, passage: str, earlier: list[str]) -> list[str]:
-    """The flags a query earns: empty, too short, too long, copied, near-duplicate.
+# What a language model writes that no user would: chat-template tokens and markup, assistant chatter.
+_DEBRIS = re.compile(r"<<?/?[A-Za-z_|]+>>?|\[/?INST\]|<\|[^>]*\|>|\b(glad to help|as an ai|thank you|thanks for|"
+                     r"here is|here's a|i hope|happy to)\b", re.I)
+ECHO_RUN = 5  # words in a row that a query shares with the prompt's own text (not the passage): an echo
+
+
+def flags_for(query: str, passage: str, earlier: list[str], prompt: str = "") -> list[str]:
+    """The flags a query earns: empty, too short, too long, copied, near-duplicate, not a query (chat debris,
+    markup, assistant chatter), echoes the prompt.
 
     Args:
         query: the parsed query.
         passage: its source passage's text.
         earlier: the queries already kept for the same passage.
+        prompt: the prompt the model saw, less the passage: a run of its words in the query is an echo.
     """
     n = len(_tokens(query))
     if n == 0:
         return ["empty"]
     flags = []
+    if _DEBRIS.search(query):
+        flags.append("not a query")
+    if prompt and n >= 3 and longest_copied_run(query, prompt) >= min(ECHO_RUN, n):
+        flags.append("echoes the prompt")
     if n < MIN_TOKENS:
         flags.append("too short")
     if n > MAX_TOKENS:

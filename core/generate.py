@@ -18,7 +18,7 @@ from core import filters
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
-from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, render
+from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, completion_prompt, render
 from storage import corpora
 from storage import queries as store
 from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
@@ -116,15 +116,31 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
     for passage_id, title, text, text_hash in sorted(rows):
         for qtype in [_turn(passage_id, asked)] if settings.in_turn else QUERY_TYPES:
             template = settings.templates.get(qtype, DEFAULT_TEMPLATES[qtype])
-            version = "offline" if settings.llm.offline else prompt_version(SYSTEM, template, settings.examples)
+            version = ("offline" if settings.llm.offline else
+                       prompt_version(completion_prompt(qtype, "", "", settings.examples)) if settings.llm.base_model else
+                       prompt_version(SYSTEM, template, settings.examples))
             for index in range(settings.per_type.get(qtype, 0)):
                 key = cache_key(model, version, text_hash, qtype, index, salt)
                 request = None
-                if not settings.llm.offline:
+                if settings.llm.base_model:  # few-shot completion; another answer of the same prompt needs a warmer model
+                    prompt = completion_prompt(qtype, title, text, settings.examples)
+                    request = LLMRequest(key, [{"role": "user", "content": prompt}], completion=True, stop=("\n",))
+                elif not settings.llm.offline:
                     prompt = render(template, title, text, settings.examples, index)
                     request = LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
                 items.append(_Item(passage_id, title, text, text_hash, qtype, index, version, key, request))
     return items
+
+
+def _instructions(item: _Item) -> str:
+    """What the model was shown besides the passage and its title (instructions, few-shot examples): a query that
+    repeats a run of it echoes the prompt."""
+    if item.request is None:
+        return ""
+    prompt = item.request.messages[-1]["content"]
+    if item.request.completion:  # the passage is the last document
+        prompt = prompt.rsplit("Document:", 1)[0]
+    return prompt.replace(item.text, "").replace(item.title, "") if item.title else prompt.replace(item.text, "")
 
 
 def _turn(passage_id: str, types: list[str]) -> str:
@@ -180,7 +196,8 @@ def generate_queries(
     def keep(item: _Item, raw: str | None, origin: str, generator: str) -> dict:
         nonlocal made, flagged
         text = filters.parse_query(raw)
-        flags = filters.flags_for(text, item.text, kept.get(item.passage_id, []))
+        asked = _instructions(item)
+        flags = filters.flags_for(text, item.text, kept.get(item.passage_id, []), asked)
         if not flags:
             kept.setdefault(item.passage_id, []).append(text)
         made += 1

@@ -31,6 +31,7 @@ from storage.db import transaction
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 OFFLINE = "offline"
+LOCAL = "local"  # the bundled local model (core.localmodel): no key, no network
 ROUTED = "qurate-model"  # the Router's name for the model every API base serves
 WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction
 
@@ -51,6 +52,8 @@ class LLMConfig:
             timeouts are retried with exponential backoff and jitter).
         timeout_s: seconds one try may take.
         budget_usd: stop before spending more than this (None: no limit).
+        completion: a base model: few-shot completion prompts instead of chat (``LLMRequest.completion``).
+        free: calls cost nothing (the local model).
     """
 
     model: str = OFFLINE
@@ -62,10 +65,17 @@ class LLMConfig:
     timeout_s: float = 60.0
     budget_usd: float | None = None
     backoff_s: float = 1.0
+    completion: bool = False
+    free: bool = False
 
     @property
     def offline(self) -> bool:
         return not self.model or self.model == OFFLINE
+
+    @property
+    def base_model(self) -> bool:
+        """Whether prompts are few-shot completions (a base model, the local one above all) rather than chat."""
+        return self.completion or self.model == LOCAL
 
     @property
     def api_bases(self) -> list[str]:
@@ -74,10 +84,16 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """One call: its cache key (a hash of everything that shapes the answer) and its messages."""
+    """One call: its cache key (a hash of everything that shapes the answer) and its messages.
+
+    ``completion``: the last message's content is sent as a raw text completion prompt (a base model's few-shot
+    prompt, which a chat template would wrap in debris), ``stop`` ends the answer (e.g. at the line's end).
+    """
 
     key: str
     messages: list
+    completion: bool = False
+    stop: tuple[str, ...] = ()
 
 
 @dataclass
@@ -171,7 +187,14 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
     import litellm
 
     litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error, to the terminal and server log
-    complete = litellm.acompletion if router is None else router.acompletion
+    if request.completion:
+        complete = litellm.atext_completion if router is None else router.atext_completion
+        asked = {"prompt": request.messages[-1]["content"]}
+    else:
+        complete = litellm.acompletion if router is None else router.acompletion
+        asked = {"messages": request.messages}
+    if request.stop:
+        asked["stop"] = list(request.stop)
     where = ({"model": config.model, "api_base": config.api_base, **_key_for_server(config)} if router is None
              else {"model": ROUTED})
 
@@ -187,7 +210,7 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
             await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
         try:
             response = await complete(
-                **where, messages=request.messages,
+                **where, **asked,
                 temperature=config.temperature, max_tokens=config.max_tokens,
                 timeout=config.timeout_s, num_retries=0, max_retries=0,
             )
@@ -208,9 +231,10 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
         usage = getattr(response, "usage", None)
         tokens_in = getattr(usage, "prompt_tokens", 0) or 0
         tokens_out = getattr(usage, "completion_tokens", 0) or 0
-        price = price_per_token(config.model)
+        price = (0.0, 0.0) if config.free else price_per_token(config.model)
         cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
-        text = response.choices[0].message.content if response.choices else None
+        choice = response.choices[0] if response.choices else None
+        text = None if choice is None else choice.text if request.completion else choice.message.content
         return text or "", None, tokens_in, tokens_out, cost
     return None, f"gave up after {config.max_tries} tries: {error}", 0, 0, 0.0
 
@@ -253,7 +277,12 @@ def run_requests(
     meter.done = meter.cached = len(reused)
     progress(meter)
     pending = [r for r in unique if r.key not in hits]
-    if pending:
+    if pending and config.model == LOCAL:  # the local model's server runs for the calls that are not cached
+        from core.localmodel import served
+
+        with served(config) as ready:
+            asyncio.run(_run_pending(con, ready, pending, on_results, progress, should_stop, meter))
+    elif pending:
         asyncio.run(_run_pending(con, config, pending, on_results, progress, should_stop, meter))
     return meter
 

@@ -48,3 +48,37 @@ def render(template: str, title: str, passage: str, examples: str = "", index: i
     shots = f"Examples of good {''}queries:\n{examples.strip()}\n\n" if examples.strip() else ""
     text = template.replace("{title}", title or "(none)").replace("{passage}", passage).replace("{examples}", shots)
     return text + (VARIANT.format(number=index + 1) if index else "")
+
+# Base models continue patterns and follow no instruction: they get a few-shot completion prompt instead (InPars,
+# Promptagator): documents from other domains, each with a query of the type, then the passage; the answer is the
+# rest of one line. The user's pasted queries, when given, head the prompt as the way their users write.
+SHOT_DOCUMENTS = [
+    "Coral bleaching happens when water stays too warm for weeks: corals expel the algae living in their tissue, "
+    "lose their colour and, if the heat lasts, starve. The Great Barrier Reef bleached in 2016, 2017 and 2020.",
+    "To reset a home router, hold the reset button on its back for ten seconds until the lights blink. This restores "
+    "the factory password and erases your Wi-Fi name, so set them again from the admin page afterwards.",
+    "Sourdough rises with wild yeast and lactic bacteria kept in a starter of flour and water. Feed the starter daily; "
+    "a loaf needs a long, cool proof, often overnight in the fridge, for its sour taste and open crumb.",
+]
+SHOT_QUERIES = {
+    "question": ["what makes corals bleach", "how do i reset my router to factory settings", "how long should sourdough proof"],
+    "claim": ["warm water makes corals lose their algae", "a router reset erases the wifi name", "sourdough rises with wild yeast"],
+    "title": ["Coral bleaching on the Great Barrier Reef", "Resetting a home router", "Proofing sourdough bread"],
+    "keywords": ["coral bleaching cause", "router factory reset", "sourdough starter proof"],
+    "web": ["why does coral bleaching happen", "reset router button how long", "sourdough overnight proof fridge"],
+    "casual": ["why is the reef turning white", "forgot my wifi password how to start over", "my sourdough isnt sour enough"],
+}
+SHOT_LABELS = {"question": "Question", "claim": "Claim", "title": "Title", "keywords": "Keywords", "web": "Web search",
+               "casual": "Casual search"}
+COMPLETION_WORDS = 160  # the passage is cut to this many words: the prompt stays inside a small model's context
+
+
+def completion_prompt(qtype: str, title: str, passage: str, examples: str = "") -> str:
+    """A base model's few-shot prompt for one query of ``qtype``; its answer ends at the line's end."""
+    label = SHOT_LABELS[qtype]
+    users = [line.strip() for line in examples.splitlines() if line.strip()]
+    head = "Queries our users type: " + "; ".join(users[:8]) + "\n\n" if users else ""
+    shots = "".join(f"Document: {d}\n{label}: {q}\n\n" for d, q in zip(SHOT_DOCUMENTS, SHOT_QUERIES[qtype]))
+    words = passage.split()
+    text = " ".join(words[:COMPLETION_WORDS]) + (" ..." if len(words) > COMPLETION_WORDS else "")
+    return f"{head}{shots}Document: {(title + '. ') if title else ''}{text}\n{label}:"

@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible server on 127.0.0.1, for reaching litellm's real client in tests.
 
-``FakeLLM(behaviour)`` serves POST /v1/chat/completions. ``behaviour(body, nth)`` gets the
+``FakeLLM(behaviour)`` serves POST /v1/chat/completions and /v1/completions (a base model's text completions). ``behaviour(body, nth)`` gets the
 request body and how many times this same prompt was asked before (0 the first time),
 and returns (HTTP status, reply, delay in seconds): a reply that is a str is sent as
 the message content; a dict is sent as the JSON body; bytes are sent raw.
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def answer_for(body: dict) -> str:
     """The deterministic normal answer: derived from the prompt, so resumed runs match."""
-    prompt = body["messages"][-1]["content"]
+    prompt = body["prompt"] if "prompt" in body else body["messages"][-1]["content"]
     return f"synthetic query {hashlib.sha1(prompt.encode()).hexdigest()[:8]} about bicycles"
 
 
@@ -23,7 +23,12 @@ def normal(body, nth):
     return 200, answer_for(body), 0.0
 
 
-def completion(content: str, model: str = "fake") -> dict:
+def completion(content: str, model: str = "fake", text: bool = False) -> dict:
+    """A chat completion's body, or with ``text`` a text completion's (/v1/completions)."""
+    if text:
+        return {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "text": content, "finish_reason": "stop", "logprobs": None}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
     return {
         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
@@ -62,7 +67,7 @@ class FakeLLM:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = json.dumps(body["messages"])
+                prompt = json.dumps(body.get("messages", body.get("prompt")))
                 with fake.lock:
                     nth = fake.seen.get(prompt, 0)
                     fake.seen[prompt] = nth + 1
@@ -74,7 +79,8 @@ class FakeLLM:
                     status, reply, delay = fake.behaviour(body, nth)
                     time.sleep(delay)
                     if isinstance(reply, str):
-                        reply = completion(reply, body.get("model", "fake"))
+                        reply = completion(reply, body.get("model", "fake"), text=self.path.endswith("/completions")
+                                           and not self.path.endswith("/chat/completions"))
                     data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

@@ -410,3 +410,17 @@ def test_a_hosted_model_without_its_key_is_a_user_error_said_at_once(con, corpus
     with pytest.raises(LLMUnavailable, match="has no API key|refused the call"):
         generate_queries(con, corpus, ["p0"], GenerationSettings(per_type={"question": 1}, llm=config))
     assert time.perf_counter() - started < 5
+
+
+def test_a_base_model_gets_few_shot_completion_prompts_and_its_debris_is_flagged(con, corpus):
+    answers = iter(["how many spokes does wheel 0 have", "<<SYS>> I am glad to help", "what makes corals bleach"])
+    with FakeLLM(lambda body, nth: (200, next(answers), 0)) as fake:
+        config = LLMConfig(model="openai/some-base-model", api_base=fake.url, completion=True, concurrency=1, max_tokens=32)
+        report = generate_queries(con, corpus, ["p0", "p1", "p2"], GenerationSettings(per_type={"question": 1}, llm=config))
+    assert report.made == 3 and all("prompt" in c and "messages" not in c for c in fake.calls)
+    assert all(c["stop"] == ["\n"] and c["max_tokens"] == 32 for c in fake.calls)
+    prompt = fake.calls[0]["prompt"]
+    assert prompt.count("Document:") == 4 and prompt.endswith("Question:") and "Text of passage 0" in prompt
+    flags = dict(con.execute("SELECT text, flags FROM queries").fetchall())
+    assert flags == {"how many spokes does wheel 0 have": [], "<<SYS>> I am glad to help": ["not a query"],
+                     "what makes corals bleach": ["echoes the prompt"]}  # a shot's own query, copied
