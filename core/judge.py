@@ -55,6 +55,33 @@ Reply with JSON only, one object per passage, in any order:
 [{{"id": <number>, "grade": <0-3>, "reason": "<one short sentence>"}}, ...]"""
 
 
+# A base model (the local one) follows no instruction: it judges by completing a few-shot "Relevant: yes / no" pattern
+# (as monoT5 and InPars-v2 ask), one word back; yes is graded 3, no 0.
+YES_NO_SHOTS = [
+    ("why is the reef turning white", "Coral bleaching happens when water stays too warm for weeks: corals expel the "
+     "algae living in their tissue and lose their colour.", "yes"),
+    ("how do i reset my router", "Sourdough rises with wild yeast kept in a starter of flour and water.", "no"),
+    ("sourdough proof time", "A loaf needs a long, cool proof, often overnight in the fridge, for its sour taste.", "yes"),
+    ("coral reef fish species", "To reset a home router, hold the reset button on its back for ten seconds.", "no"),
+]
+YES_NO_WORDS = 160
+
+
+def yes_no_prompt(query: str, passage: str) -> str:
+    """A base model's few-shot relevance prompt for one pair; the answer is "yes" or "no"."""
+    shots = "".join(f"Query: {q}\nDocument: {d}\nRelevant: {a}\n\n" for q, d, a in YES_NO_SHOTS)
+    words = passage.split()
+    return f"{shots}Query: {query}\nDocument: {' '.join(words[:YES_NO_WORDS])}\nRelevant:"
+
+
+def parse_yes_no(text: str | None) -> tuple[int | None, str, str | None]:
+    """(grade, reason, error) from a base model's answer: its first word, yes (3) or no (0)."""
+    word = re.match(r"\W*(\w+)", text or "")
+    if word and word.group(1).lower() in ("yes", "no"):
+        return (3, "the model answered yes", None) if word.group(1).lower() == "yes" else (0, "the model answered no", None)
+    return None, "", f"neither yes nor no in the answer {str(text)[:60]!r}"
+
+
 @dataclass
 class JudgeSettings:
     """How to judge.
@@ -87,7 +114,9 @@ class JudgeSettings:
 
     @property
     def version(self) -> str:
-        return f"offline-v2-{self.margin}" if self.llm.offline else prompt_version(SYSTEM, self.mode, self.prompt)
+        if self.llm.offline:
+            return f"offline-v2-{self.margin}"
+        return prompt_version(yes_no_prompt("", "")) if self.llm.base_model else prompt_version(SYSTEM, self.mode, self.prompt)
 
 
 @dataclass
@@ -190,6 +219,8 @@ def judge_candidates(
                 if result.error is not None:
                     for pair in group:
                         save(pair, None, "", result.error, None)
+                elif settings.llm.base_model:
+                    save(group[0], *parse_yes_no(result.text), result.text)
                 elif settings.mode == "pointwise":
                     save(group[0], *parse_grade(result.text), result.text)
                 else:
@@ -206,7 +237,13 @@ def judge_candidates(
 def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMRequest], dict[str, list[dict]]]:
     requests, members = [], {}
     model, version = settings.llm.model, settings.version
-    if settings.mode == "pointwise":
+    if settings.llm.base_model:  # one pair a call, whatever the mode: a few-shot yes / no
+        for pair in todo:
+            key = cache_key(model, version, "yes-no", pair["query"], pair["text_hash"])
+            requests.append(LLMRequest(key, [{"role": "user", "content": yes_no_prompt(pair["query"], pair["passage"])}],
+                                       completion=True, stop=("\n",)))
+            members[key] = [pair]
+    elif settings.mode == "pointwise":
         for pair in todo:
             prompt = settings.prompt.replace("{query}", pair["query"]).replace("{passage}", pair["passage"])
             key = cache_key(model, version, "pointwise", pair["query"], pair["text_hash"])

@@ -236,3 +236,23 @@ def test_mining_stopped_midway_keeps_what_it_stored_and_resumes(con, monkeypatch
     report = mine_candidates(con, corpus, k=5)
     assert report.queries == con.execute("SELECT count(DISTINCT query_id) FROM candidates").fetchone()[0] > 64
     assert embed.encode_calls - calls == (report.queries - 1) // 64  # the passages and the first batch come from the cache
+
+
+def test_a_base_model_judges_by_a_few_shot_yes_or_no():
+    """The judge's base-model path: a completion per pair, 'yes' graded 3, 'no' 0, anything else a failed label."""
+    from core.judge import JudgeSettings, judge_candidates
+    from core.llm import LLMConfig
+    from tests.conftest import judged_sample
+    from tests.fake_llm import FakeLLM
+
+    con, corpus = judged_sample("question")
+    answers = {0: " yes", 1: " no", 2: " maybe so"}
+    with FakeLLM(lambda body, nth: (200, answers[len(body["prompt"]) % 3], 0)) as fake:
+        config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
+        report = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
+    assert all(c["prompt"].endswith("Relevant:") and c["stop"] == ["\n"] for c in fake.calls)
+    assert report.pairs == len(fake.calls) and report.labelled + report.failed == report.pairs
+    rows = con.execute("SELECT grade, status, raw_response FROM labels WHERE judge = 'openai/base'").fetchall()
+    expected = {" yes": (3, "ok"), " no": (0, "ok"), " maybe so": (None, "failed")}
+    assert rows and all((grade, status) == expected[raw] for grade, status, raw in rows)
+    assert report.failed == sum(raw == " maybe so" for _, _, raw in rows)
