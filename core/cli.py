@@ -30,7 +30,7 @@ from core.errors import InvalidInput, NotFound, QurateError
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
 from core.generate import GenerationSettings, default_in_turn, default_types, generate_queries, select_passages
-from core.llm import OFFLINE, LLMConfig
+from core.llm import LOCAL, OFFLINE, LLMConfig
 from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
@@ -68,7 +68,7 @@ def _generate(con, args) -> int:
                        timeout_s=args.timeout)
     try:
         per_type = ({name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
-                    if args.types else default_types(config.offline))
+                    if args.types else default_types(config.offline or config.model == LOCAL))
     except ValueError:
         raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
     passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
@@ -83,7 +83,7 @@ def _generate(con, args) -> int:
         bar.refresh()
 
     try:
-        in_turn = (default_in_turn(config.offline) and not args.types) if args.in_turn is None else args.in_turn
+        in_turn = (default_in_turn(config.offline or config.model == LOCAL) and not args.types) if args.in_turn is None else args.in_turn
         report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, in_turn=in_turn, llm=config), show)
     except KeyboardInterrupt:
         print("\ninterrupted: what was made is kept; run the same command again to resume", file=sys.stderr)
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                                "(default: on for the offline default types, off with --types or an LLM)")
     generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
-    generate.add_argument("--model", default=OFFLINE, help="a litellm model name; default: the offline generator")
+    generate.add_argument("--model", default=OFFLINE, help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the rules (no model)")
     generate.add_argument("--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from the environment")
     generate.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)")
     generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     mine.add_argument("--model", default=BUNDLED, help="dense model: a sentence-transformers name or folder")
     judge = commands.add_parser("judge", help="label mined candidates (offline rule unless --model)")
     judge.add_argument("corpus")
-    judge.add_argument("--model", default=OFFLINE, help="a litellm model name; default: the offline judge")
+    judge.add_argument("--model", default=OFFLINE, help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the offline rule (no model)")
     judge.add_argument("--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls")
     judge.add_argument("--mode", choices=["pointwise", "listwise"], default="pointwise", help="pointwise: one call per pair; listwise: one call per query's list")
     judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")

@@ -231,12 +231,12 @@ def generate_queries(
                 if result.error is not None:
                     failures.append({"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error})
                 else:
-                    rows.append(keep(item, result.text, "llm", settings.llm.model))
+                    rows.append(keep(item, result.text, "llm", settings.llm.name))
             store.insert_queries(con, corpus, rows)
 
         meter = run_requests(con, settings.llm, [i.request for i in todo], on_results, progress, should_stop)
     return GenerationReport(
-        OFFLINE_NAME if settings.llm.offline else settings.llm.model, len(items), made,
+        OFFLINE_NAME if settings.llm.offline else settings.llm.name, len(items), made,
         len(items) - len(todo), flagged, failures, meter, time.perf_counter() - started,
     )
 

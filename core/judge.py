@@ -110,7 +110,7 @@ class JudgeSettings:
 
     @property
     def judge(self) -> str:
-        return OFFLINE_JUDGE if self.llm.offline else self.llm.model
+        return OFFLINE_JUDGE if self.llm.offline else self.llm.name
 
     @property
     def version(self) -> str:

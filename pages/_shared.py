@@ -116,22 +116,35 @@ def key_status(model: str) -> str:
     return f"`{name}` is {'set' if os.environ.get(name) else 'NOT set: add it to the environment or .streamlit/secrets.toml'}"
 
 
-def llm_settings(con, prefix: str, default_concurrency: int = 8):
-    """The LLM chooser shared by the Queries and Labels pages; returns an LLMConfig.
+def llm_settings(con, prefix: str, default_concurrency: int = 8, label: str = "Generator"):
+    """The model chooser shared by the Queries page (``label`` "Generator") and the Labels page ("Judge"); returns an
+    LLMConfig: the rules (no model), the bundled local model, or any model litellm reaches.
 
-    The model and API base last used are remembered in the workspace (never the key).
+    The choice, model and API base last used are remembered in the workspace (never the key).
     """
-    from core.llm import OFFLINE, LLMConfig  # noqa: F401
+    from core.llm import LOCAL, OFFLINE, LLMConfig
+    from core.localmodel import LABEL, available
 
     load_secrets()
+    modes = {"offline": "Rules (no model)", "local": LABEL, "llm": "LLM through litellm"}
+    stored_mode = get_setting(con, "llm_mode")
     mode = st.radio(
-        "Generator", ["Offline (no LLM)", "LLM through litellm"], horizontal=True, key=f"{prefix}_mode",
-        index=0 if get_setting(con, "llm_mode") != "llm" else 1,
-        help="Offline needs no key and no network; its output is labelled 'no LLM' everywhere.",
+        label, list(modes), format_func=modes.get, horizontal=True, key=f"{prefix}_mode",
+        index=list(modes).index(stored_mode) if stored_mode in modes else 0,
+        help="The rules need no model, key or network; their output is labelled 'no LLM' everywhere. The local "
+             "model is a small real LLM that runs on this machine (Gemma's terms of use apply: "
+             "https://ai.google.dev/gemma/terms). docs/BENCHMARKS.md measures both.",
     )
-    set_setting(con, "llm_mode", "offline" if mode.startswith("Offline") else "llm")
-    if mode.startswith("Offline"):
+    set_setting(con, "llm_mode", mode)
+    if mode == "offline":
         return LLMConfig(model=OFFLINE)
+    if mode == "local":
+        problem = available()
+        if problem:
+            st.warning(problem[0].upper() + problem[1:] + ".")
+        st.caption("Gemma 3 270M, a base model: it writes one line per few-shot prompt, on this machine's CPU "
+                   "(llama.cpp, started for the run on 127.0.0.1). Gemma's terms of use apply.")
+        return LLMConfig(model=LOCAL, temperature=0.2, max_tokens=32)
     left, right = st.columns(2)
     stored = get_setting(con, "llm_model")
     model = left.text_input("Model (litellm name)", value=stored or "gpt-4o-mini",

@@ -52,7 +52,7 @@ def mine_and_judge() -> None:
     if not mined["queries"]:
         st.info("Mine candidates first.")
         return
-    config = llm_settings(con, "judge", default_concurrency=8)
+    config = llm_settings(con, "judge", default_concurrency=8, label="Judge")
     left, right = st.columns(2)
     mode = left.radio("Calls", ["pointwise", "listwise"], horizontal=True, key="judge_calls",
                       help="pointwise: one call per (query, passage); listwise: one call grades a query's whole list (cheaper).",

@@ -6,7 +6,7 @@ import streamlit as st
 from core.errors import QurateError
 from core.generate import (GenerationSettings, counts_by_type, default_in_turn, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
                            list_queries, regenerate_passage, restore_query, select_passages)
-from core.llm import prompt_version
+from core.llm import LOCAL, prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
 from core.userqueries import add_user_queries, user_query_counts
 from core.vocabulary import USERS
@@ -69,18 +69,22 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
 
     st.write("Queries per passage, by type")
     columns = st.columns(len(QUERY_TYPES))
-    made = default_types(config.offline)  # offline: its two natural-language types (measured); an LLM: all six
-    suffix = "" if config.offline else "_llm"  # each has its own inputs, so picking a model brings its defaults
+    small = config.offline or config.model == LOCAL  # the rules, and the local model (a CPU's pace): two types in turn
+    made = default_types(small)  # the rules: their two natural-language types (measured); an LLM: all six
+    suffix = "" if config.offline else "_local" if small else "_llm"  # each has its own inputs and defaults
     per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
                 for i, t in enumerate(QUERY_TYPES)}
-    in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=default_in_turn(config.offline),
+    in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=default_in_turn(small),
                           key=f"gen_in_turn{suffix}",
                           help="Offline, models trained on one query per passage with the types in turn ranked real queries "
                                "as well as with every type for every passage, on both benchmark corpora, for half the queries "
                                "and training time (docs/BENCHMARKS.md).")
     templates = dict(DEFAULT_TEMPLATES)
     examples = ""
-    if not config.offline:
+    if config.model == LOCAL:
+        examples = st.text_area("Your users' queries, to head every prompt (one per line; optional)", key="gen_examples_local",
+                                help="The local model continues a pattern: a few of your users' queries show it how they write.")
+    elif not config.offline:
         with st.popover("Prompts and few-shot examples"):
             tabs = st.tabs([TYPE_LABELS[t] for t in QUERY_TYPES])
             for tab, qtype in zip(tabs, QUERY_TYPES):
