@@ -9,6 +9,7 @@ import streamlit as st
 from core.export import export_training_set
 from core.errors import QurateError
 from core.judge import effective_labels
+from core.offline import FUNCTION_WORDS
 from core.review import (QUEUES, agreement, decide, history, latest_review_id, query_texts, query_types, queue, record_bulk,
                          record_review, review_counts)
 from core.settings import workspace_dir
@@ -16,6 +17,7 @@ from core.userqueries import user_query_counts
 from core.vocabulary import GRADES
 from pages._shared import connection
 
+MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")  # what Markdown and Streamlit's directives read
 SHORTCUTS = {"relevant": "3", "partially": "2", "not relevant": "0", "bad query": "b", "skip": "s"}  # "r" and "c" are Streamlit's own
 
 
@@ -26,13 +28,21 @@ def reviewer_name() -> str:
     return st.sidebar.text_input("Reviewer name", key="reviewer", help="Recorded with every decision you make.").strip()
 
 
+def as_text(text: str) -> str:
+    """Stored text for ``st.markdown`` shown as itself: every character Markdown or Streamlit would read (images,
+    links, HTML, LaTeX, colour directives, emphasis) escaped, so a passage can neither fetch from a host nor
+    change what the reviewer sees."""
+    return MARKUP.sub(r"\\\1", text)
+
+
 def highlight(text: str, query: str) -> str:
-    """The passage with the query's words in bold (words of 3+ letters)."""
-    words = sorted({w for w in re.findall(r"\w{3,}", query.lower())}, key=len, reverse=True)
+    """The passage as text, with the query's content words in bold (3+ letters, English function words aside)."""
+    words = sorted({w for w in re.findall(r"\w{3,}", query.lower()) if w not in FUNCTION_WORDS}, key=len, reverse=True)
+    shown = as_text(text)
     if not words:
-        return text
+        return shown
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
-    return pattern.sub(lambda m: f"**{m.group(0)}**", text.replace("*", "\\*"))
+    return pattern.sub(lambda m: f"**{m.group(0)}**", shown)
 
 
 def _decide(pair: tuple[int, str], reviewer: str, action: str, note_key: str, queue_name: str, seen: int) -> None:
@@ -70,12 +80,12 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
         return
     item = items.iloc[0]
     with st.container(border=True):
-        st.markdown(f"**Query** ({item['qtype']}, {item['origin']}): {item['query']}")
+        st.markdown(f"**Query** ({item['qtype']}, {item['origin']}): {as_text(item['query'])}")
         current = "unlabelled" if pd.isna(item["grade"]) else f"{int(item['grade'])} ({GRADES[int(item['grade'])]})"
         judge = "unsure" if pd.isna(item["llm_grade"]) else f"{int(item['llm_grade'])} ({GRADES[int(item['llm_grade'])]})"
         st.caption(f"Candidate rank {item['rank']}{' · the passage this query was made from' if item['is_source'] else ''} · "
                    f"judge {item['judge']}: {judge} — {item['rationale'] or ''} · effective label: {current}")
-        st.markdown(f"**{item['title']}**")
+        st.markdown(f"**{as_text(item['title'])}**")
         st.markdown(highlight(item["passage"], item["query"]))
     pair = (int(item["query_id"]), item["passage_id"])
     note_key = f"note_{pair[0]}_{pair[1]}"

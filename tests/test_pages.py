@@ -138,3 +138,11 @@ def test_switching_and_deleting_corpora():
     at.button(key="delete_corpus").click().run()
     assert not at.exception
     assert at.header[0].value == "Second"
+
+
+def test_the_app_listens_on_this_machine_only_by_default():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] in ("localhost", "127.0.0.1")

@@ -225,3 +225,29 @@ def test_a_query_called_bad_leaves_the_queues_and_its_undo_brings_it_back(judged
     assert not in_queue() and q in reviews.bad_queries(con, corpus)
     reviews.record_review(con, q, None, "ada", "undo")  # the page undoes a verdict on the query itself
     assert in_queue() and q not in reviews.bad_queries(con, corpus)
+
+
+def test_the_review_panel_shows_stored_text_as_text_not_markdown():
+    import re
+
+    from core.generate import GenerationSettings, generate_queries, select_passages
+    from core.ingest import ingest_files
+    from core.judge import JudgeSettings, judge_candidates
+    from core.mine import mine_candidates
+    from pages._review import highlight
+
+    payload = "Brakes ![beacon](http://203.0.113.9/a.png) :red[fake warning] $x^2$ <b>bold</b> [link](http://x.test)"
+    assert "](" not in highlight(payload, "the brakes") and ":red[" not in highlight(payload, "")
+    assert highlight(payload, "the brakes").startswith("**Brakes**") and "**the**" not in highlight("the brakes", "the brakes")
+    db = shared_cursor(database_path())
+    rows = "".join(f'{{"_id": "d{i}", "title": "T{i} :blue[x]", "text": "{payload} number {i} about brake pads and cables"}}\n'
+                   for i in range(6)).encode()
+    corpus = ingest_files(db, "payloads", [("c.jsonl", rows)]).corpus_id
+    generate_queries(db, corpus, select_passages(db, corpus), GenerationSettings(per_type={"question": 1}))
+    mine_candidates(db, corpus, k=5)
+    judge_candidates(db, corpus, JudgeSettings(max_candidates=5))
+    at = app().switch_page("pages/labels.py").run()
+    shown = [m.value for m in at.markdown if "beacon" in m.value or m.value.startswith("**T")]  # the passage, its title
+    assert len(shown) == 2 and not at.exception, [m.value for m in at.markdown]
+    for source in shown:  # every markup character arrives escaped: Markdown shows it, reads nothing
+        assert not re.search(r"(?<!\\)[!\[\]()$:<>]", source.replace("**", "")), source
