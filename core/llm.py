@@ -133,6 +133,20 @@ class Meter:
         return time.perf_counter() - self.started
 
 
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.I)
+_BEARER = re.compile(r"(Bearer|Basic|api[-_ ]?key[\"':= ]+)\s*[A-Za-z0-9._~+/=-]{8,}", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of the environment's keys, tokens and secrets (Streamlit secrets are copied there), and
+    anything sent as a bearer token or an api key, replaced by [redacted]: a provider's error may echo them, and
+    errors are stored and printed."""
+    for name, value in os.environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= 8:
+            text = text.replace(value, "[redacted]")
+    return _BEARER.sub(lambda m: m.group(1) + " [redacted]", text)
+
+
 def cache_key(*parts) -> str:
     """A stable key for the inputs of a call."""
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -224,16 +238,16 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
             if "missing credentials" in str(err).lower() or "api_key client option must be set" in str(err):
                 raise LLMUnavailable(f"{config.model} has no API key: set the provider's key variable (e.g. "
                                      "OPENAI_API_KEY) or Streamlit secret, or give a self-hosted server's API base") from None
-            error = f"{type(err).__name__}: {str(err)[:300]}"
+            error = f"{type(err).__name__}: {redact(str(err))[:300]}"
             continue
         except (*fatal, litellm.BadRequestError) as err:
             # litellm maps some providers' 401/403/404 to BadRequestError: the status code decides.
             if isinstance(err, fatal) or getattr(err, "status_code", None) in (401, 403, 404):
                 raise LLMUnavailable(
-                    f"{config.model} refused the call ({getattr(err, 'status_code', '')} {str(err)[:200]}); "
+                    f"{config.model} refused the call ({getattr(err, 'status_code', '')} {redact(str(err))[:200]}); "
                     "check the model name and its API key"
                 ) from None
-            return None, f"BadRequestError: {str(err)[:300]}", 0, 0, 0.0  # the request itself is wrong
+            return None, f"BadRequestError: {redact(str(err))[:300]}", 0, 0, 0.0  # the request itself is wrong
         usage = getattr(response, "usage", None)
         tokens_in = getattr(usage, "prompt_tokens", 0) or 0
         tokens_out = getattr(usage, "completion_tokens", 0) or 0

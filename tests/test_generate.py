@@ -424,3 +424,16 @@ def test_a_base_model_gets_few_shot_completion_prompts_and_its_debris_is_flagged
     flags = dict(con.execute("SELECT text, flags FROM queries").fetchall())
     assert flags == {"how many spokes does wheel 0 have": [], "<<SYS>> I am glad to help": ["not a query"],
                      "what makes corals bleach": ["echoes the prompt"]}  # a shot's own query, copied
+
+
+def test_a_provider_error_that_echoes_the_key_is_stored_and_shown_without_it(con, corpus, monkeypatch):
+    from tests.fake_llm import FakeLLM
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdef")
+    echo = lambda body, nth: (500, {"error": {"message": "upstream failed for Authorization: Bearer sk-live-0123456789abcdef "  # noqa: E731
+                                                        "(key sk-live-0123456789abcdef)", "type": "server_error"}}, 0)
+    with FakeLLM(echo) as fake:
+        report = generate_queries(con, corpus, ["p0"], settings(fake, max_tries=1))
+    assert report.failures and "sk-live" not in report.failures[0]["error"] and "[redacted]" in report.failures[0]["error"]
+    stored = json.dumps(con.execute("SELECT * FROM llm_cache").fetchall(), default=str)
+    assert "upstream failed" in stored and "sk-live-0123456789abcdef" not in stored
