@@ -185,14 +185,21 @@ def read_table(filename: str, data: bytes, fields: Fields, encoding: str | None 
     text = decode(filename, data, encoding)
     delimiter = "\t" if kind_of(filename) == "tsv" else ","
     csv.field_size_limit(16 * 1024 * 1024)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote that opens a cell and never closes where a cell may end is an error, not a cell that swallows
+    # every row up to the next quote (or the end of the file)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    started = 1  # the line the record being read starts on
     try:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
             raise BadUpload("has no header row; the first line must name the columns", filename=filename, line=1)
         header = [h.strip() for h in header]
         records = []
-        for row in reader:
+        while True:
+            started = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
             if not row or not any(cell.strip() for cell in row):
                 continue
             if len(row) > len(header):
@@ -204,7 +211,9 @@ def read_table(filename: str, data: bytes, fields: Fields, encoding: str | None 
                 )
             records.append((reader.line_num, dict(zip(header, row + [""] * (len(header) - len(row))))))
     except csv.Error as err:
-        raise BadUpload(f"is not valid CSV ({err}); check quoting around that line", filename=filename, line=reader.line_num) from None
+        raise BadUpload(f"is not valid CSV ({err}): a quoted cell opened on line {started} does not close where a cell "
+                        f"can end (read to line {reader.line_num}); close the quote, or double a quote inside a quoted "
+                        "cell (\"\")", filename=filename, line=started) from None
     if not records:
         raise BadUpload("has a header but no rows", filename=filename)
     return _records_to_documents(filename, records, fields)

@@ -146,3 +146,15 @@ def test_uploaded_names_never_become_paths(con):
     doc_id = con.execute("SELECT doc_id FROM passages").fetchone()[0]
     assert ".." not in doc_id and not doc_id.startswith("/")
     assert report.n_passages == 1
+
+
+def test_a_stray_quote_in_a_csv_is_refused_with_its_line_instead_of_swallowing_the_rows_after_it(con):
+    from core.errors import BadUpload
+    from core.ingest import ingest_files
+
+    good = "".join(f'{i},"Row {i} says something about wheel {i}."\n' for i in range(1000))
+    for text, line in ((good.replace('2,"Row 2', '2,"Row 2 "bad', 1), 4), (good + '1000,"never closed\n', 1002)):
+        with pytest.raises(BadUpload, match=f"line {line}: is not valid CSV .*quoted cell opened on line {line}"):
+            ingest_files(con, "rows", [("rows.csv", ("id,text\n" + text).encode())])
+    assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == 0  # a failed upload stores nothing
+    assert ingest_files(con, "rows", [("rows.csv", ("id,text\n" + good).encode())]).n_passages == 1000
