@@ -135,7 +135,8 @@ def _train(con, args) -> int:
     from storage.models import get_model
 
     metrics = get_model(con, job["model_id"])["metrics"]
-    print(f"model {job['model_id']}: dev nDCG@10 {metrics.get('baseline_dev_ndcg@10')} (baseline) -> {metrics.get('dev_ndcg@10')}"
+    print(f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
+          f"{_figure(metrics.get('dev_ndcg@10'))}"
           + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else ""))
     print(f"evaluate it: qurate evaluate {args.corpus!r}")
     return 0
@@ -206,10 +207,18 @@ def _queries(con, args) -> int:
     return 0
 
 
+def _figure(value) -> str:
+    """A metric as people read it: three decimals, or "-" when there is none."""
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _jobs(con, args) -> int:
     from core.jobs import list_jobs
 
-    for job in list_jobs(con, _corpus(con, args.corpus)):
+    jobs = list_jobs(con, _corpus(con, args.corpus))
+    if not jobs:
+        print(f"no training jobs for {args.corpus!r} yet; start one with `qurate train {args.corpus!r}`")
+    for job in jobs:
         print(f"job {job['id']}: {job['spec']['method']} {job['status']}"
               + (f", model {job['model_id']}" if job["model_id"] else "") + (f", {job['error']}" if job["error"] else ""))
     return 0
@@ -319,8 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "judge":
             config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
             report = judge_candidates(con, _corpus(con, args.corpus), JudgeSettings(args.mode, None, config, args.top))
+            if not report.pairs:
+                raise InvalidInput("nothing to judge: no query has mined candidates yet; run `qurate mine` first")
             print(f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)")
-            print(training_counts(con, _corpus(con, args.corpus)))
+            counts = training_counts(con, _corpus(con, args.corpus))
+            print(", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in counts.items()))
             return 0
         elif args.command in ("queries", "train", "jobs", "evaluate", "compare", "export"):
             return {"queries": _queries, "train": _train, "jobs": _jobs, "evaluate": _evaluate, "compare": _compare, "export": _export}[args.command](con, args)

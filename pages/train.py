@@ -127,7 +127,8 @@ def jobs_panel() -> None:
         with st.expander(title, expanded=job["status"] == "running"):
             if start:
                 st.caption(f"{start['train_examples']:,} examples, {start['dev_queries']:,} dev queries, {start['device']} "
-                           f"{start['precision']}; baseline dev nDCG@10 {start.get('baseline_dev_ndcg@10')}")
+                           f"{start['precision']}; baseline dev nDCG@10 "
+                           + ("-" if start.get("baseline_dev_ndcg@10") is None else f"{start['baseline_dev_ndcg@10']:.3f}"))
             if logs:
                 last = logs[-1]
                 total = max(last.get("total_steps") or 1, 1)

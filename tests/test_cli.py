@@ -157,3 +157,16 @@ def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsy
     err = capsys.readouterr().err
     assert ("time" in err.lower() or "failure" in err.lower()) and "Traceback" not in err
     assert queries() == 3  # what was made before is kept
+
+
+def test_steps_out_of_order_say_what_to_do_first(capsys):
+    name = "Sample: home bicycle maintenance"
+    assert main(["sample"]) == 0
+    assert main(["jobs", name]) == 0
+    assert "no training jobs for 'Sample: home bicycle maintenance' yet" in capsys.readouterr().out
+    assert main(["generate", name, "--types", "question=1", "--sample", "5"]) == 0
+    assert main(["judge", name]) == 2
+    assert "run `qurate mine` first" in capsys.readouterr().err
+    assert main(["mine", name, "--k", "5"]) == 0 and main(["judge", name]) == 0
+    out = capsys.readouterr().out
+    assert "labelled queries 5, confirmed sources 5" in out and "{" not in out
