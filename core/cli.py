@@ -99,12 +99,12 @@ def _generate(con, args) -> int:
 
 def _train(con, args) -> int:
     from core.jobs import launch_job, poll_job, prepare_job
-    from core.train import DEFAULTS
+    from core.train import checked_spec
 
-    spec = {**DEFAULTS, "method": args.method, "tune": args.tune, "teacher": args.teacher,
-            **({"epochs": args.epochs} if args.epochs else {}), **args.spec}
-    if args.max_steps:
-        spec["max_steps"] = args.max_steps
+    extra = checked_spec(args.spec) and args.spec  # --spec must be a JSON object of valid settings
+    spec = checked_spec({"method": args.method, "tune": args.tune, "teacher": args.teacher,
+                         **({"epochs": args.epochs} if args.epochs else {}), **extra,
+                         **({"max_steps": args.max_steps} if args.max_steps else {})})
     if args.prepare_only:
         job_id, folder = prepare_job(con, _corpus(con, args.corpus), spec)
         print(f"job {job_id} prepared in {folder}\nrun it here:         python -m core.train {folder}\n"

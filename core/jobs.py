@@ -20,7 +20,7 @@ from core.datasets import build_training_data, export
 from core.errors import InvalidInput, JobFailed, NotFound
 from core.systems import System, corpus_systems, list_scores
 from core.settings import workspace_dir
-from core.train import DEFAULTS
+from core.train import checked_spec
 from core.vocabulary import method, query_only, takes_in_batch
 from storage import jobs as store
 from storage.models import list_models  # noqa: F401  (the Train page's table of models)
@@ -45,12 +45,12 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     """A queued job: its folder holds the spec and the exported data, ready for ``python -m core.train FOLDER``
     here or ``accelerate launch ... -m core.train FOLDER`` on a GPU machine. Polling the job records
     the outcome once the folder holds a result. Returns (job id, folder)."""
-    spec = {**DEFAULTS, **spec, "corpus_id": corpus}
+    spec = {**checked_spec(spec), "corpus_id": corpus}
     kind = method(spec["method"]).kind
     if spec["in_batch"] and not takes_in_batch(spec):
         raise InvalidInput(f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
                            f"with tune {spec['tune']}; leave in_batch off")
-    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec.get("dev_fraction", 0.1), spec["seed"],
+    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec["dev_fraction"], spec["seed"],
                                teacher=_teacher(con, corpus, spec), users_weight=spec["users_weight"])
     if not data.groups:
         raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")

@@ -83,13 +83,43 @@ def device_summary() -> str:
     return f"CPU ({os.cpu_count()} cores, {training_precision()})"
 
 
-def load_spec(folder: Path) -> dict:
-    """spec.json with the defaults filled in; raises ValueError for an unknown method."""
-    spec = {**DEFAULTS, **json.loads((folder / "spec.json").read_text())}
+# Each number a spec holds: (its type, the least value it may take, whether that value is allowed itself).
+_NUMBERS = {"epochs": (float, 0, False), "learning_rate": (float, 0, False), "batch_size": (int, 1, True),
+            "group_size": (int, 2, True), "list_size": (int, 2, True), "max_length": (int, 8, True), "seed": (int, 0, True),
+            "eval_steps": (int, 1, True), "warmup_ratio": (float, 0, True), "users_weight": (int, 1, True),
+            "dev_fraction": (float, 0, True)}
+
+
+def checked_spec(spec) -> dict:
+    """A training spec with the defaults filled in, checked: the calling process refuses a bad one before any job row
+    or folder exists, and the training process checks it again.
+
+    Raises:
+        InvalidInput: not an object, an unknown method or tune, or a number of the wrong type or range.
+    """
+    if not isinstance(spec, dict):
+        raise InvalidInput(f'a training spec is a JSON object such as {{"epochs": 1}}, not {json.dumps(spec)[:60]}')
+    spec = {**DEFAULTS, "dev_fraction": 0.1, **spec}
     method(spec["method"])
     if spec["tune"] not in TUNE:
         raise InvalidInput(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")
+    for name, (kind, least, allowed) in _NUMBERS.items():
+        value = spec[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise InvalidInput(f"{name} must be {'a whole number' if kind is int else 'a number'}, got {value!r}")
+        if value < least or (value == least and not allowed):
+            raise InvalidInput(f"{name} must be {'at least' if allowed else 'above'} {least}, got {value!r}")
+        spec[name] = kind(value)
+    if spec["dev_fraction"] >= 1:
+        raise InvalidInput(f"dev_fraction must be below 1 (a share of the queries), got {spec['dev_fraction']!r}")
+    if not isinstance(spec["max_steps"], int) or isinstance(spec["max_steps"], bool):
+        raise InvalidInput(f"max_steps must be a whole number (-1: the epochs decide), got {spec['max_steps']!r}")
     return spec
+
+
+def load_spec(folder: Path) -> dict:
+    """spec.json with the defaults filled in, checked (``checked_spec``)."""
+    return checked_spec(json.loads((folder / "spec.json").read_text()))
 
 
 def _rows(path: Path) -> list[dict]:

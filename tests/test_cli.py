@@ -170,3 +170,9 @@ def test_steps_out_of_order_say_what_to_do_first(capsys):
     assert main(["mine", name, "--k", "5"]) == 0 and main(["judge", name]) == 0
     out = capsys.readouterr().out
     assert "labelled queries 5, confirmed sources 5" in out and "{" not in out
+    assert main(["train", name, "--spec", "[1]", "--prepare-only"]) == 2
+    assert "a training spec is a JSON object" in capsys.readouterr().err
+    assert main(["train", name, "--epochs", "-1", "--prepare-only"]) == 2
+    assert "epochs must be above 0" in capsys.readouterr().err
+    assert main(["train", name, "--spec", '{"learning_rate": "abc"}', "--prepare-only"]) == 2
+    assert "learning_rate must be a number" in capsys.readouterr().err

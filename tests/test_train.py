@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from core.datasets import build_training_data
+from core.errors import InvalidInput
 from core.evaluate import evaluate
 from core.jobs import cancel_job, launch_job, poll_job, wait_for
 from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
@@ -476,3 +477,24 @@ def test_training_time_is_estimated_per_text_through_the_model_from_the_measured
         queries * (1 + DEFAULTS["list_size"]) / GPU_RATE["full"])  # a list passes whole
     assert estimate_seconds({**full, "max_steps": 2}, queries, cuda=True) == pytest.approx(
         2 * DEFAULTS["batch_size"] * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"])
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"tune": "fulll"}, "unknown tune 'fulll'"),
+    ({"method": "lcee"}, "unknown method 'lcee'"),
+    ({"epochs": -1}, "epochs must be above 0"),
+    ({"learning_rate": "abc"}, "learning_rate must be a number"),
+    ({"batch_size": 2.5}, "batch_size must be a whole number"),
+    ({"users_weight": 0}, "users_weight must be at least 1"),
+    ({"dev_fraction": 1.0}, "dev_fraction must be below 1"),
+    ([1], "a training spec is a JSON object"),
+])
+def test_a_bad_spec_is_refused_before_any_job_row_or_folder_exists(spec, message):
+    from core.jobs import prepare_job
+    from core.settings import workspace_dir
+    from tests.conftest import judged_sample
+
+    con, corpus = judged_sample("question")
+    with pytest.raises(InvalidInput, match=message):
+        prepare_job(con, corpus, spec)
+    assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0 and not (workspace_dir() / "jobs").exists()
