@@ -55,21 +55,22 @@ try:
 except QurateError as err:
     st.error(str(err))
     st.stop()
-st.caption(f"Ranked in {result['seconds']:.2f} s. ✅ judged relevant, ❌ judged not relevant, · not judged; "
-           "arrows: places gained (▲) or lost (▼) against the left ranking.")
+st.caption(f"Ranked in {result['seconds']:.2f} s. Each passage says whether the test set judged it relevant, not "
+           "relevant, or not at all; arrows: places gained (▲) or lost (▼) against the left ranking, new: not in it.")
 
 
 def mark(row) -> str:
+    """The judgement in words and colour: emoji need a font many machines lack, and then all marks look alike."""
     if row["relevance"] is None:
-        return "·"
-    return "✅" if row["relevance"] > 0 else "❌"
+        return ":gray[not judged]"
+    return ":green[**relevant**]" if row["relevance"] > 0 else ":red[not relevant]"
 
 
 def move(row) -> str:
     if "moved" not in row:
         return ""
     if row["moved"] is None:
-        return " 🆕"
+        return " new"
     return f" ▲{row['moved']}" if row["moved"] > 0 else (f" ▼{-row['moved']}" if row["moved"] < 0 else " =")
 
 

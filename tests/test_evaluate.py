@@ -129,7 +129,8 @@ def test_evaluate_and_compare_pages():
     at.radio(key="cmp_source").set_value("Pick a test query").run()
     assert not at.exception
     labels = [e.label for e in at.expander]
-    assert len(labels) == 20 and any("✅" in label for label in labels)
+    assert len(labels) == 20 and any(":green[**relevant**]" in label for label in labels)
+    assert not any(ch in "".join(labels) for ch in "✅❌🆕")  # words, which every font shows
 
 
 def _model(con, corpus: int, worse: bool, counts: dict | None = None, **metrics) -> int:
