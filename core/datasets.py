@@ -114,7 +114,7 @@ def build_training_data(
         shared = twins.get(query_id, set())
         positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
         negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
-        if not negatives or (user and query_id in graded_users and not positives):
+        if not negatives:
             skipped["no_negative"] += 1
             continue
         reviewed = bool(rows["human_grade"].notna().any())
