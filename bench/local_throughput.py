@@ -1,0 +1,57 @@
+"""Benchmark: the bundled local model (Gemma 3 270M on llama.cpp) as generator and judge, end to end through litellm.
+
+    python -m bench.local_throughput [--passages 47] [--judge-top 3]
+
+A fresh workspace with the sample corpus: one query per passage, the rules' two types in turn (the local model's
+default), then the yes / no judge on each query's top candidates. Prints queries/s and pairs/s (server start
+included, the model file assembled beforehand), what the filters flagged and why, and a few queries.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from collections import Counter
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=47)
+    parser.add_argument("--judge-top", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["QURATE_WORKSPACE"] = tempfile.mkdtemp(prefix="qurate-local-")
+    from bench import machine
+    from core.generate import GenerationSettings, default_types, generate_queries, select_passages
+    from core.ingest import load_sample_corpus
+    from core.judge import JudgeSettings, judge_candidates
+    from core.llm import LOCAL, LLMConfig
+    from core.localmodel import model_file
+    from core.mine import mine_candidates
+    from core.settings import database_path
+    from storage.db import connect
+
+    con = connect(database_path())
+    corpus = load_sample_corpus(con).corpus_id
+    model_file()  # assembled once, outside the timing
+    config = LLMConfig(model=LOCAL, temperature=0.2, max_tokens=32)
+    passages = select_passages(con, corpus, "sample", args.passages)
+    started = time.perf_counter()
+    report = generate_queries(con, corpus, passages, GenerationSettings(per_type=default_types(True), in_turn=True, llm=config))
+    seconds = time.perf_counter() - started
+    rows = con.execute("SELECT text, flags FROM queries").fetchall()
+    flags = Counter(f for _, fl in rows for f in fl)
+    print(f"generation: {report.made} queries in {seconds:.1f} s, {report.made / seconds:.2f} queries/s; "
+          f"{report.flagged} flagged {dict(flags)}; {len(report.failures)} failed")
+    for text, fl in rows[:8]:
+        print(f"  {text!r}{' ' + str(fl) if fl else ''}")
+    mine_candidates(con, corpus, k=10)
+    started = time.perf_counter()
+    judged = judge_candidates(con, corpus, JudgeSettings(max_candidates=args.judge_top, llm=config))
+    seconds = time.perf_counter() - started
+    grades = dict(con.execute("SELECT coalesce(grade::VARCHAR, status), count(*) FROM labels GROUP BY 1").fetchall())
+    print(f"judge: {judged.pairs} pairs in {seconds:.1f} s, {judged.pairs / seconds:.2f} pairs/s; grades {grades}")
+    print(machine())
+
+
+if __name__ == "__main__":
+    main()
