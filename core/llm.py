@@ -207,6 +207,7 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
     import litellm
 
     litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error, to the terminal and server log
+    litellm.disable_aiohttp_transport = True  # httpx: each run's event loop ends with its sessions closed (no warnings)
     if request.completion:
         complete = litellm.atext_completion if router is None else router.atext_completion
         asked = {"prompt": request.messages[-1]["content"]}
