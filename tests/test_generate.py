@@ -405,11 +405,10 @@ def test_a_self_hosted_server_needs_no_key_and_errors_print_no_litellm_banner(co
 
 def test_a_hosted_model_without_its_key_is_a_user_error_said_at_once(con, corpus, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
-    started = time.perf_counter()
     config = LLMConfig(model="openai/gpt-4o-mini", backoff_s=0.5, timeout_s=5)
+    # a retried error would end as a recorded failure after four tries; a user error stops the run with what to do
     with pytest.raises(LLMUnavailable, match="has no API key|refused the call"):
         generate_queries(con, corpus, ["p0"], GenerationSettings(per_type={"question": 1}, llm=config))
-    assert time.perf_counter() - started < 5
 
 
 def test_a_base_model_gets_few_shot_completion_prompts_and_its_debris_is_flagged(con, corpus):
