@@ -21,9 +21,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["QURATE_WORKSPACE"] = tempfile.mkdtemp(prefix="qurate-local-")
     from bench import machine
-    from core.generate import GenerationSettings, default_types, generate_queries, select_passages
+    from core.generate import GenerationSettings, default_types, generate_queries, list_queries, select_passages
     from core.ingest import load_sample_corpus
-    from core.judge import JudgeSettings, judge_candidates
+    from core.judge import JudgeSettings, effective_labels, judge_candidates
     from core.llm import LOCAL, LLMConfig
     from core.localmodel import model_file
     from core.mine import mine_candidates
@@ -38,7 +38,8 @@ def main() -> None:
     started = time.perf_counter()
     report = generate_queries(con, corpus, passages, GenerationSettings(per_type=default_types(True), in_turn=True, llm=config))
     seconds = time.perf_counter() - started
-    rows = con.execute("SELECT text, flags FROM queries").fetchall()
+    page, _ = list_queries(con, corpus, show="all", limit=100_000)
+    rows = [(text, [f for f in flagged.split(", ") if f]) for text, flagged in zip(page["query"], page["flags"])]
     flags = Counter(f for _, fl in rows for f in fl)
     print(f"generation: {report.made} queries in {seconds:.1f} s, {report.made / seconds:.2f} queries/s; "
           f"{report.flagged} flagged {dict(flags)}; {len(report.failures)} failed")
@@ -48,7 +49,8 @@ def main() -> None:
     started = time.perf_counter()
     judged = judge_candidates(con, corpus, JudgeSettings(max_candidates=args.judge_top, llm=config))
     seconds = time.perf_counter() - started
-    grades = dict(con.execute("SELECT coalesce(grade::VARCHAR, status), count(*) FROM labels GROUP BY 1").fetchall())
+    labels = effective_labels(con, corpus)
+    grades = dict(Counter(str(int(g)) if g == g else "failed or unsure" for g in labels["llm_grade"][labels["judge"].notna()]))
     print(f"judge: {judged.pairs} pairs in {seconds:.1f} s, {judged.pairs / seconds:.2f} pairs/s; grades {grades}")
     print(machine())
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from core.errors import InvalidInput
 from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 
+# users_weight: each of your users' queries counts five times beside one per generated query (docs/BENCHMARKS.md, users'
+# queries: better than once on MedQuAD, the same on CISI).
 # Chosen on MedQuAD and CISI with bench/quality.py (docs/BENCHMARKS.md): query-only LCE, three epochs, batches of
 # 64 queries at 5e-5; groups of 16 or 32 ranked no better than 8 on the test set, nor a sharper LCE temperature
 # (scale 30). In-batch negatives (query-only LCE: the batch's documents join each group) stay off: CISI +0.006 over
@@ -27,7 +29,7 @@ from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 DEFAULTS = {
     "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 3, "learning_rate": 5e-5,
     "batch_size": 64, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
-    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble", "in_batch": False, "users_weight": 1,
+    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble", "in_batch": False, "users_weight": 5,
 }
 
 

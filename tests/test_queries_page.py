@@ -78,7 +78,7 @@ def test_edits_deletes_and_restores_show_in_the_preview():
 def llm_page(fake, sample: int = 2, **inputs):
     """The Queries page set to call the fake LLM for a random sample of passages."""
     at = queries_page()
-    at.radio(key="gen_mode").set_value("LLM through litellm").run()
+    at.radio(key="gen_mode").set_value("llm").run()
     at.text_input(key="gen_model").input("openai/gpt-4o-mini").run()
     at.text_input(key="gen_api_base").input(fake.url).run()
     at.radio(key="gen_scope").set_value("Random sample").run()
