@@ -52,7 +52,8 @@ with st.expander(f"Your users' queries ({users['queries']:,})", expanded=users["
             st.stop()
         st.rerun()
 
-with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty):
+generated = counts_by_type(con, corpus)
+with st.expander("Generate queries", expanded=generated[generated["qtype"] != USERS].empty):
     config = llm_settings(con, "gen")
     if config.offline:
         st.caption("The offline generator (no LLM) builds each type from the passage and corpus statistics: "
@@ -118,7 +119,7 @@ with st.expander("Generate queries", expanded=counts_by_type(con, corpus).empty)
             st.stop()
         st.rerun()
 
-counts = counts_by_type(con, corpus)
+counts = generated
 if counts.empty:
     st.info("No queries yet: generate some above.")
     st.stop()
