@@ -98,7 +98,7 @@ def build_training_data(
     judged = []  # per list: the grades of its labelled candidates, and the ensemble's scores of them
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
     graded_users = {q for q, g in zip(labels["query_id"], labels["grade"]) if queries[q][2] is None and g >= POSITIVE}
-    users_dev = sum(_in_dev(_same_text(queries[q][0]), dev_fraction, seed) for q in graded_users) >= MIN_USERS_DEV
+    users_dev = sum(_in_dev(same_text(queries[q][0]), dev_fraction, seed) for q in graded_users) >= MIN_USERS_DEV
     for query_id, rows in labels.groupby("query_id", sort=True):
         text, qtype, source = queries[query_id]
         user = source is None
@@ -120,7 +120,7 @@ def build_training_data(
             skipped["no_negative"] += 1
             continue
         reviewed = bool(rows["human_grade"].notna().any())
-        in_dev = _in_dev(_same_text(text), dev_fraction, seed) if user else _in_dev(source, dev_fraction, seed)
+        in_dev = _in_dev(same_text(text), dev_fraction, seed) if user else _in_dev(source, dev_fraction, seed)
         if (user and users_dev and in_dev and positives) or (not user and not users_dev and in_dev):
             data.dev.append({"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]})
             continue
@@ -188,9 +188,9 @@ def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.Dat
     sources_of: dict[str, set[str]] = {}
     for query_id, rows in labels.groupby("query_id"):
         if query_id not in rejected and queries[query_id]["passage_id"] is not None and _source_relevant(rows):
-            sources_of.setdefault(_same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
+            sources_of.setdefault(same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
     twins = {int(q): others for q in labels["query_id"].unique()
-             if (others := sources_of.get(_same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})}
+             if (others := sources_of.get(same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})}
     in_twins = pd.Series([p in twins.get(q, ()) for q, p in zip(labels["query_id"], labels["passage_id"])], index=labels.index)
     labels["twin"] = in_twins & labels["human_grade"].isna() & (labels["grade"] < POSITIVE)
     labels.loc[labels["twin"], "grade"] = POSITIVE
@@ -203,7 +203,7 @@ def _source_relevant(rows) -> bool:
     return source.empty or source["grade"].iloc[0] >= POSITIVE
 
 
-def _same_text(text: str) -> str:
+def same_text(text: str) -> str:
     """A query's text as two queries are the same query: case and spacing aside."""
     return " ".join(text.lower().split())
 

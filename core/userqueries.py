@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from core.datasets import same_text
 from core.errors import BadUpload
 from core.readers import Fields, decode, kind_of, read_jsonl, read_table, table_columns
 from core.vocabulary import USERS
@@ -37,11 +38,6 @@ class UserQueriesReport:
     added: int
     duplicates: int
     in_test_set: list[str] = field(default_factory=list)
-
-
-def same_text(text: str) -> str:
-    """A query's text as two queries are the same query: case and spacing aside."""
-    return " ".join(text.lower().split())
 
 
 def read_user_queries(filename: str, data: bytes, text_field: str | None = None) -> list[tuple[str, dict]]:
