@@ -50,3 +50,12 @@ class WorkspaceLocked(QurateError):
 
 class DiskFull(QurateError):
     """The workspace's disk (or a file size limit) refused a write; the step's writes were rolled back."""
+
+
+class Busy(QurateError):
+    """Another session of this app is running a long step on the same corpus; the message says which and since when."""
+
+
+class BadWorkspace(QurateError):
+    """The workspace folder or its database file cannot be used (a file in the way, no permission, a damaged
+    or foreign database); nothing in it was changed."""

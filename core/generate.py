@@ -22,6 +22,7 @@ from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, 
 from storage import corpora
 from storage import queries as store
 from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
+from storage.corpora import one_at_a_time
 from storage.db import transaction
 from core.errors import InvalidInput
 
@@ -159,6 +160,7 @@ def estimate_generation(con, corpus: int, passage_ids: list[str], settings: Gene
     return {**result, "queries": len(todo), "already_made": len(items) - len(todo)}
 
 
+@one_at_a_time("generating queries")
 def generate_queries(
     con: duckdb.DuckDBPyConnection,
     corpus: int,
@@ -241,6 +243,7 @@ def generate_queries(
     )
 
 
+@one_at_a_time("regenerating a passage's queries")
 def regenerate_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str, settings: GenerationSettings, progress=None) -> GenerationReport:
     """Delete a passage's live queries and make new ones (new cache keys, so new answers)."""
     with transaction(con):

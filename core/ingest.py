@@ -8,6 +8,7 @@ the database exactly as it was.
 import io
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -20,12 +21,13 @@ from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Document
 from core.settings import max_upload_bytes
 from storage import corpora
 from storage.corpora import corpus_summary, ingested_files, passage_lengths, search_passages  # noqa: F401  (pages)
+from storage.corpora import one_at_a_time
 from storage.db import transaction
 
 Progress = Callable[[float, str], None]
 SAMPLE_DIR = Path(__file__).parent / "sample"
 SAMPLE_NAME = "Sample: home bicycle maintenance"
-_MAX_RATIO = 200  # a zip member that unpacks to more than 200x its packed size is refused
+_MAX_RATIO = 200  # a zip (or a member of it) that unpacks to more than 200x its packed size is refused
 
 
 @dataclass
@@ -82,12 +84,20 @@ def expand_zip(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
     total = sum(m.file_size for m in members)
     if total > limit:
         raise BadUpload(f"unpacks to {_mb(total)}, above the limit of {_mb(limit)}; split it into smaller zips", filename=name)
-    entries, unpacked = [], 0
     for member in members:
         if member.file_size > 1_000_000 and member.file_size > _MAX_RATIO * max(member.compress_size, 1):
             raise BadUpload(f"member {member.filename!r} unpacks at a ratio above {_MAX_RATIO}:1 (a zip bomb?); it was not read", filename=name)
-        with archive.open(member) as handle:
-            content = handle.read(limit - unpacked + 1)
+    if total > 1_000_000 and total > _MAX_RATIO * len(data):  # many small members can add up to a bomb too
+        raise BadUpload(f"unpacks to {_mb(total)} from {_mb(len(data))}, a ratio above {_MAX_RATIO}:1 (a zip bomb?); "
+                        "nothing was read. Upload the files themselves, or a zip of ordinary documents", filename=name)
+    entries, unpacked = [], 0
+    for member in members:
+        try:
+            with archive.open(member) as handle:
+                content = handle.read(limit - unpacked + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+            raise BadUpload(f"member {member.filename!r} cannot be unpacked ({err}); the zip is damaged or uses an "
+                            "unsupported method: re-create it and upload again", filename=name) from None
         unpacked += len(content)
         if unpacked > limit:
             raise BadUpload(f"unpacks to more than the limit of {_mb(limit)}; split it into smaller zips", filename=name)
@@ -203,6 +213,7 @@ def ingest_files(
     return _store(con, corpus_name, unpack_upload(files), options, progress)
 
 
+@one_at_a_time("storing an upload")
 def _store(con, corpus_name, entries, options, progress) -> IngestReport:
     options = options or IngestOptions()
     progress = progress or (lambda fraction, message: None)
@@ -297,6 +308,7 @@ def load_sample_corpus(con: duckdb.DuckDBPyConnection, progress: Progress | None
     return _store(con, SAMPLE_NAME, entries, None, progress)
 
 
+@one_at_a_time("adding a test set")
 def add_test_set(
     con: duckdb.DuckDBPyConnection, corpus: int, name: str, queries: tuple[str, bytes], qrels: tuple[str, bytes]
 ) -> dict:
@@ -317,6 +329,7 @@ def add_test_set(
     return summary
 
 
+@one_at_a_time("deleting it")
 def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:
     """Delete a corpus and everything made from it: queries, labels, reviews, test sets, evaluation
     runs, training jobs (running ones are cancelled first) and their models, rows and folders alike.

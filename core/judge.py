@@ -18,6 +18,7 @@ from core.errors import InvalidInput
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, prompt_version, run_requests
 from core.vocabulary import GRADES
 from storage import labels as store
+from storage.corpora import one_at_a_time
 from storage.labels import effective_labels, failed_labels, training_counts  # noqa: F401  (re-exported for pages)
 
 OFFLINE_JUDGE = "offline-judge-v2 (no LLM)"
@@ -176,6 +177,7 @@ def parse_list(text: str | None, n: int) -> dict[int, tuple[int | None, str, str
     return {i: results.get(i, (None, "", error)) for i in range(1, n + 1)}
 
 
+@one_at_a_time("judging pairs")
 def judge_candidates(
     con: duckdb.DuckDBPyConnection,
     corpus: int,

@@ -13,6 +13,7 @@ from core import embed
 from core.errors import InvalidInput
 from core.retrieve import rank
 from storage import labels as store
+from storage.corpora import one_at_a_time
 from storage.db import transaction
 from storage.labels import mining_summary, queries_to_mine  # noqa: F401  (re-exported for pages)
 
@@ -30,6 +31,7 @@ class MiningReport:
     seconds: float
 
 
+@one_at_a_time("mining candidates")
 def mine_candidates(
     con: duckdb.DuckDBPyConnection,
     corpus: int,

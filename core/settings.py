@@ -8,7 +8,7 @@ the default is ``~/.qurate/default``.
 import os
 from pathlib import Path
 
-from core.errors import InvalidInput
+from core.errors import BadWorkspace, InvalidInput
 
 WORKSPACE_ENV = "QURATE_WORKSPACE"
 MAX_UPLOAD_ENV = "QURATE_MAX_UPLOAD_MB"
@@ -18,12 +18,20 @@ DEFAULT_MAX_UPLOAD_MB = 500  # keep equal to server.maxUploadSize in .streamlit/
 def workspace_dir() -> Path:
     """The workspace folder, created if missing.
 
+    Raises:
+        BadWorkspace: it is a file, or cannot be made.
+
     Returns:
         The folder named by ``QURATE_WORKSPACE``, else ``~/.qurate/default``.
     """
     folder = Path(os.environ.get(WORKSPACE_ENV) or Path.home() / ".qurate" / "default")
     folder = folder.expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        what = "is a file, not a folder" if folder.is_file() else f"cannot be made ({err.strerror or err})"
+        raise BadWorkspace(f"The workspace folder {folder} {what}: point {WORKSPACE_ENV} at a folder Qurate can write to "
+                           "(a new or empty one starts a fresh workspace). Nothing was changed.") from None
     return folder
 
 

@@ -17,7 +17,7 @@ from core.errors import BadUpload
 from core.readers import Fields, decode, kind_of, read_jsonl, read_table, table_columns
 from core.vocabulary import USERS
 from storage import queries as store
-from storage.corpora import held_out_texts
+from storage.corpora import held_out_texts, one_at_a_time
 from storage.db import transaction
 
 QUERY_FIELDS = ("query", "text", "question", "search", "q", "keywords")
@@ -86,6 +86,7 @@ def _records(filename: str, data: bytes, kind: str) -> dict[str, dict]:
     return {str(r[key]): {k: v for k, v in r.items() if k != key} for r in rows if isinstance(r, dict)} if key else {}
 
 
+@one_at_a_time("adding users' queries")
 def add_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, filename: str, data: bytes,
                      text_field: str | None = None) -> UserQueriesReport:
     """Store the queries of a file as users' queries of a corpus (origin and type ``users``), all or none.

@@ -44,10 +44,10 @@ def connection():
         st.rerun()
     con = getattr(_run, "con", None)
     if con is None:
-        hold = held_workspace()
         try:
+            hold = held_workspace()
             con = hold.__enter__()
-        except QurateError as err:  # another process holds the workspace: say who, and stop this page cleanly
+        except QurateError as err:  # another process holds it, or it cannot be used: say so, and stop this page cleanly
             st.error(str(err))
             st.stop()
         _run.con = con

@@ -133,6 +133,10 @@ with st.expander("Files and test sets"):
 with st.expander("Delete this corpus"):
     sure = st.checkbox(f"Yes, delete “{summary['name']}” and everything made from it", key="confirm_delete")
     if st.button("Delete corpus", disabled=not sure, key="delete_corpus"):
-        delete_corpus(con, corpus)
-        st.session_state.pop("active_corpus_picker", None)
-        st.rerun()
+        try:
+            delete_corpus(con, corpus)
+        except QurateError as err:  # another session is working on it
+            st.error(str(err))
+        else:
+            st.session_state.pop("active_corpus_picker", None)
+            st.rerun()

@@ -1,12 +1,13 @@
 """Corpora, passages, ingested files and held-out test sets."""
 
+import functools
 import json
 
 import duckdb
 import pandas as pd
 
 from core.errors import NotFound
-from storage.db import insert_frame, transaction
+from storage.db import exclusive, insert_frame, transaction
 
 PASSAGE_TEXT = "CASE WHEN p.title = '' THEN p.text ELSE p.title || '. ' || p.text END"  # what models read: title. text
 
@@ -15,6 +16,25 @@ def corpus_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
     """The id of the corpus called ``name``, or None."""
     row = con.execute("SELECT id FROM corpora WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
+
+
+def one_at_a_time(doing: str):
+    """A long write step on a corpus (``fn(con, corpus id or name, ...)``) that runs alone: another
+    session's step on the same corpus meanwhile gets Busy (``storage.db.exclusive``)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def step(con, corpus, *args, **kwargs):
+            name = corpus if isinstance(corpus, str) else corpus_name(con, corpus)
+            with exclusive(con, f"The corpus {str(name).strip()!r}", doing):
+                return fn(con, corpus, *args, **kwargs)
+        return step
+    return wrap
+
+
+def corpus_name(con: duckdb.DuckDBPyConnection, corpus: int) -> str:
+    """The name of a corpus (its id as text when there is none)."""
+    row = con.execute("SELECT name FROM corpora WHERE id = ?", [corpus]).fetchone()
+    return row[0] if row else f"#{corpus}"
 
 
 def create_corpus(con: duckdb.DuckDBPyConnection, name: str, settings: dict) -> int:

@@ -9,12 +9,14 @@ from typing import Iterator
 
 import duckdb
 
-from core.errors import DiskFull, WorkspaceLocked
+from core.errors import BadWorkspace, Busy, DiskFull, WorkspaceLocked
 from storage.migrations import MIGRATIONS
 
 _open: dict[str, duckdb.DuckDBPyConnection] = {}
 _holders: dict[str, int] = {}  # blocks holding each open file (held(); shared_cursor holds for good)
 _open_lock = threading.Lock()
+_busy: dict[tuple[str, str], tuple[int, str, float, int]] = {}  # (file, subject) -> (thread, doing, since, depth)
+_busy_lock = threading.Lock()
 
 
 def connect(path: str | Path, wait_s: float = 5.0) -> duckdb.DuckDBPyConnection:
@@ -31,7 +33,10 @@ def connect(path: str | Path, wait_s: float = 5.0) -> duckdb.DuckDBPyConnection:
         A new connection with the schema at the latest version.
     """
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _unusable(Path(path), f"its folder cannot be made ({err.strerror or err})") from None
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -39,12 +44,28 @@ def connect(path: str | Path, wait_s: float = 5.0) -> duckdb.DuckDBPyConnection:
             break
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
-                raise
+                raise _unusable(Path(path), str(err).removeprefix("IO Error: ").rstrip("!. ")) from None
             if time.monotonic() >= deadline:
                 raise WorkspaceLocked(_locked_message(Path(path), str(err))) from None
             time.sleep(0.25)
+        except duckdb.Error as err:  # a truncated or damaged file
+            raise _unusable(Path(path), f"it is damaged ({err})") from None
+    if _foreign(con):
+        con.close()
+        raise _unusable(Path(path), "it is a DuckDB database of another program (it has tables, none of them Qurate's)")
     migrate(con)
     return con
+
+
+def _unusable(path: Path, why: str) -> BadWorkspace:
+    return BadWorkspace(f"The workspace database {path} cannot be used: {why}. Point QURATE_WORKSPACE at a folder Qurate "
+                        "can write to (a new or empty one starts a fresh workspace); a damaged workspace can be restored "
+                        "from a backup of its folder. Nothing was changed.")
+
+
+def _foreign(con: duckdb.DuckDBPyConnection) -> bool:
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    return bool(tables) and "schema_migrations" not in tables
 
 
 def _locked_message(path: Path, error: str) -> str:
@@ -111,6 +132,40 @@ def close_shared(path: str | Path | None = None) -> None:
             con = _open.pop(key, None)
             if con is not None:
                 con.close()
+
+
+@contextmanager
+def exclusive(con: duckdb.DuckDBPyConnection, subject: str, doing: str) -> Iterator[None]:
+    """One long write step at a time on a subject (a corpus) of a workspace.
+
+    DuckDB's file lock keeps other processes out, but the app's sessions are threads of one
+    process sharing its connection: two tabs pressing Generate would both find the same work
+    missing, pay for it twice and store it twice. The second gets Busy at once instead (a
+    step may nest another of its own thread). Nothing is changed by a refused step.
+    """
+    key = (_database_path(con), subject)
+    me = threading.get_ident()
+    with _busy_lock:
+        holder = _busy.get(key)
+        if holder and holder[0] != me:
+            since = time.strftime("%H:%M:%S", time.localtime(holder[2]))
+            raise Busy(f"{subject} is busy: another session has been {holder[1]} since {since}. Wait for it to finish "
+                       "(its page shows the progress), then run this again: it resumes where that one stopped and pays "
+                       "for nothing twice. Nothing was changed.")
+        _busy[key] = (me, doing, holder[2] if holder else time.time(), (holder[3] if holder else 0) + 1)
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            thread, what, since, depth = _busy[key]
+            if depth > 1:
+                _busy[key] = (thread, what, since, depth - 1)
+            else:
+                del _busy[key]
+
+
+def _database_path(con: duckdb.DuckDBPyConnection) -> str:
+    return str(con.execute("SELECT coalesce(path, database_name) FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -196,9 +251,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False,
-                 replace: bool = False) -> None:
+                 replace: bool = False, on_conflict: str = "") -> None:
     """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement;
-    rows whose key exists are skipped (``ignore_duplicates``) or replace the old ones (``replace``).
+    rows whose key exists are skipped (``ignore_duplicates``), replace the old ones (``replace``) or
+    meet an ``ON CONFLICT ...`` clause of the caller's (``on_conflict``).
 
     Raises:
         DiskFull: the disk refused the rows (none of them was written).
@@ -210,7 +266,8 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: lis
     try:
         listed = ", ".join(columns)
         with _refused_disk_is_disk_full(con):  # bulk writes are where a disk fills; outside a transaction this commits itself
-            con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) SELECT {listed} FROM {name}")
+            con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) "
+                        f"SELECT {listed} FROM {name} {on_conflict}")
     finally:
         try:
             con.unregister(name)

@@ -97,13 +97,21 @@ def source_scores(con: duckdb.DuckDBPyConnection, query_ids: set[int]) -> list[d
     ).df().to_dict("records")
 
 
+LABEL_COLUMNS = ["query_id", "passage_id", "grade", "rationale", "judge", "prompt_version", "raw_response", "status", "error"]
+
+
 def insert_labels(con, rows: list[tuple]) -> None:
-    """Label rows (query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error), in one statement."""
+    """Label rows (query_id, passage_id, grade, rationale, judge, prompt_version, raw_response, status, error), in one
+    statement. A judge labels a pair once per prompt version: a new answer replaces only a failed one."""
     if not rows:
         return
-    frame = pd.DataFrame(rows, columns=["query_id", "passage_id", "grade", "rationale", "judge", "prompt_version", "raw_response", "status", "error"])
+    frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     frame["grade"] = frame["grade"].astype("Int64")
-    insert_frame(con, "labels", frame, list(frame.columns))
+    insert_frame(con, "labels", frame, LABEL_COLUMNS, on_conflict="""
+        ON CONFLICT (query_id, passage_id, judge, prompt_version) DO UPDATE SET
+            grade = excluded.grade, rationale = excluded.rationale, raw_response = excluded.raw_response,
+            status = excluded.status, error = excluded.error, created_at = now()::TIMESTAMP
+        WHERE labels.status = 'failed'""")
 
 
 EFFECTIVE = """

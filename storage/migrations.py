@@ -249,3 +249,49 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        8,
+        "duplicates two sessions stored: merged into the earliest row",
+        """
+        -- Two sessions generating or judging at once could store the same work twice. Keep each
+        -- query's earliest row; its duplicates' labels, reviews and edits move to it (their mined
+        -- candidates go: mining ranks every kept query again). Keep each judge's earliest
+        -- answered label of a pair (a failed one only when it never answered).
+        CREATE TEMP TABLE duplicate_queries AS
+            SELECT id, keeper, edited_text FROM (
+                SELECT id, edited_text, min(id) OVER (PARTITION BY corpus_id, cache_key) AS keeper
+                FROM queries WHERE cache_key IS NOT NULL)
+            WHERE id <> keeper;
+        UPDATE queries SET edited_text = d.edited_text
+            FROM (SELECT keeper, max(edited_text) AS edited_text FROM duplicate_queries GROUP BY keeper) d
+            WHERE queries.id = d.keeper AND queries.edited_text IS NULL;
+        UPDATE labels SET query_id = d.keeper FROM duplicate_queries d WHERE labels.query_id = d.id;
+        UPDATE reviews SET query_id = d.keeper FROM duplicate_queries d WHERE reviews.query_id = d.id;
+        DELETE FROM candidates WHERE query_id IN (SELECT id FROM duplicate_queries);
+        DELETE FROM queries WHERE id IN (SELECT id FROM duplicate_queries);
+        DROP TABLE duplicate_queries;
+        DELETE FROM labels WHERE id IN (
+            SELECT id FROM (
+                SELECT id, row_number() OVER (PARTITION BY query_id, passage_id, judge, prompt_version
+                                              ORDER BY status = 'failed', id) AS n
+                FROM labels)
+            WHERE n > 1);
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        9,
+        "unique keys: a query per generation request, a label per judge and pair",
+        """
+        -- Its own migration: DuckDB builds an index over the rows a transaction deleted too, so
+        -- these cannot follow migration 8's deletes in one transaction.
+        -- (An ALTER of these tables must drop and re-create their indexes, as migration 7 did.)
+        CREATE UNIQUE INDEX one_query_per_request ON queries (corpus_id, cache_key);
+        CREATE UNIQUE INDEX one_label_per_judge ON labels (query_id, passage_id, judge, prompt_version);
+        """,
+    )
+)

@@ -29,13 +29,14 @@ def kept_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[str, list[st
 
 
 def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]) -> None:
-    """Store queries: dicts with passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags."""
+    """Store queries: dicts with passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags.
+    A query whose (corpus, cache key) is stored already is skipped: it is the same request's answer."""
     if not rows:
         return
     if len(rows) == 1:  # an LLM run's answers often come one at a time: skip the DataFrame
         r = rows[0]
         con.execute(
-            """INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)
+            """INSERT OR IGNORE INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [corpus, r["passage_id"], r["text"], r["qtype"], r["origin"], r["generator"], r["prompt_version"], r["cache_key"], r["flags"]],
         )
@@ -43,7 +44,7 @@ def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]
     frame = pd.DataFrame(rows)
     frame["corpus_id"] = corpus
     insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
-                                         "prompt_version", "cache_key", "flags"])
+                                         "prompt_version", "cache_key", "flags"], ignore_duplicates=True)
 
 
 def list_queries(
@@ -159,7 +160,7 @@ def insert_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[
     frame["qtype"] = frame["origin"] = frame["generator"] = USERS
     frame["prompt_version"], frame["flags"] = "-", [[] for _ in range(len(frame))]
     insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
-                                         "prompt_version", "cache_key", "flags", "metadata"])
+                                         "prompt_version", "cache_key", "flags", "metadata"], ignore_duplicates=True)
 
 
 def user_query_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:

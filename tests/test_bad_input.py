@@ -100,6 +100,22 @@ def test_zip_bomb(con, before):
     assert_refused(con, before, [("bomb.zip", archive)], r"bomb\.zip: member 'bomb.txt' unpacks at a ratio above")
 
 
+def test_zip_bomb_of_many_small_members(con, before):
+    archive = make_zip({f"part{i}.txt": b"0" * 900_000 for i in range(40)})  # each under 1 MB, 36 MB in all
+    assert_refused(con, before, [("many.zip", archive)], r"many\.zip: unpacks to 34 MB from .*, a ratio above 200:1")
+
+
+def test_zip_member_with_a_bad_crc(con, before):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("notes.txt", b"Chains need oil every month and a wipe after rain.")
+    damaged = buffer.getvalue().replace(b"Chains need oil", b"Chains need OIL")
+    assert_refused(con, before, [("damaged.zip", damaged)], r"damaged\.zip: member 'notes.txt' cannot be unpacked \(Bad CRC-32")
+
+
 def test_zip_unpacking_beyond_the_limit(con, before, monkeypatch):
     monkeypatch.setenv("QURATE_MAX_UPLOAD_MB", "0.5")
     archive = make_zip({f"f{i}.txt": bytes(range(256)) * 1000 for i in range(3)})

@@ -73,3 +73,63 @@ def test_the_app_and_the_command_line_write_one_workspace_in_turn(workspace):
     assert made > 0 and any(c.value.startswith(f"{made - flagged:,} queries match") for c in at.caption)
     result = subprocess.run([sys.executable, "-m", "core.cli", "corpora"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and SAMPLE_NAME in result.stdout  # the app's corpus, read by another process
+
+
+def _damaged(folder: Path) -> bytes:
+    import duckdb
+
+    folder.mkdir(parents=True)
+    con = duckdb.connect(str(folder / "qurate.duckdb"))
+    con.execute("CREATE TABLE x AS SELECT * FROM range(100000)")
+    con.close()
+    data = (folder / "qurate.duckdb").read_bytes()
+    (folder / "qurate.duckdb").write_bytes(data[: len(data) // 2])
+    return data[: len(data) // 2]
+
+
+def _foreign(folder: Path) -> bytes:
+    import duckdb
+
+    folder.mkdir(parents=True)
+    con = duckdb.connect(str(folder / "qurate.duckdb"))
+    con.execute("CREATE TABLE invoices (id INTEGER)")
+    con.close()
+    return (folder / "qurate.duckdb").read_bytes()
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("garbage", "not a valid DuckDB database file"),
+    ("truncated", "Could not read enough bytes"),
+    ("foreign", "a DuckDB database of another program"),
+    ("directory", "Is a directory"),
+    ("file as workspace", "is a file, not a folder"),
+    ("unwritable", "cannot be made"),
+])
+def test_a_workspace_that_cannot_be_used_is_a_message_and_exit_2_and_stays_as_it_was(case, expected, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "ws"
+    before = None
+    if case == "garbage":
+        folder.mkdir()
+        (folder / "qurate.duckdb").write_bytes(before := b"these are someone's notes, not a database")
+    elif case == "truncated":
+        before = _damaged(folder)
+    elif case == "foreign":
+        before = _foreign(folder)
+    elif case == "directory":
+        (folder / "qurate.duckdb").mkdir(parents=True)
+    elif case == "file as workspace":
+        folder.write_bytes(before := b"a file")
+    else:
+        folder = Path("/proc/qurate-workspace")  # not even root can make a folder there
+    monkeypatch.setenv("QURATE_WORKSPACE", str(folder))
+    assert main(["corpora"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "QURATE_WORKSPACE" in err and "Nothing was changed" in err and "Traceback" not in err
+    if before is not None:
+        stored = folder if case == "file as workspace" else folder / "qurate.duckdb"
+        assert stored.read_bytes() == before
+    if case in ("foreign", "file as workspace"):  # the app says the same, at its first page
+        from streamlit.testing.v1 import AppTest
+
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        assert not at.exception and any(expected in e.value for e in at.error)
