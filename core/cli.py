@@ -180,7 +180,7 @@ def _export(con, args) -> int:
 
         if args.model is None:
             raise InvalidInput("name the model: --model ID (see `qurate jobs`)")
-        print(export_model_zip(con, args.model))
+        print(export_model_zip(con, args.model, corpus))
         return 0
     from core.export import export_training_set
 

@@ -191,15 +191,18 @@ def wait_for(con: duckdb.DuckDBPyConnection, job_id: int, timeout_s: float = 600
         time.sleep(0.5)
 
 
-def export_model_zip(con: duckdb.DuckDBPyConnection, model_id: int) -> Path:
-    """A zip of a model's folder (sentence-transformers format, with its model card)."""
+def export_model_zip(con: duckdb.DuckDBPyConnection, model_id: int, corpus: int | None = None) -> Path:
+    """A zip of a model's folder (sentence-transformers format, with its model card) in the workspace's
+    exports/, replacing an earlier one only once the new zip is whole. With ``corpus``, the model must be one of it."""
     import shutil
 
+    from core.export import staged
     from storage.models import get_model
 
     model = get_model(con, model_id)
-    if model is None:
-        raise NotFound(f"no model {model_id}")
-    target = workspace_dir() / "exports" / f"model-{model_id}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.make_archive(str(target), "zip", model["path"]))
+    if model is None or (corpus is not None and model["corpus_id"] != corpus):
+        raise NotFound(f"no model {model_id}" + (" of this corpus" if model else "") + ": `qurate jobs CORPUS` lists its models")
+    name = f"model-{model_id}.zip"
+    with staged(workspace_dir() / "exports", [name]) as stage:
+        shutil.make_archive(str(stage / name[:-4]), "zip", model["path"])
+    return workspace_dir() / "exports" / name

@@ -153,6 +153,10 @@ def agreement_panel(con, corpus: int) -> None:
         st.plotly_chart(figure, width="stretch", key="agreement_chart")
     st.subheader("Export the curated training set")
     if st.button("Export JSONL, Hugging Face dataset and BEIR files", key="export_training"):
-        paths = export_training_set(con, corpus, workspace_dir() / "exports" / f"training-corpus-{corpus}")
-        st.success("Written: " + ", ".join(f"{k}: `{v}`" for k, v in paths.items()))
-        st.download_button("Download training.jsonl", paths["jsonl"].read_bytes(), file_name="training.jsonl", key="download_training")
+        try:
+            paths = export_training_set(con, corpus, workspace_dir() / "exports" / f"training-corpus-{corpus}")
+        except QurateError as err:
+            st.error(str(err))
+        else:
+            st.success("Written: " + ", ".join(f"{k}: `{v}`" for k, v in paths.items()))
+            st.download_button("Download training.jsonl", paths["jsonl"].read_bytes(), file_name="training.jsonl", key="download_training")

@@ -167,5 +167,9 @@ else:
                          "worse_than_baseline", "path"]], hide_index=True, width="stretch")
     chosen = st.selectbox("Export a model", models["id"].tolist(), format_func=lambda i: models.set_index("id").loc[i, "name"], key="export_model")
     if st.button("Prepare zip", key="prepare_zip"):
-        path = export_model_zip(con, int(chosen))
-        st.download_button("Download zip", path.read_bytes(), file_name=path.name, key="download_zip")
+        try:
+            path = export_model_zip(con, int(chosen), corpus)
+        except QurateError as err:
+            st.error(str(err))
+        else:
+            st.download_button("Download zip", path.read_bytes(), file_name=path.name, key="download_zip")

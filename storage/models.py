@@ -35,11 +35,11 @@ def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:
     """A model with its metrics and the training method of its job."""
     row = con.execute(
         """SELECT m.id, m.name, m.kind, m.base_model, m.path, m.metrics, json_extract_string(j.spec, '$.method'),
-                  json_extract(j.spec, '$.data_counts')
+                  json_extract(j.spec, '$.data_counts'), json_extract(j.spec, '$.corpus_id')::INTEGER
            FROM models m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.id = ?""",
         [model_id],
     ).fetchone()
     if row is None:
         return None
     return {"id": row[0], "name": row[1], "kind": row[2], "base_model": row[3], "path": row[4],
-            "metrics": json.loads(row[5] or "{}"), "method": row[6], "data_counts": json.loads(row[7] or "{}")}
+            "metrics": json.loads(row[5] or "{}"), "method": row[6], "data_counts": json.loads(row[7] or "{}"), "corpus_id": row[8]}
