@@ -10,7 +10,7 @@ bf16 where the CPU has it natively; ``QURATE_PRECISION=bf16`` asks for it on a G
 at each of ``--batches``. Prints passages/s, the ratios and the cosine agreement of the vectors.
 
 ``--whole``: instead, the whole corpus as a user's job encodes it: plain sentence-transformers
-on every text, then ``core.embed.encode`` into a fresh workspace (chunks of 1,024 texts, the
+on every text, then ``core.embed.encode`` into a fresh workspace (chunks of ``core.embed.CHUNK`` texts, the
 vectors stored in DuckDB as they come, all of it counted).
 
 ``--ndcg``: the ranking effect of the precision, end to end through the product's evaluation:

@@ -38,7 +38,7 @@ from core.readers import Fields
 from core.settings import database_path
 from core.vocabulary import METHODS, TUNE
 from storage import corpora
-from storage.db import connect
+from storage.db import connect, held
 from storage.labels import training_counts
 
 
@@ -116,8 +116,14 @@ def _train(con, args) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=None, unit="step", disable=not sys.stderr.isatty())  # no bar in logs and pipes
+    con.close()  # the job runs in its own process: while it does, the app and other commands may use the workspace
+
+    def poll():
+        with held(database_path()) as polling:
+            return poll_job(polling, job_id)
+
     try:
-        while (job := poll_job(con, job_id))["status"] == "running":
+        while (job := poll())["status"] == "running":
             logs = [p for p in job["progress"] if "step" in p or "total_steps" in p]
             if logs:
                 bar.total = logs[-1].get("total_steps") or bar.total
@@ -134,7 +140,8 @@ def _train(con, args) -> int:
         return 1
     from storage.models import get_model
 
-    metrics = get_model(con, job["model_id"])["metrics"]
+    with held(database_path()) as reading:
+        metrics = get_model(reading, job["model_id"])["metrics"]
     print(f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
           f"{_figure(metrics.get('dev_ndcg@10'))}"
           + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else ""))

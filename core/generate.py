@@ -27,6 +27,8 @@ from storage.db import transaction
 from core.errors import InvalidInput
 
 
+MAX_PER_TYPE = 5  # queries of one type per passage, at most
+
 def default_types(offline: bool) -> dict[str, int]:
     """One query per passage of each type made by default: the offline generator's two natural-language
     types (``OFFLINE_TYPES``, measured), or all six from an LLM (Tamber et al.: a mix of types helps)."""
@@ -68,6 +70,10 @@ class GenerationSettings:
             raise InvalidInput(f"unknown query types {sorted(unknown)}; use {QUERY_TYPES}")
         if not any(n > 0 for n in self.per_type.values()):
             raise InvalidInput("ask for at least one query of one type")
+        beyond = {t: n for t, n in self.per_type.items() if not 0 <= n <= MAX_PER_TYPE}
+        if beyond:
+            raise InvalidInput(f"ask for 0 to {MAX_PER_TYPE} queries of each type per passage, got {beyond}: "
+                               "more of one type from one passage only repeats it")
 
 
 @dataclass
@@ -102,6 +108,8 @@ def select_passages(
 ) -> list[str]:
     """Passage ids to generate for: ``all``, a seeded random ``sample`` of n, or those whose text ``contains`` a string."""
     ids = corpora.matching_passages(con, corpus, contains)
+    if mode == "sample" and n < 1:
+        raise InvalidInput(f"a sample needs at least 1 passage, got {n}")
     if mode == "sample":
         return sorted(random.Random(seed).sample(ids, min(n, len(ids))))
     if mode not in ("all", "filter"):

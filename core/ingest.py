@@ -148,8 +148,11 @@ def _read_entries(entries: list[tuple[str, bytes]], options: IngestOptions, prog
     for index, (name, data) in enumerate(entries):
         progress(0.6 * index / max(len(entries), 1), f"reading {name}")
         kind = readers.kind_of(name)
-        if kind is None or kind == "zip":
-            parsed.warnings.append(f"skipped {name}: not a supported type ({', '.join(readers.SUPPORTED)})")
+        if kind == "zip":
+            parsed.warnings.append(f"skipped {name}: a zip inside a zip is not opened (unzip it and upload its files)")
+            continue
+        if kind is None:
+            parsed.warnings.append(f"skipped {name}: not a supported type ({', '.join(k for k in readers.SUPPORTED if k != '.zip')})")
             continue
         if kind in ("txt", "md"):
             documents, split = readers.read_text(name, data, options.encoding), True
@@ -173,7 +176,7 @@ def unpack_upload(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     for name, data in files:
         if len(data) > limit:
             raise BadUpload(
-                f"is {_mb(len(data))}, above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB",
+                f"is {_mb(len(data))}, above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB (for the app, server.maxUploadSize in .streamlit/config.toml too)",
                 filename=name,
             )
         if readers.kind_of(name) is None:
@@ -247,7 +250,8 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
             passages.append(passage)
             per_file[document.source] = per_file.get(document.source, 0) + 1
     if not passages and not duplicates:
-        raise BadUpload("no text was found in the upload; check the text column or the files' content")
+        skipped = f" ({'; '.join(parsed.warnings[:5])})" if parsed.warnings else ""
+        raise BadUpload(f"no text was found in the upload{skipped}; check the text column or the files' content")
 
     progress(0.8, f"storing {len(passages):,} passages")
     settings = {"chunk_tokens": options.chunk_tokens, "overlap_tokens": options.overlap_tokens, "split_records": options.split_records}
@@ -257,7 +261,7 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
         corpora.insert_passages(con, corpus_id, passages)
         for info in parsed.files:
             info["n_passages"] = per_file.get(info["filename"], 0)
-            corpora.record_file(con, corpus_id, **info)
+        corpora.record_files(con, corpus_id, [info for info in parsed.files if info["n_passages"]])  # not files of duplicates only
         if parsed.test:
             name, test = parsed.test
             test_summary = corpora.create_test_set(con, corpus_id, name, "beir", test.queries, test.qrels)
@@ -289,7 +293,7 @@ def ingest_path(
         relative = file.relative_to(path)
         if file.is_file() and not any(part.startswith(".") for part in relative.parts):
             if file.stat().st_size > limit:
-                raise BadUpload(f"is above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB", filename=str(relative))
+                raise BadUpload(f"is above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB (for the app, server.maxUploadSize in .streamlit/config.toml too)", filename=str(relative))
             entries.append((f"{path.name}/{relative.as_posix()}", file.read_bytes()))
     return _store(con, corpus_name, entries, options, progress)
 

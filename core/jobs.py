@@ -98,9 +98,22 @@ def export_document_vectors(con: duckdb.DuckDBPyConnection, data, base_model: st
     (folder / "documents.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
 
 
-def _alive(pid: int | None) -> bool:
+def _alive(pid: int | None, folder: str | None = None) -> bool:
+    """Whether the job's process still runs: ``pid`` alive and, where /proc tells, still our trainer of
+    ``folder`` (a PID the system has since given to another program is not the job)."""
     if not pid:
         return False
+    if folder is not None:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            if Path("/proc/self").exists():  # a system with /proc: no such process
+                return _reaped(pid)
+            command = None  # no /proc here (macOS): trust the signal probe below
+        except OSError:
+            command = None
+        if command is not None and str(folder) not in command:
+            return _reaped(pid)
     try:
         finished, _ = os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
         if finished == pid:
@@ -114,6 +127,15 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _reaped(pid: int) -> bool:
+    """Reap our child ``pid`` if it is one (no zombie left); always False: the job's process is gone."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
 
 
 def progress_of(folder: str | Path) -> list[dict]:
@@ -141,7 +163,7 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
         raise NotFound(f"no job {job_id}")
     result_path = Path(job["folder"]) / "result.json"
     ran_elsewhere = job["status"] == "queued" and job["folder"] and result_path.exists()  # a prepared job, run by hand
-    if (job["status"] == "running" and not _alive(job["pid"])) or ran_elsewhere:
+    if (job["status"] == "running" and not _alive(job["pid"], job["folder"])) or ran_elsewhere:
         result = json.loads(result_path.read_text()) if result_path.exists() else {
             "status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
         spec = job["spec"]
@@ -166,9 +188,9 @@ def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.
         return
     (Path(folder) / "cancel").touch()
     deadline = time.time() + grace_s
-    while _alive(pid) and time.time() < deadline:
+    while _alive(pid, folder) and time.time() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
+    if _alive(pid, folder):
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -23,7 +23,7 @@ BATCH = 256
 
 @dataclass
 class MiningReport:
-    run_id: int
+    run_id: int | None  # None when there was nothing to mine
     queries: int
     candidates: int
     source_in_top_k: int  # queries whose source passage the fusion ranked in its top k
@@ -55,7 +55,8 @@ def mine_candidates(
     started = time.perf_counter()
     progress = progress or (lambda fraction, message: None)
     queries = store.queries_to_mine(con, corpus)
-    run_id = store.create_mining_run(con, corpus, {"k": k, "model": model, "fusion": "rrf", "round_trip_k": round_trip_k})
+    settings = {"k": k, "model": model, "fusion": "rrf", "round_trip_k": round_trip_k}
+    run_id = None  # the run's row is written with its first candidates: a run killed before them leaves none
     total = in_top = flagged = 0
     for start in range(0, len(queries), BATCH):
         batch = queries[start:start + BATCH]
@@ -73,14 +74,15 @@ def mine_candidates(
                 top.append(source_index)
             for i in top:
                 rank_of = source_rank if i == source_index else top.index(i) + 1
-                rows.append((run_id, query_id, ranked.passage_ids[i], rank_of, float(ranked.bm25[row, i]),
+                rows.append((query_id, ranked.passage_ids[i], rank_of, float(ranked.bm25[row, i]),
                              float(ranked.dense[row, i]), float(ranked.fused[row, i]), i == source_index))
             if source_rank is not None and source_rank <= k:
                 in_top += 1
             if source is not None and (source_rank is None or source_rank > round_trip_k):  # users' queries have no source
                 not_retrieved.append(query_id)
         with transaction(con):
-            store.replace_candidates(con, [q[0] for q in batch], rows)
+            run_id = run_id or store.create_mining_run(con, corpus, settings)
+            store.replace_candidates(con, [q[0] for q in batch], [(run_id, *row) for row in rows])
             flagged += store.add_query_flag(con, not_retrieved, ROUND_TRIP_FLAG)
         total += len(rows)
     progress(1.0, "done")

@@ -157,6 +157,11 @@ def _records_to_documents(filename: str, records: list[tuple[int, dict]], fields
         if text_field not in record:
             raise BadUpload(f"has no field {text_field!r} (it has {list(record)}); add it or pick another text field", filename=filename, line=line)
         text = record[text_field]
+        for name in (text_field, title_field):
+            if name and isinstance(record.get(name), (dict, list)):
+                raise BadUpload(f"field {name!r} holds {'an object' if isinstance(record[name], dict) else 'a list'}, not text; "
+                                "pick a field that holds the passage as a string (or flatten the records first)",
+                                filename=filename, line=line)
         if text is None or str(text).strip() == "":
             continue
         doc_id = str(record[id_field]) if id_field and record.get(id_field) not in (None, "") else f"{stem}:{line}"

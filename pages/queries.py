@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import QurateError
-from core.generate import (GenerationSettings, counts_by_type, default_in_turn, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
+from core.generate import (MAX_PER_TYPE, GenerationSettings, counts_by_type, default_in_turn, default_types, delete_query, edit_query, estimate_generation, flag_counts, generate_queries,
                            list_queries, regenerate_passage, restore_query, select_passages)
 from core.llm import LOCAL, prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
@@ -73,7 +73,7 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
     small = config.offline or config.model == LOCAL  # the rules, and the local model (a CPU's pace): two types in turn
     made = default_types(small)  # the rules: their two natural-language types (measured); an LLM: all six
     suffix = "" if config.offline else "_local" if small else "_llm"  # each has its own inputs and defaults
-    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, 5, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
+    per_type = {t: int(columns[i].number_input(TYPE_LABELS[t], 0, MAX_PER_TYPE, made.get(t, 0), key=f"gen_n_{t}{suffix}"))
                 for i, t in enumerate(QUERY_TYPES)}
     in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=default_in_turn(small),
                           key=f"gen_in_turn{suffix}",

@@ -135,14 +135,14 @@ def insert_passages(con: duckdb.DuckDBPyConnection, corpus: int, passages: list)
     insert_frame(con, "passages", frame, list(frame.columns))
 
 
-def record_file(
-    con: duckdb.DuckDBPyConnection, corpus: int, filename: str, kind: str, n_bytes: int, n_documents: int, n_passages: int
-) -> None:
-    """Note that a file was ingested into a corpus, with what it yielded."""
-    con.execute(
-        "INSERT INTO ingested_files (corpus_id, filename, kind, n_bytes, n_documents, n_passages) VALUES (?, ?, ?, ?, ?, ?)",
-        [corpus, filename, kind, n_bytes, n_documents, n_passages],
-    )
+def record_files(con: duckdb.DuckDBPyConnection, corpus: int, files: list[dict]) -> None:
+    """Note that files were ingested into a corpus, with what each yielded (dicts of filename, kind, n_bytes,
+    n_documents, n_passages), in one statement."""
+    if not files:
+        return
+    frame = pd.DataFrame(files, columns=["filename", "kind", "n_bytes", "n_documents", "n_passages"])
+    frame["corpus_id"] = corpus
+    insert_frame(con, "ingested_files", frame, ["corpus_id", "filename", "kind", "n_bytes", "n_documents", "n_passages"])
 
 
 def create_test_set(

@@ -174,3 +174,38 @@ def test_a_stray_quote_in_a_csv_is_refused_with_its_line_instead_of_swallowing_t
             ingest_files(con, "rows", [("rows.csv", ("id,text\n" + text).encode())])
     assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == 0  # a failed upload stores nothing
     assert ingest_files(con, "rows", [("rows.csv", ("id,text\n" + good).encode())]).n_passages == 1000
+
+
+def test_a_jsonl_text_that_is_an_object_is_refused_not_stored_as_a_repr(con, before):
+    data = b'{"_id": "a", "text": "Plain text."}\n{"_id": "b", "text": {"body": "nested"}}\n'
+    assert_refused(con, before, [("nested.jsonl", data)], r"nested\.jsonl, line 2: field 'text' holds an object, not text")
+
+
+def test_an_upload_whose_every_member_is_skipped_says_why(con, before):
+    archive = make_zip({"inner.zip": make_zip({"a.txt": b"text"}), "tool.exe": b"MZ binary"})
+    assert_refused(con, before, [("outer.zip", archive)],
+                   r"no text was found in the upload \(skipped outer\.zip/inner\.zip: a zip inside a zip is not opened .*"
+                   r"skipped outer\.zip/tool\.exe: not a supported type \(\.csv, .*\.txt\)\)")
+
+
+def test_uploading_the_same_files_again_records_no_empty_file(con, before):
+    load_sample_corpus(con)  # the fixture loaded it once already: every passage is a duplicate now
+    state = before()
+    assert state[2][0] == len({r[0] for r in con.execute("SELECT filename FROM ingested_files").fetchall()})
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sample", "-5"], "a sample needs at least 1 passage, got -5"),
+    (["--types", "question=100000"], "ask for 0 to 5 queries of each type per passage"),
+])
+def test_generate_refuses_a_negative_sample_and_an_uncapped_count(argv, message, capsys):
+    from core.cli import main
+    from core.settings import database_path
+    from storage.db import connect
+
+    assert main(["sample"]) == 0
+    assert main(["generate", "Sample: home bicycle maintenance", *argv]) == 2
+    assert message in capsys.readouterr().err
+    workspace = connect(database_path())
+    assert workspace.execute("SELECT count(*) FROM queries").fetchall() == [(0,)]
+    workspace.close()

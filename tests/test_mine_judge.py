@@ -238,6 +238,20 @@ def test_mining_stopped_midway_keeps_what_it_stored_and_resumes(con, monkeypatch
     assert embed.encode_calls - calls == (report.queries - 1) // 64  # the passages and the first batch come from the cache
 
 
+def test_a_mining_run_stopped_before_its_first_candidates_leaves_no_run_behind(con):
+    corpus = load_sample_corpus(con).corpus_id
+    add_query(con, corpus, "valves", "presta or schrader valve, which pump head")
+
+    def stop_at_once(fraction, message):
+        if message.startswith("ranking queries"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mine_candidates(con, corpus, k=5, progress=stop_at_once)
+    assert con.execute("SELECT count(*) FROM mining_runs").fetchall() == [(0,)]
+    assert mine_candidates(con, corpus, k=5).run_id == con.execute("SELECT max(id) FROM mining_runs").fetchall()[0][0]
+
+
 def test_a_base_model_judges_by_a_few_shot_yes_or_no():
     """The judge's base-model path: a completion per pair, 'yes' graded 3, 'no' 0, anything else a failed label."""
     from core.judge import JudgeSettings, judge_candidates

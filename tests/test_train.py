@@ -498,3 +498,23 @@ def test_a_bad_spec_is_refused_before_any_job_row_or_folder_exists(spec, message
     with pytest.raises(InvalidInput, match=message):
         prepare_job(con, corpus, spec)
     assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0 and not (workspace_dir() / "jobs").exists()
+
+
+def test_a_job_whose_pid_now_belongs_to_another_program_is_over_and_that_program_is_never_signalled(con, tmp_path):
+    import subprocess
+
+    from storage import jobs as jobstore
+
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # the system gave the dead trainer's PID to it
+    try:
+        folder = tmp_path / "job-1"
+        folder.mkdir()
+        job = jobstore.create_job(con, "reranker", {"corpus_id": 1, "method": "lce"})
+        jobstore.start_job(con, job, str(folder), stranger.pid)
+        assert poll_job(con, job)["status"] == "failed"  # its trainer is gone: no result, so failed
+        jobstore.start_job(con, job, str(folder), stranger.pid)
+        cancel_job(con, job, grace_s=0.5)
+        assert stranger.poll() is None  # still running: nothing was sent to it
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -34,7 +34,7 @@ def server(browser_workspace):
     log = (ARTIFACTS / "streamlit.log").open("w")  # a file, not a pipe: an unread pipe fills up and blocks the server
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none"],  # the address is .streamlit/config.toml's, as the README's command runs it
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
