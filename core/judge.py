@@ -7,6 +7,7 @@ answer that cannot be parsed is stored as a failed label with the reason, never 
 """
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ Reply with JSON only, one object per passage, in any order:
 
 
 # A base model (the local one) follows no instruction: it judges by completing a few-shot "Relevant: yes / no" pattern
-# (as monoT5 and InPars-v2 ask), one word back; yes is graded 3, no 0.
+# (as monoT5 and InPars-v2 ask); graded by its P(yes) where the server gives probabilities (parse_yes_no), else yes 3, no 0.
 YES_NO_SHOTS = [
     ("why is the reef turning white", "Coral bleaching happens when water stays too warm for weeks: corals expel the "
      "algae living in their tissue and lose their colour.", "yes"),
@@ -75,8 +76,30 @@ def yes_no_prompt(query: str, passage: str) -> str:
     return f"{shots}Query: {query}\nDocument: {' '.join(words[:YES_NO_WORDS])}\nRelevant:"
 
 
+def p_yes(first: dict[str, float]) -> float | None:
+    """P(yes) among yes and no, from the first token's alternatives (log probabilities); None when neither is there."""
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, logprob in first.items():
+        word = token.strip().lower()
+        if word in mass:
+            mass[word] += math.exp(logprob)
+    total = mass["yes"] + mass["no"]
+    return mass["yes"] / total if total > 0 else None
+
+
 def parse_yes_no(text: str | None) -> tuple[int | None, str, str | None]:
-    """(grade, reason, error) from a base model's answer: its first word, yes (3) or no (0)."""
+    """(grade, reason, error) from a base model's answer.
+
+    Where the server sent the first token's probabilities (``LLMRequest.logprobs``: JSON), the grade is
+    P(yes) among yes and no in thirds, round(3 P): 3 from 0.83, 2 from 0.5 (relevant, as a "yes" is), 1 from
+    0.17, else 0, as monoT5 and InPars-v2 score relevance. Otherwise the first word: yes (3) or no (0).
+    """
+    if text and text.startswith("{"):
+        answer = json.loads(text)
+        p = p_yes(answer.get("first") or {})
+        if p is not None:
+            return round(3 * p), f"the model's P(yes) {p:.2f}", None
+        text = answer.get("text", "")
     word = re.match(r"\W*(\w+)", text or "")
     if word and word.group(1).lower() in ("yes", "no"):
         return (3, "the model answered yes", None) if word.group(1).lower() == "yes" else (0, "the model answered no", None)
@@ -241,8 +264,8 @@ def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMReques
     model, version = settings.llm.model, settings.version
     if settings.llm.base_model:  # one pair a call, whatever the mode: a few-shot yes / no
         for pair in todo:
-            key = cache_key(model, version, "yes-no", pair["query"], pair["text_hash"])
-            requests.append(LLMRequest(key, [{"role": "user", "content": yes_no_prompt(pair["query"], pair["passage"])}],
+            key = cache_key(model, version, "yes-no-p", pair["query"], pair["text_hash"])
+            requests.append(LLMRequest(key, [{"role": "user", "content": yes_no_prompt(pair["query"], pair["passage"])}], logprobs=5,
                                        completion=True, stop=("\n",)))
             members[key] = [pair]
     elif settings.mode == "pointwise":

@@ -94,12 +94,15 @@ class LLMRequest:
 
     ``completion``: the last message's content is sent as a raw text completion prompt (a base model's few-shot
     prompt, which a chat template would wrap in debris), ``stop`` ends the answer (e.g. at the line's end).
+    ``logprobs``: for a completion, ask for that many likeliest first tokens; the answer is then JSON,
+    ``{"text": ..., "first": {token: log probability}}`` (``first`` empty where the server gives none).
     """
 
     key: str
     messages: list
     completion: bool = False
     stop: tuple[str, ...] = ()
+    logprobs: int = 0
 
 
 @dataclass
@@ -216,6 +219,8 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
         asked = {"messages": request.messages}
     if request.stop:
         asked["stop"] = list(request.stop)
+    if request.logprobs and request.completion:
+        asked["logprobs"] = request.logprobs
     where = ({"model": config.model, "api_base": config.api_base, **_key_for_server(config)} if router is None
              else {"model": ROUTED})
 
@@ -256,8 +261,18 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
         cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
         choice = response.choices[0] if response.choices else None
         text = None if choice is None else choice.text if request.completion else choice.message.content
+        if request.logprobs and request.completion:
+            text = json.dumps({"text": text or "", "first": _first_token_alternatives(choice)})
         return text or "", None, tokens_in, tokens_out, cost
     return None, f"gave up after {config.max_tries} tries: {error}", 0, 0, 0.0
+
+
+def _first_token_alternatives(choice) -> dict[str, float]:
+    """The first token's likeliest alternatives and their log probabilities, from a completion's choice
+    (the OpenAI completions format: ``logprobs.top_logprobs[0]``); empty where the server sent none."""
+    logprobs = getattr(choice, "logprobs", None)
+    top = getattr(logprobs, "top_logprobs", None) if logprobs is not None and not isinstance(logprobs, dict) else (logprobs or {}).get("top_logprobs")
+    return {str(token): float(value) for token, value in (top[0] if top else {}).items()}
 
 
 def run_requests(

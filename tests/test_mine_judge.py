@@ -264,9 +264,44 @@ def test_a_base_model_judges_by_a_few_shot_yes_or_no():
     with FakeLLM(lambda body, nth: (200, answers[len(body["prompt"]) % 3], 0)) as fake:
         config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
         report = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
-    assert all(c["prompt"].endswith("Relevant:") and c["stop"] == ["\n"] for c in fake.calls)
+    assert all(c["prompt"].endswith("Relevant:") and c["stop"] == ["\n"] and c["logprobs"] == 5 for c in fake.calls)
     assert report.pairs == len(fake.calls) and report.labelled + report.failed == report.pairs
     rows = con.execute("SELECT grade, status, raw_response FROM labels WHERE judge = 'openai/base'").fetchall()
     expected = {" yes": (3, "ok"), " no": (0, "ok"), " maybe so": (None, "failed")}
-    assert rows and all((grade, status) == expected[raw] for grade, status, raw in rows)
-    assert report.failed == sum(raw == " maybe so" for _, _, raw in rows)
+    said = [json.loads(raw)["text"] for _, _, raw in rows]  # this server sends no probabilities: the word decides
+    assert rows and all((grade, status) == expected[word] for (grade, status, _), word in zip(rows, said))
+    assert report.failed == said.count(" maybe so")
+
+
+def test_a_base_model_that_sends_probabilities_grades_by_p_yes():
+    """Where the server returns the first token's log probabilities (llama.cpp does), the grade is round(3 P(yes))
+    with P(yes) taken among yes and no, and the reason gives it."""
+    import math
+
+    from core.judge import JudgeSettings, judge_candidates, p_yes
+    from core.llm import LLMConfig
+    from tests.conftest import judged_sample
+    from tests.fake_llm import FakeLLM, completion
+
+    assert p_yes({" yes": math.log(0.6), " Yes": math.log(0.1), " no": math.log(0.3), " it": -1.0}) == pytest.approx(0.7)
+    assert p_yes({" maybe": -0.1}) is None
+    con, corpus = judged_sample("question")
+    shares = [0.95, 0.6, 0.3, 0.05]  # P(yes) among yes and no: graded 3, 2, 1, 0
+
+    def answer(body, nth):
+        share = shares[len(body["prompt"]) % 4]
+        reply = completion(" yes" if share >= 0.5 else " no", text=True)
+        reply["choices"][0]["logprobs"] = {"tokens": [" yes"], "token_logprobs": [math.log(share * 0.9)], "text_offset": [0],
+                                           "top_logprobs": [{" yes": math.log(share * 0.9), " no": math.log((1 - share) * 0.9),
+                                                             " the": math.log(0.1)}]}
+        return 200, reply, 0
+
+    with FakeLLM(answer) as fake:
+        config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
+        report = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
+    assert report.failed == 0 and report.labelled == len(fake.calls) > 4
+    rows = con.execute("SELECT grade, rationale FROM labels WHERE judge = 'openai/base'").fetchall()
+    for grade, reason in rows:
+        p = float(reason.rsplit(" ", 1)[1])
+        assert reason.startswith("the model's P(yes)") and grade == round(3 * p)
+    assert {grade for grade, _ in rows} == {0, 1, 2, 3}
