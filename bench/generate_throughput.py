@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from core.generate import GenerationSettings, generate_queries, select_passages
-from core.ingest import SAMPLE_DIR, ingest_files
+from core.ingest import ingest_files
+from core.settings import SAMPLE_DIR
 from core.llm import LLMConfig
 from core.prompts import QUERY_TYPES
 from storage.db import connect

@@ -34,7 +34,8 @@ from bench import DATA, machine
 from core import review
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
-from core.ingest import IngestOptions, add_test_set, delete_corpus, ingest_path
+from core.ingest import IngestOptions, add_test_set, ingest_path
+from core.workspace import delete_corpus
 from core.jobs import launch_job, wait_for
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from storage import reviews
 from storage.db import connect
-from storage.synthetic import fill_review_scale, sample_pairs
+from bench.review_fixture import fill_review_scale, sample_pairs
 
 
 def main() -> None:

@@ -35,11 +35,9 @@ from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.readers import Fields
-from core.settings import database_path
 from core.vocabulary import METHODS, TUNE
-from storage import corpora
-from storage.db import connect, held
-from storage.labels import training_counts
+from core.datasets import training_counts
+from core.workspace import corpus_id, held_workspace, list_corpora, open_workspace, test_sets
 
 
 def _progress():
@@ -56,7 +54,7 @@ def _progress():
 
 
 def _corpus(con, name: str) -> int:
-    corpus = corpora.corpus_id(con, name)
+    corpus = corpus_id(con, name)
     if corpus is None:
         raise NotFound(f"no corpus named {name!r}; see `qurate corpora`")
     return corpus
@@ -119,7 +117,7 @@ def _train(con, args) -> int:
     con.close()  # the job runs in its own process: while it does, the app and other commands may use the workspace
 
     def poll():
-        with held(database_path()) as polling:
+        with held_workspace() as polling:
             return poll_job(polling, job_id)
 
     try:
@@ -138,9 +136,9 @@ def _train(con, args) -> int:
     if job["status"] != "done":
         print(f"job {job_id} {job['status']}: {job['error'] or ''}; log: {job['folder']}/train.log", file=sys.stderr)
         return 1
-    from storage.models import get_model
+    from core.jobs import get_model
 
-    with held(database_path()) as reading:
+    with held_workspace() as reading:
         metrics = get_model(reading, job["model_id"])["metrics"]
     print(f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
           f"{_figure(metrics.get('dev_ndcg@10'))}"
@@ -154,7 +152,7 @@ def _evaluate(con, args) -> int:
     from core.systems import corpus_systems
 
     corpus = _corpus(con, args.corpus)
-    sets = corpora.test_sets(con, corpus)
+    sets = test_sets(con, corpus)
     if sets.empty:
         raise NotFound(f"corpus {args.corpus!r} has no test set: ingest a BEIR folder, or add queries + qrels in the app")
     test_set = args.test_set or int(sets["id"].iloc[0])
@@ -314,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        con = connect(database_path())
+        con = open_workspace()
     except QurateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -346,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:
-            print(corpora.list_corpora(con).to_string(index=False))
+            print(list_corpora(con).to_string(index=False))
             return 0
     except QurateError as err:
         print(f"error: {err}", file=sys.stderr)

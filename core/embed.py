@@ -3,8 +3,7 @@ model by name or folder; every embedding cached in the workspace by (model, text
 
 On a CPU with native bfloat16 (AVX-512 BF16 or AMX; PyTorch's oneDNN says which) a model
 encodes in bfloat16 when it agrees with its float32 self on a probe (cosine >= 0.99 for
-every probe text): on 2 cores 1.8-2x the passages per second with AVX-512 BF16, 3.1-3.3x
-with AMX, and ranking metrics unchanged to the third decimal (docs/BENCHMARKS.md, Encoding
+every probe text), faster and with ranking metrics unchanged (docs/BENCHMARKS.md, Encoding
 speed). ``QURATE_PRECISION`` (auto, fp32, bf16) overrides the choice. Cached vectors are
 shared between precisions: they agree to within bfloat16 rounding. Training (core.train)
 follows the same rule for its bf16 mixed precision on a CPU; its weights stay in float32.
@@ -22,12 +21,13 @@ import duckdb
 import numpy as np
 
 from core.errors import InvalidInput, QurateError
+from core.settings import SAMPLE_DIR
 from storage.cache import cached_vectors, store_vectors
 
 BUNDLED = "all-MiniLM-L6-v2 (bundled)"
 PRECISION_ENV = "QURATE_PRECISION"
 AGREEMENT = 0.99  # lowest cosine between a probe text's bf16 and fp32 vectors for bf16 to be used
-CPU_BATCH, GPU_BATCH = 16, 128  # measured: on 2 cores batches of 16 pad less than 64 and run 10-30% faster
+CPU_BATCH, GPU_BATCH = 16, 128  # on a CPU small batches pad less (docs/BENCHMARKS.md, Encoding speed)
 CHUNK = 256  # texts per call, stored as each call ends: what a killed run loses (docs/BENCHMARKS.md, Encoding speed)
 _models: dict[str, "Encoder"] = {}
 _lock = threading.Lock()
@@ -93,8 +93,6 @@ def expected_precision() -> str:
 
 def probe_texts() -> list[str]:
     """Texts of several lengths to compare precisions on: the sample corpus's first passages."""
-    from core.ingest import SAMPLE_DIR
-
     lines = (SAMPLE_DIR / "passages.jsonl").read_text(encoding="utf-8").splitlines()[:16]
     texts = [json.loads(line)["text"] for line in lines]
     return texts + [" ".join(texts)]  # and one past the model's length

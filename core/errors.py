@@ -29,10 +29,6 @@ class LLMUnavailable(QurateError):
     """The configured LLM cannot be reached or refuses every call."""
 
 
-class BudgetExhausted(QurateError):
-    """A run stopped because it reached the spending limit the user set."""
-
-
 class JobFailed(QurateError):
     """A training or evaluation job ended with an error; its log says why."""
 

@@ -18,14 +18,13 @@ import duckdb
 from core import readers
 from core.errors import BadUpload, InvalidInput
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Document, Passage, check_sizes, make_passages
-from core.settings import max_upload_bytes
+from core.settings import SAMPLE_DIR, max_upload_bytes
 from storage import corpora
 from storage.corpora import corpus_summary, ingested_files, passage_lengths, search_passages  # noqa: F401  (pages)
 from storage.corpora import one_at_a_time
 from storage.db import transaction
 
 Progress = Callable[[float, str], None]
-SAMPLE_DIR = Path(__file__).parent / "sample"
 SAMPLE_NAME = "Sample: home bicycle maintenance"
 _MAX_RATIO = 200  # a zip (or a member of it) that unpacks to more than 200x its packed size is refused
 
@@ -331,24 +330,3 @@ def add_test_set(
             raise BadUpload("none of the judged documents is in this corpus: check that the qrels use the corpus's document ids",
                             filename=qrels[0])
     return summary
-
-
-@one_at_a_time("deleting it")
-def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:
-    """Delete a corpus and everything made from it: queries, labels, reviews, test sets, evaluation
-    runs, training jobs (running ones are cancelled first) and their models, rows and folders alike.
-
-    The rows go in one transaction; the job folders (models inside) are removed after it
-    commits, so a failure midway leaves the database whole. Returns how many folders went.
-    """
-    import shutil
-
-    from core.jobs import cancel_job, list_jobs
-
-    for job in list_jobs(con, corpus):
-        if job["status"] == "running":
-            cancel_job(con, job["id"], grace_s=5.0)
-    folders = corpora.delete_corpus(con, corpus)
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
-    return len(folders)

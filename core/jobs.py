@@ -23,7 +23,7 @@ from core.settings import workspace_dir
 from core.train import checked_spec
 from core.vocabulary import method, query_only, takes_in_batch
 from storage import jobs as store
-from storage.models import list_models  # noqa: F401  (the Train page's table of models)
+from storage.models import get_model, list_models  # noqa: F401  (the Train page's table of models, the CLI's model)
 
 
 def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: str = sys.executable) -> int:
@@ -161,18 +161,11 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     job = store.get_job(con, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    result_path = Path(job["folder"]) / "result.json"
-    ran_elsewhere = job["status"] == "queued" and job["folder"] and result_path.exists()  # a prepared job, run by hand
+    result = store.result_of(job["folder"])
+    ran_elsewhere = job["status"] == "queued" and result is not None  # a prepared job, run by hand
     if (job["status"] == "running" and not _alive(job["pid"], job["folder"])) or ran_elsewhere:
-        result = json.loads(result_path.read_text()) if result_path.exists() else {
-            "status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
-        spec = job["spec"]
-        model = None
-        if result["status"] == "done":
-            path = result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")  # copied back
-            model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job_id} ({spec['method']})",
-                     "path": path, "base_model": spec["base_model"], "metrics": result["metrics"]}
-        store.finish_job(con, job_id, result["status"], result.get("error"), model)
+        store.record_result(con, job, result or {
+            "status": "failed", "error": "the training process ended without a result (killed?); see train.log"})
         job = store.get_job(con, job_id)
     return {**{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id")},
             "progress": progress_of(job["folder"])}

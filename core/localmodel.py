@@ -18,10 +18,13 @@ import time
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import LLMUnavailable
-from core.llm import LLMConfig
 from core.settings import workspace_dir
+
+if TYPE_CHECKING:  # a type only: core.llm starts this module's server, so it cannot be imported back
+    from core.llm import LLMConfig
 
 SERVED = "gemma-3-270m"  # the model's name on its server
 LABEL = "Local model (bundled Gemma 3 270M; no key, no network)"
@@ -84,7 +87,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(config: LLMConfig):
+def served(config: "LLMConfig"):
     """``with served(config) as ready``: llama.cpp's server on 127.0.0.1 for the run, and the config that reaches it
     through litellm (few-shot completion prompts, a short answer, as many calls in flight as the server has slots).
 

@@ -12,6 +12,7 @@ from core.errors import BadWorkspace, InvalidInput
 
 WORKSPACE_ENV = "QURATE_WORKSPACE"
 MAX_UPLOAD_ENV = "QURATE_MAX_UPLOAD_MB"
+SAMPLE_DIR = Path(__file__).parent / "sample"  # the sample corpus: passages, test queries, qrels
 DEFAULT_MAX_UPLOAD_MB = 500  # keep equal to server.maxUploadSize in .streamlit/config.toml
 
 

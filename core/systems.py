@@ -23,14 +23,17 @@ import numpy as np
 
 from core import embed
 from core.errors import InvalidInput, NotFound
+from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
 from core.vocabulary import METHODS
+from storage.corpora import test_sets
+from storage.evaluations import latest_runs
+from storage.models import get_model, list_models
 
 BASELINE = "dense"
 _FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)", "hybrid": "MiniLM + BM25 (score mix)"}
 # A reranker keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
-# mixed 3:1 (LEXICAL_RATIO; the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here). Measured on both
-# corpora over training seeds in docs/BENCHMARKS.md ("Lexical evidence"); reciprocal rank fusion, which gives BM25 an
-# equal say, costs MedQuAD 0.05 (BM25 is far weaker there) where the score mix gains.
+# mixed 3:1 (LEXICAL_RATIO; the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here), not
+# fused by rank, which gives BM25 an equal say (docs/BENCHMARKS_HISTORY.md, Lexical evidence).
 LEXICAL_SHARE = 0.25
 LEXICAL_RATIO = f"{round((1 - LEXICAL_SHARE) / LEXICAL_SHARE, 1):g}:1"  # the mix as pages and reports say it: "3:1"
 _MODEL_KINDS = {"reranker": "rerank", "retriever": "retrieve"}
@@ -64,7 +67,6 @@ class System:
         """A readable name: 'MiniLM (baseline)', 'my model (rerank)'."""
         if self.model_id is None:
             return _FIXED[self.kind]
-        from storage.models import get_model
 
         model = get_model(con, self.model_id)
         if model is None:
@@ -76,7 +78,6 @@ class System:
         """Whether a system may be offered by default: a baseline, or a model its dev split did not flag as worse."""
         if self.model_id is None:
             return True
-        from storage.models import get_model
 
         model = get_model(con, self.model_id)
         return model is not None and not model["metrics"].get("worse_than_baseline", False)
@@ -86,7 +87,6 @@ class System:
         dev queries; None for a baseline, a deleted model, or one trained without a dev split."""
         if self.model_id is None:
             return None
-        from storage.models import get_model
 
         model = get_model(con, self.model_id)
         metrics = model["metrics"] if model is not None else {}
@@ -108,12 +108,11 @@ class System:
             return with_lexical(first_stage["dense"][rows, pools], lexical)
         if self.model_id is None:
             return first_stage[self.kind][rows, pools]
-        from storage.models import get_model
 
         model = get_model(con, self.model_id)
         if model is None:
             raise NotFound(f"no model {self.model_id}; it may have been deleted: pick another system")
-        scores = _model_scores(model, con, queries, pools, texts, first_stage)
+        scores = _model_scores(model, con, queries, pools, texts)
         return with_lexical(scores, lexical) if mixed_with_bm25(model) else scores
 
 
@@ -123,19 +122,15 @@ def mixed_with_bm25(model: dict) -> bool:
     return METHODS[model["method"]].mixed_with_bm25 if model["method"] in METHODS else True
 
 
-def _model_scores(model: dict, con, queries: list[str], pools: np.ndarray, texts: list[str], first_stage: dict) -> np.ndarray:
+def _model_scores(model: dict, con, queries: list[str], pools: np.ndarray, texts: list[str]) -> np.ndarray:
     """A stored model's own scores of each query's pool, before any mix with BM25's."""
-    rows = np.arange(len(queries))[:, None]
     if model["method"] in METHODS and METHODS[model["method"]].cross_encoder:
         return _cross_encoder_scores(model["path"], queries, pools, texts)
-    # a bi-encoder: the union of the pools encoded in one call (cached); a model trained before its
-    # weights were mixed with the base's (core.train._mix_with_base) mixes its cosine with the baseline's
+    # a bi-encoder: the union of the pools encoded in one call (cached)
     union = np.unique(pools)
     documents = embed.encode(con, [texts[i] for i in union], model["path"], role="document")
     position = np.searchsorted(union, pools)
-    tuned = np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
-    weight = float(model["metrics"].get("interpolation_weight", 1.0))
-    return weight * tuned + (1 - weight) * first_stage["dense"][rows, pools]
+    return np.einsum("qd,qkd->qk", embed.encode(con, queries, model["path"], role="query"), documents[position])
 
 
 def with_lexical(scores: np.ndarray, bm25: np.ndarray) -> np.ndarray:
@@ -160,7 +155,6 @@ def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | Syst
     the distillation teacher when it is a fine-tuned model. Queries go through ``System.score`` in batches
     whose first-stage matrices hold about ``cells`` scores (each batch looks the corpus's vectors up once:
     measured 2.5 s for 6,644 MedQuAD lists in batches of 1,024 against 6.6 s in batches of 256)."""
-    from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
 
     system = System.parse(system)
     passage_ids, texts = passage_texts(con, corpus)
@@ -199,8 +193,6 @@ def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
     """The systems whose latest run on a test set of the corpus scored a lower mean nDCG@10 than the
     baseline's latest run there, or than the hybrid's where it ran (a model the hybrid beats earned less
     by its training than BM25's scores give untrained): real queries outrank the dev split's synthetic ones."""
-    from storage.corpora import test_sets
-    from storage.evaluations import latest_runs
 
     worse = set()
     for test_set in test_sets(con, corpus)["id"]:
@@ -219,7 +211,6 @@ def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
 
 def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:
     """The baselines and every fine-tuned model of a corpus, newest model last."""
-    from storage.models import list_models
 
     models = list_models(con, corpus).sort_values("id")
     return [System("bm25"), System("dense"), System("fused"), System("hybrid")] + [

@@ -20,12 +20,9 @@ from pathlib import Path
 from core.errors import InvalidInput
 from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 
-# users_weight: each of your users' queries counts five times beside one per generated query (docs/BENCHMARKS.md, users'
-# queries: better than once on MedQuAD, the same on CISI).
-# Chosen on MedQuAD and CISI with bench/quality.py (docs/BENCHMARKS.md): query-only LCE, three epochs, batches of
-# 64 queries at 5e-5; groups of 16 or 32 ranked no better than 8 on the test set, nor a sharper LCE temperature
-# (scale 30). In-batch negatives (query-only LCE: the batch's documents join each group) stay off: CISI +0.006 over
-# six seeds, MedQuAD -0.005 over three (p 0.12).
+# Every default chosen by bench/quality.py on two corpora (docs/BENCHMARKS.md says what each choice measured):
+# query-only LCE, three epochs, batches of 64 queries at 5e-5, groups of 8, in-batch negatives off, and each of
+# your users' queries counted five times beside one per generated query.
 DEFAULTS = {
     "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 3, "learning_rate": 5e-5,
     "batch_size": 64, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
@@ -33,14 +30,9 @@ DEFAULTS = {
 }
 
 
-# Measured on 2 CPU cores (docs/BENCHMARKS.md, bench/quality.py): query-only training passes about 70 queries/s in
-# fp32 (batch 64, 64 tokens); full fine-tuning about 12 texts/s (query + group, 128 tokens). Rates scale with cores.
-# In bf16 mixed precision (a CPU with AVX-512 BF16 or AMX) the rates are about 1.6x, measured side by side on an AMX
-# CPU with bench.train_throughput --job: query-only LCE 103 against 168.5 queries/s (1.64x; distillation 1.82x), full
-# fine-tuning 14.3 against 24.0 texts/s (1.68x).
+# Training rates per CPU core by precision (queries/s query-only, texts/s fully fine-tuned) and on one H200, as
+# bench/train_throughput.py measures them (docs/BENCHMARKS.md, Training throughput); estimates scale them by cores.
 CPU_RATE_PER_CORE = {"fp32": {"query": 35.0, "full": 6.0}, "bf16": {"query": 57.0, "full": 10.0}}
-# Measured on one NVIDIA H200 in bf16 (docs/BENCHMARKS.md, bench/train_throughput.py --job on MedQuAD's job): the
-# training loop passes about 1,140 queries/s query-only and 1,230 texts/s fully fine-tuned (query + group of 8).
 GPU_RATE = {"query": 1140.0, "full": 1230.0}
 
 
@@ -334,8 +326,15 @@ def run(folder: Path) -> dict:
             _write_card(folder, spec, metrics)
         result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
     if trainer.is_world_process_zero():
-        (folder / "result.json").write_text(json.dumps(result, indent=2))
+        _write_result(folder, "result.json", result)
     return result
+
+
+def _write_result(folder: Path, name: str, result: dict) -> None:
+    """The outcome, whole or not at all: readers record a job as soon as its result.json exists."""
+    staged = folder / f".{name}.partial"
+    staged.write_text(json.dumps(result, indent=2))
+    os.replace(staged, folder / name)
 
 
 def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
@@ -405,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()  # into train.log (or the launcher's output under accelerate)
         rank = os.environ.get("RANK", "0")  # under accelerate/torchrun each process has one; the app reads rank 0's
         name = "result.json" if rank == "0" else f"result-rank{rank}.json"
-        (folder / name).write_text(json.dumps({"status": "failed", "error": f"{type(err).__name__}: {err}",
-                                               "traceback": traceback.format_exc()[-4000:]}, indent=2))
+        _write_result(folder, name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
+                                     "traceback": traceback.format_exc()[-4000:]})
         return 1
     return 0 if result["status"] in ("done", "cancelled") else 1
 

@@ -27,8 +27,8 @@ class Method:
     description: str
     cross_encoder: bool = False  # scores (query, passage) pairs jointly: needs a named cross-encoder, no frozen documents
     frozen_documents: bool = False  # can train the query encoder alone against the base model's cached document vectors
-    # ranks with its scores mixed with BM25's (core.systems.with_lexical); not a distilled retriever: mixed, MedQuAD's
-    # lost 0.007-0.008 (two seeds, and with a teacher that holds no BM25 too) while CISI's gained (docs/BENCHMARKS.md)
+    # ranks with its scores mixed with BM25's (core.systems.with_lexical); a distilled retriever does not
+    # (docs/BENCHMARKS_HISTORY.md, Lexical evidence)
     mixed_with_bm25: bool = True
 
 
@@ -48,7 +48,6 @@ TUNE = {
     "full": "query and document encoders learn together (slower: every passage passes through the model each step)",
 }
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")  # a job's life
 
 
 def method(name: str) -> Method:

@@ -4,13 +4,16 @@ Pages import core only; the reads they show come from storage through the core m
 of their step (this one for the workspace as a whole).
 """
 
+import shutil
 from dataclasses import dataclass
 
 import duckdb
 
+from core.jobs import cancel_job, list_jobs
 from core.settings import database_path
-from storage.corpora import list_corpora, test_sets  # noqa: F401  (re-exported for pages)
-from storage.db import held
+from storage import corpora
+from storage.corpora import corpus_id, list_corpora, one_at_a_time, test_sets  # noqa: F401  (re-exported for pages)
+from storage.db import connect, held
 from storage.workspace import flow_counts, get_setting, set_setting  # noqa: F401  (re-exported for pages)
 
 
@@ -24,6 +27,15 @@ def held_workspace():
     return held(database_path())
 
 
+def open_workspace() -> duckdb.DuckDBPyConnection:
+    """The workspace database, opened for as long as the caller keeps it (a command of the command line).
+
+    Raises:
+        BadWorkspace: the folder or file cannot be used; WorkspaceLocked: another process holds it.
+    """
+    return connect(database_path())
+
+
 # The flow as the home page shows it: (count key, label, page, what to do).
 FLOW = [
     ("passages", "Passages", "corpus", "Upload files or load the sample corpus."),
@@ -35,7 +47,7 @@ FLOW = [
 ]
 # Measured on 2 CPU cores (docs/BENCHMARKS.md), per core so that they scale with the machine.
 OFFLINE_QUERIES_PER_CORE_S = 190  # the offline generator with its database writes: 15,288 queries in 40 s
-# The bundled MiniLM encoding MedQuAD passages, by precision (docs/BENCHMARKS.md, Encoding speed: 30.1 and 49.8 on 2 cores).
+# The bundled MiniLM encoding MedQuAD passages, by precision (docs/BENCHMARKS.md, Encoding speed).
 ENCODE_PER_CORE_S = {"fp32": 15, "bf16": 25}
 
 
@@ -99,3 +111,19 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
     else:
         cost = "Seconds to a minute for a few hundred test queries (their pools are encoded once), no LLM."
     return NextStep(key, page, action, cost)
+
+@one_at_a_time("deleting it")
+def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:
+    """Delete a corpus and everything made from it: queries, labels, reviews, test sets, evaluation
+    runs, training jobs (running ones are cancelled first) and their models, rows and folders alike.
+
+    The rows go in one transaction; the job folders (models inside) are removed after it
+    commits, so a failure midway leaves the database whole. Returns how many folders went.
+    """
+    for job in list_jobs(con, corpus):
+        if job["status"] == "running":
+            cancel_job(con, job["id"], grace_s=5.0)
+    folders = corpora.delete_corpus(con, corpus)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(folders)

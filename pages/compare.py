@@ -19,7 +19,7 @@ left = a.selectbox("Left (before)", systems, index=systems.index(str(default_lef
 right = b.selectbox("Right (after)", systems, index=systems.index(str(default_right)), format_func=system_label, key="cmp_right",
                     help="Opens on the newest model that neither its dev split flagged as worse than the baseline "
                          "nor its latest evaluation on a test set scored below it.")
-if len(systems) == 3:
+if not any(System.parse(s).model_id for s in systems):
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 
 sets = test_sets(con, corpus)

@@ -5,10 +5,10 @@ import streamlit as st
 
 from core import readers
 from core.errors import QurateError
-from core.ingest import (IngestOptions, corpus_summary, delete_corpus, ingest_files, ingested_files, load_sample_corpus,
-                         passage_lengths, search_passages)
+from core.ingest import (IngestOptions, corpus_summary, ingest_files, ingested_files, load_sample_corpus, passage_lengths,
+                         search_passages)
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
-from core.workspace import list_corpora, test_sets
+from core.workspace import delete_corpus, list_corpora, test_sets
 from pages._shared import STOPPED, active_corpus, connection, set_active_corpus, show_stopped, stop_button
 
 PAGE_SIZE = 20

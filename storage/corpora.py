@@ -264,33 +264,43 @@ def test_sets(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
     ).df()
 
 
+# Every table's rows of a corpus, as the condition that selects them (``?``: the corpus id), children before
+# their parents. Deleting a corpus deletes exactly these; a test holds it to every table of the schema but SHARED,
+# so a migration that adds a table must say here whose rows it holds.
+_QUERIES = "SELECT id FROM queries WHERE corpus_id = ?"
+_TEST_SETS = "SELECT id FROM test_sets WHERE corpus_id = ?"
+_EVAL_RUNS = f"SELECT id FROM eval_runs WHERE test_set_id IN ({_TEST_SETS})"
+OWNED = {
+    "reviews": f"query_id IN ({_QUERIES})",
+    "labels": f"query_id IN ({_QUERIES})",
+    "candidates": "run_id IN (SELECT id FROM mining_runs WHERE corpus_id = ?)",
+    "mining_runs": "corpus_id = ?",
+    "queries": "corpus_id = ?",
+    "eval_rankings": f"run_id IN ({_EVAL_RUNS})",
+    "eval_results": f"run_id IN ({_EVAL_RUNS})",
+    "eval_runs": f"test_set_id IN ({_TEST_SETS})",
+    "qrels": f"test_set_id IN ({_TEST_SETS})",
+    "test_queries": f"test_set_id IN ({_TEST_SETS})",
+    "test_sets": "corpus_id = ?",
+    "models": "job_id IN (SELECT id FROM jobs WHERE corpus_id = ?)",
+    "jobs": "corpus_id = ?",
+    "passages": "corpus_id = ?",
+    "ingested_files": "corpus_id = ?",
+    "corpora": "id = ?",
+}
+# Keyed by content, not by corpus: the LLM calls' and the encoder's caches (what makes a corpus uploaded again
+# free), the app's settings, the schema's version.
+SHARED = {"llm_cache", "embeddings", "app_settings", "schema_migrations"}
+
+
 def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> list[str]:
-    """Remove a corpus and everything made from it (its jobs and models included), in one transaction.
+    """Remove a corpus and everything made from it (``OWNED``: its jobs and models included), in one transaction.
 
     Returns the job folders the rows pointed at: the caller removes them once this has committed.
     """
-    jobs = "SELECT id FROM jobs WHERE json_extract(spec, '$.corpus_id')::INTEGER = ?"
     with transaction(con):
-        folders = [r[0] for r in con.execute(f"SELECT folder FROM jobs WHERE id IN ({jobs}) AND folder <> ''", [corpus]).fetchall()]
-        queries = "SELECT id FROM queries WHERE corpus_id = ?"
-        tests = "SELECT id FROM test_sets WHERE corpus_id = ?"
-        for sql in (
-            f"DELETE FROM reviews WHERE query_id IN ({queries})",
-            f"DELETE FROM labels WHERE query_id IN ({queries})",
-            "DELETE FROM candidates WHERE run_id IN (SELECT id FROM mining_runs WHERE corpus_id = ?)",
-            "DELETE FROM mining_runs WHERE corpus_id = ?",
-            "DELETE FROM queries WHERE corpus_id = ?",
-            f"DELETE FROM eval_rankings WHERE run_id IN (SELECT id FROM eval_runs WHERE test_set_id IN ({tests}))",
-            f"DELETE FROM eval_results WHERE run_id IN (SELECT id FROM eval_runs WHERE test_set_id IN ({tests}))",
-            f"DELETE FROM eval_runs WHERE test_set_id IN ({tests})",
-            f"DELETE FROM qrels WHERE test_set_id IN ({tests})",
-            f"DELETE FROM test_queries WHERE test_set_id IN ({tests})",
-            "DELETE FROM test_sets WHERE corpus_id = ?",
-            f"DELETE FROM models WHERE job_id IN ({jobs})",
-            f"DELETE FROM jobs WHERE id IN ({jobs})",
-            "DELETE FROM passages WHERE corpus_id = ?",
-            "DELETE FROM ingested_files WHERE corpus_id = ?",
-            "DELETE FROM corpora WHERE id = ?",
-        ):
-            con.execute(sql, [corpus])
+        folders = [r[0] for r in con.execute("SELECT folder FROM jobs WHERE corpus_id = ? AND folder <> ''",
+                                             [corpus]).fetchall()]
+        for table, rows in OWNED.items():
+            con.execute(f"DELETE FROM {table} WHERE {rows}", [corpus] * rows.count("?"))
     return folders

@@ -1,6 +1,7 @@
 """Training jobs and the models they register: the rows behind core/jobs.py."""
 
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -8,9 +9,9 @@ from storage.db import transaction
 
 
 def create_job(con: duckdb.DuckDBPyConnection, kind: str, spec: dict) -> int:
-    """A queued job row; its folder is set when it starts."""
-    return con.execute("INSERT INTO jobs (kind, status, spec, folder) VALUES (?, 'queued', ?, '') RETURNING id",
-                       [kind, json.dumps(spec)]).fetchone()[0]
+    """A queued job row for the corpus ``spec["corpus_id"]``; its folder is set when it starts."""
+    return con.execute("INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, ?, 'queued', ?, '') RETURNING id",
+                       [int(spec["corpus_id"]), kind, json.dumps(spec)]).fetchall()[0][0]
 
 
 def set_folder(con: duckdb.DuckDBPyConnection, job_id: int, folder: str) -> None:
@@ -39,15 +40,54 @@ def finish_job(con: duckdb.DuckDBPyConnection, job_id: int, status: str, error: 
     """Record a job's outcome and, for a finished one, register its model, in one transaction.
 
     ``model``: {"kind", "name", "path", "base_model", "metrics"}.
+    Only a job still queued or running is recorded: a second reader that finds the same job finished records
+    nothing more (two app processes racing on it: the loser's transaction fails and the winner's stands).
     """
-    with transaction(con):
-        if model is not None:
-            con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
-                        [job_id, model["kind"], model["name"], model["path"], model["base_model"], json.dumps(model["metrics"])])
-        con.execute("UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE id = ?", [status, error, job_id])
+    try:
+        with transaction(con):
+            recorded = con.execute("UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp "
+                                   "WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
+                                   [status, error, job_id]).fetchall()
+            if recorded and model is not None:
+                con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
+                            [job_id, model["kind"], model["name"], model["path"], model["base_model"],
+                             json.dumps(model["metrics"])])
+    except duckdb.TransactionException:
+        pass  # another process recorded this job at the same moment
 
 
 def corpus_job_ids(con: duckdb.DuckDBPyConnection, corpus: int) -> list[int]:
     """The corpus's jobs, newest first."""
     return [r[0] for r in con.execute(
-        "SELECT id FROM jobs WHERE json_extract(spec, '$.corpus_id')::INTEGER = ? ORDER BY id DESC", [corpus]).fetchall()]
+        "SELECT id FROM jobs WHERE corpus_id = ? ORDER BY id DESC", [corpus]).fetchall()]
+
+
+def record_result(con: duckdb.DuckDBPyConnection, job: dict, result: dict) -> None:
+    """Record what a training process left in its folder's result.json: the model of a finished job, or the failure."""
+    model = None
+    if result["status"] == "done":
+        spec = job["spec"]
+        path = result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")  # copied back
+        model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job['id']} ({spec['method']})",
+                 "path": path, "base_model": spec["base_model"], "metrics": result["metrics"]}
+    finish_job(con, job["id"], result["status"], result.get("error"), model)
+
+
+def result_of(folder: str) -> dict | None:
+    """The outcome a job's process wrote (result.json, written whole by a rename), or None before it has."""
+    try:
+        return json.loads((Path(folder) / "result.json").read_text()) if folder else None
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
+def record_finished(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
+    """Record every job of the corpus whose process has written its result: any reader of models calls this
+    first, so a finished model is listed on whichever page or command is open, not only once the Train page
+    polls its job. (A process that died without a result is found by ``core.jobs.poll_job``, which can tell.)"""
+    for (job_id,) in con.execute("SELECT id FROM jobs WHERE corpus_id = ? AND status IN ('queued', 'running') "
+                                 "AND folder <> ''", [corpus]).fetchall():
+        job = get_job(con, job_id)
+        result = result_of(job["folder"])
+        if result is not None:
+            record_result(con, job, result)

@@ -295,3 +295,15 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        10,
+        "jobs: the corpus a job trains on, a column of its own",
+        """
+        -- It lived only in the spec's JSON; every reader joined it with json_extract.
+        ALTER TABLE jobs ADD COLUMN corpus_id INTEGER;
+        UPDATE jobs SET corpus_id = json_extract(spec, '$.corpus_id')::INTEGER;
+        """,
+    )
+)

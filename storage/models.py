@@ -5,13 +5,16 @@ import json
 import duckdb
 import pandas as pd
 
+from storage.jobs import record_finished
+
 
 def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
-    """The corpus's models, newest first, with their dev metrics unpacked."""
+    """The corpus's models, newest first, with their dev metrics unpacked (jobs that have finished since recorded first)."""
+    record_finished(con, corpus)
     frame = con.execute(
         """SELECT m.id, m.name, m.kind, m.base_model, m.path, m.metrics, m.created_at, m.job_id
            FROM models m JOIN jobs j ON j.id = m.job_id
-           WHERE json_extract(j.spec, '$.corpus_id')::INTEGER = ? ORDER BY m.id DESC""",
+           WHERE j.corpus_id = ? ORDER BY m.id DESC""",
         [corpus],
     ).df()
     metrics = [json.loads(m) if m else {} for m in frame["metrics"]]
@@ -23,19 +26,15 @@ def list_models(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
 
 
 def _mix(metrics: dict) -> str:
-    """How a model is mixed with its base: its weights (WiSE-FT) or, for models trained before, its scores."""
-    if "weight_mix" in metrics:
-        return f"weights {metrics['weight_mix']:g} x fine-tuned"
-    if "interpolation_weight" in metrics:
-        return f"scores {metrics['interpolation_weight']:g} x fine-tuned"
-    return "not mixed"
+    """How a model is mixed with its base: its weights (WiSE-FT), or not at all."""
+    return f"weights {metrics['weight_mix']:g} x fine-tuned" if "weight_mix" in metrics else "not mixed"
 
 
 def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:
     """A model with its metrics and the training method of its job."""
     row = con.execute(
         """SELECT m.id, m.name, m.kind, m.base_model, m.path, m.metrics, json_extract_string(j.spec, '$.method'),
-                  json_extract(j.spec, '$.data_counts'), json_extract(j.spec, '$.corpus_id')::INTEGER
+                  json_extract(j.spec, '$.data_counts'), j.corpus_id
            FROM models m LEFT JOIN jobs j ON j.id = m.job_id WHERE m.id = ?""",
         [model_id],
     ).fetchone()

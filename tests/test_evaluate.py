@@ -135,19 +135,19 @@ def test_evaluate_and_compare_pages():
 
 def _model(con, corpus: int, worse: bool, counts: dict | None = None, **metrics) -> int:
     spec = {"corpus_id": corpus, "method": "lce", **({"data_counts": counts} if counts else {})}
-    job = con.execute("INSERT INTO jobs (kind, status, spec, folder) VALUES ('reranker', 'done', ?, '') RETURNING id",
-                      [json.dumps(spec)]).fetchone()[0]
+    job = con.execute("INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, 'reranker', 'done', ?, '') RETURNING id",
+                      [corpus, json.dumps(spec)]).fetchone()[0]
     return con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, 'reranker', ?, '', '', ?) RETURNING id",
                        [job, f"m{job}", json.dumps({"worse_than_baseline": worse, **metrics})]).fetchone()[0]
 
 
-def test_the_models_table_says_whether_a_model_mixes_weights_or_scores_with_its_base(con, tiny):
+def test_the_models_table_says_whether_a_model_mixes_its_weights_with_its_base(con, tiny):
     from storage.models import list_models
 
     corpus, _ = tiny
-    ids = [_model(con, corpus, False, weight_mix=0.75), _model(con, corpus, False, interpolation_weight=0.5), _model(con, corpus, False)]
+    ids = [_model(con, corpus, False, weight_mix=0.75), _model(con, corpus, False)]
     mixed = list_models(con, corpus).set_index("id")["mixed_with_base"]
-    assert [mixed[i] for i in ids] == ["weights 0.75 x fine-tuned", "scores 0.5 x fine-tuned", "not mixed"]
+    assert [mixed[i] for i in ids] == ["weights 0.75 x fine-tuned", "not mixed"]
 
 
 def test_compare_opens_on_the_newest_model_not_flagged_worse_on_dev(con, tiny):

@@ -139,7 +139,7 @@ def test_delete_corpus_removes_it_and_its_test_set(con):
 
 
 def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, tmp_path):
-    from core.ingest import delete_corpus
+    from core.workspace import delete_corpus
     from storage import jobs
 
     doomed = load_sample_corpus(con).corpus_id
@@ -156,9 +156,50 @@ def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, t
 
     assert delete_corpus(con, doomed) == 1
     assert not folders[doomed].exists() and folders[kept].exists()
-    assert [r[0] for r in con.execute("SELECT json_extract(spec, '$.corpus_id')::INTEGER FROM jobs").fetchall()] == [kept]
+    assert [r[0] for r in con.execute("SELECT corpus_id FROM jobs").fetchall()] == [kept]
     assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 1
     assert corpora.list_corpora(con)["id"].tolist() == [kept]
+
+
+def test_deleting_a_corpus_leaves_no_row_of_it_in_any_table_and_takes_nothing_of_another(workspace):
+    """Every table of the schema is either owned by a corpus (storage.corpora.OWNED) or shared by content; a corpus
+    taken through the whole flow (passages, test set, queries, candidates, labels, a review, an evaluation, a job
+    and its model) leaves none of its rows once deleted, and the corpus beside it keeps all of its own."""
+    from core.evaluate import evaluate
+    from core.generate import GenerationSettings, generate_queries, select_passages
+    from core.workspace import delete_corpus
+    from core.judge import JudgeSettings, judge_candidates
+    from core.mine import mine_candidates
+    from storage import jobs
+    from storage.reviews import record_review
+    from tests.conftest import judged_sample
+
+    con, doomed = judged_sample("question")
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    assert tables == set(corpora.OWNED) | corpora.SHARED, "a table neither owned by a corpus nor shared: say which in OWNED"
+    kept = ingest_files(con, "other", [("a.txt", b"Chains need oil every month. " * 40)]).corpus_id
+    generate_queries(con, kept, select_passages(con, kept), GenerationSettings(per_type={"question": 1}))
+    mine_candidates(con, kept, k=5)
+    judge_candidates(con, kept, JudgeSettings(max_candidates=5))
+    for corpus in (doomed, kept):
+        query, passage = con.execute("SELECT l.query_id, l.passage_id FROM labels l JOIN queries q ON q.id = l.query_id "
+                                     "WHERE q.corpus_id = ? LIMIT 1", [corpus]).fetchall()[0]
+        record_review(con, query, passage, "ana", "relevant")
+        job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "base"})
+        jobs.start_job(con, job, "", pid=0)
+        jobs.finish_job(con, job, "done", None, {"kind": "reranker", "name": f"m{job}", "path": "", "base_model": "b", "metrics": {}})
+    evaluate(con, int(corpora.test_sets(con, doomed)["id"][0]), ["bm25"])
+
+    def rows(corpus):
+        return {t: con.execute(f"SELECT count(*) FROM {t} WHERE {where}", [corpus] * where.count("?")).fetchall()[0][0]
+                for t, where in corpora.OWNED.items()}
+
+    before = rows(kept)
+    assert all(rows(doomed).values()), f"the test's corpus has no row in: {[t for t, n in rows(doomed).items() if not n]}"
+    delete_corpus(con, doomed)
+    assert not any(rows(doomed).values()) and rows(kept) == before
+    orphans = con.execute("SELECT count(*) FROM labels WHERE query_id NOT IN (SELECT id FROM queries)").fetchall()[0][0]
+    assert orphans == 0
 
 
 def test_an_ingest_stopped_at_any_progress_update_stores_nothing_of_it(con):
@@ -169,7 +210,7 @@ def test_an_ingest_stopped_at_any_progress_update_stores_nothing_of_it(con):
     files = [("a.txt", b"Chains need oil. " * 400), ("b.md", b"# Brakes\nPads wear. " * 300)]
     updates = []
     ingest_files(con, "Counted", files, IngestOptions(), lambda fraction, message: updates.append(message))
-    from core.ingest import delete_corpus
+    from core.workspace import delete_corpus
 
     delete_corpus(con, corpora.corpus_id(con, "Counted"))
     assert len(updates) >= 4 and updates[-1] == "done"

@@ -518,3 +518,22 @@ def test_a_job_whose_pid_now_belongs_to_another_program_is_over_and_that_program
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
+    """The Evaluate page lists a model whose job finished while nobody had the Train page open: reading the
+    corpus's models records every job that has left its result, and a second reader records nothing more."""
+    from storage import jobs as jobstore
+    from storage.models import list_models
+
+    folder = tmp_path / "job-1"
+    (folder / "model").mkdir(parents=True)
+    job = jobstore.create_job(con, "reranker", {"corpus_id": 1, "method": "lce", "base_model": "base"})
+    jobstore.start_job(con, job, str(folder), os.getpid())  # its process looks alive: only the result tells
+    assert list_models(con, 1).empty
+    (folder / "result.json").write_text(json.dumps({"status": "done", "model_path": str(folder / "model"),
+                                                    "metrics": {"dev_ndcg@10": 0.5}}))
+    assert list_models(con, 1)["name"].tolist() == ["reranker #1 (lce)"] and list_models(con, 2).empty
+    assert jobstore.get_job(con, job)["status"] == "done"
+    jobstore.record_result(con, jobstore.get_job(con, job), {"status": "done", "model_path": "", "metrics": {}})
+    assert con.execute("SELECT count(*) FROM models").fetchall()[0][0] == 1
