@@ -60,7 +60,7 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
                    "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words. "
                    "By default it makes its two natural-language types, questions and casual searches, in turn (one query "
                    "per passage). Its queries use the passage's own words, where users use theirs: your users' queries "
-                   "(above) or an LLM's are closer to what your users type (docs/BENCHMARKS.md).")
+                   "(above) or an LLM's are closer to what your users type.")
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)
     sample_n = a.number_input("Sample size", 1, 1_000_000, 100, key="gen_sample_n", disabled=scope != "Random sample")
@@ -77,9 +77,8 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
                 for i, t in enumerate(QUERY_TYPES)}
     in_turn = st.checkbox("Types in turn: each passage gets one of these types, not all of them", value=default_in_turn(small),
                           key=f"gen_in_turn{suffix}",
-                          help="Offline, models trained on one query per passage with the types in turn ranked real queries "
-                               "as well as with every type for every passage, on both benchmark corpora, for half the queries "
-                               "and training time (docs/BENCHMARKS.md).")
+                          help="One query per passage, its type taken in turn: half the queries and half the training time "
+                               "of every type for every passage.")
     templates = dict(DEFAULT_TEMPLATES)
     examples = ""
     if config.model == LOCAL:
@@ -91,8 +90,7 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
             for tab, qtype in zip(tabs, QUERY_TYPES):
                 templates[qtype] = tab.text_area("Template ({title}, {passage}, {examples})", DEFAULT_TEMPLATES[qtype], height=220, key=f"gen_prompt_{qtype}")
             examples = st.text_area("Few-shot examples (one query per line; optional)", key="gen_examples",
-                                    help="A few real queries of your users, so the LLM writes in their words: the closer the "
-                                         "training queries come to theirs, the larger the gain (docs/BENCHMARKS.md).")
+                                    help="A few real queries of your users, so the LLM writes in their words.")
             st.caption("Versions: " + ", ".join(f"{t} `{prompt_version(SYSTEM, templates[t], examples)}`" for t in QUERY_TYPES))
 
     try:

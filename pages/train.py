@@ -49,9 +49,8 @@ base = st.text_input("Base model (name or folder)", BUNDLED if not METHODS[metho
 tune = st.radio("What learns", list(TUNE), format_func=lambda t: f"{t}: {TUNE[t]}", key="train_tune",
                 disabled=not METHODS[method].frozen_documents,
                 help="Query-only training keeps every passage's cached vector, so it trains on a whole corpus in minutes "
-                     "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step: "
-                     "a GPU's job. Measured, it helped one benchmark corpus and hurt the other while both dev splits "
-                     "promised gains: confirm it on a test set of your own queries (docs/BENCHMARKS.md).")
+                     "on a CPU and the model needs no re-indexing. Full fine-tuning re-encodes passages at every step (a GPU's "
+                     "job) and can move further from the base model: confirm its gain on a test set of your own queries.")
 teacher = "ensemble"
 if METHODS[method].loss == "distill":
     tuned = [str(s) for s in corpus_systems(con, corpus) if s.model_id is not None]
@@ -59,17 +58,15 @@ if METHODS[method].loss == "distill":
         "Teacher", ["ensemble"] + tuned[::-1], key="train_teacher",
         format_func=lambda t: "ensemble: grades + dense + BM25 scores" if t == "ensemble" else f"grades + {System.parse(t).label(con)}",
         help="The student learns the teacher's order of each query's candidates: the judge's grade decides what is relevant, "
-             "the teacher's scores (as evaluation computes them) order the rest. With offline grades both teachers trained "
-             "the same model on MedQuAD and CISI: the grades weigh most and the teacher breaks their ties "
-             "(docs/BENCHMARKS.md).")
+             "the teacher's scores (as evaluation computes them) order the rest: the grades weigh most and the teacher "
+             "breaks their ties.")
 in_batch = DEFAULTS["in_batch"]
 if takes_in_batch({"method": method, "tune": tune}):
     in_batch = st.checkbox(
         "In-batch negatives", DEFAULTS["in_batch"], key="train_in_batch",
         help="Every document of the batch (the other queries' groups) joins each query's group as a negative, free "
-             "when the documents are frozen. Measured, it helped long topic requests a little and cost short questions "
-             "as much (docs/BENCHMARKS.md), so it is off by default. Try it where your queries are long descriptions "
-             "of a topic, and confirm it on a test set of your own queries.")
+             "when the documents are frozen. More negatives per query; off by default. Try it where your queries are long "
+             "descriptions of a topic, and confirm it on a test set of your own queries.")
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
 epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
