@@ -4,8 +4,8 @@ import threading
 
 import streamlit as st
 
-from pages._shared import active_corpus, connection
 from core.workspace import FLOW, flow_counts, next_step
+from pages._shared import active_corpus, connection
 
 st.set_page_config(page_title="Qurate", page_icon=":material/manage_search:", layout="wide")
 
@@ -31,6 +31,7 @@ PAGES = {
     "compare": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 }
 
+
 def home() -> None:
     """Where the active corpus stands in the flow, one count and one link per step."""
     st.title("Qurate")
@@ -40,9 +41,11 @@ def home() -> None:
     counts = flow_counts(con, corpus)
     step = next_step(con, corpus)
     if counts["passages"] and not counts["users"]:
-        st.info("**Have your users' own queries?** A search log, a help-desk inbox, the questions your team answers every "
-                "week: they teach a model the words your users really type, which generated queries cannot, and an "
-                "expert's hour grading their candidates is the best-spent hour of the flow (docs/BENCHMARKS.md).")
+        st.info(
+            "**Have your users' own queries?** A search log, a help-desk inbox, the questions your team answers every "
+            "week: they teach a model the words your users really type, which generated queries cannot, and an "
+            "expert's hour grading their candidates is the best-spent hour of the flow (docs/BENCHMARKS.md)."
+        )
         st.page_link(PAGES["queries"], label="Add them on the Queries page", icon=":material/upload:")
     if step:
         st.info(f"**Next: {step.action}** {step.cost}")

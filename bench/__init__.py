@@ -15,5 +15,9 @@ def machine() -> dict:
 
     info = Path("/proc/cpuinfo")
     flags = set(info.read_text().split()) if info.exists() else set()
-    return {"cores": os.cpu_count(), "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16"}),
-            "device": device_summary(), "torch": torch.__version__}
+    return {
+        "cores": os.cpu_count(),
+        "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16"}),
+        "device": device_summary(),
+        "torch": torch.__version__,
+    }

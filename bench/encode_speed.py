@@ -39,11 +39,21 @@ def speed(texts: list[str], batches: list[int]) -> dict:
     ours = embed.load_encoder()
     plain = SentenceTransformer(embed.resolve_model(embed.BUNDLED), device=str(ours.model.device))
     timings, vectors = {}, {}
-    runs = [("sentence-transformers fp32, batch 32", lambda: plain.encode(texts, normalize_embeddings=True)),
-            (f"fp32, batch {ours.batch_size}", lambda: plain.encode(texts, batch_size=ours.batch_size, normalize_embeddings=True)),
-            (f"Qurate ({ours.precision}, batch {ours.batch_size})", lambda: ours.encode(texts))]
+    runs = [
+        ("sentence-transformers fp32, batch 32", lambda: plain.encode(texts, normalize_embeddings=True)),
+        (
+            f"fp32, batch {ours.batch_size}",
+            lambda: plain.encode(texts, batch_size=ours.batch_size, normalize_embeddings=True),
+        ),
+        (f"Qurate ({ours.precision}, batch {ours.batch_size})", lambda: ours.encode(texts)),
+    ]
     for batch in batches:
-        runs.append((f"{ours.precision}, batch {batch}", lambda b=batch: embed.Encoder(ours.model, ours.precision, b).encode(texts)))
+        runs.append(
+            (
+                f"{ours.precision}, batch {batch}",
+                lambda b=batch: embed.Encoder(ours.model, ours.precision, b).encode(texts),
+            )
+        )
     plain.encode(texts[:16])  # both warmed up: the first call pays one-off costs
     ours.encode(texts[:16])
     for label, run in runs:
@@ -54,9 +64,15 @@ def speed(texts: list[str], batches: list[int]) -> dict:
     rows = []
     for label, _ in runs:
         cosine = (reference * vectors[label]).sum(axis=1)
-        rows.append({"run": label, "passages_per_s": round(timings[label], 1),
-                     "ratio": round(timings[label] / timings[runs[0][0]], 2),
-                     "cosine_min": round(float(cosine.min()), 4), "cosine_mean": round(float(cosine.mean()), 5)})
+        rows.append(
+            {
+                "run": label,
+                "passages_per_s": round(timings[label], 1),
+                "ratio": round(timings[label] / timings[runs[0][0]], 2),
+                "cosine_min": round(float(cosine.min()), 4),
+                "cosine_mean": round(float(cosine.mean()), 5),
+            }
+        )
     return {"texts": len(texts), "max_seq_length": plain.max_seq_length, "device": str(ours.model.device), "rows": rows}
 
 
@@ -80,8 +96,13 @@ def whole(texts: list[str]) -> dict:
         seconds[f"Qurate's encode ({ours.precision}, batch {ours.batch_size}, stored)"] = time.perf_counter() - started
         con.close()
     base = seconds["sentence-transformers fp32, batch 32"]
-    return {"texts": len(texts), "rows": [{"run": label, "seconds": round(s), "passages_per_s": round(len(texts) / s, 1),
-                                           "ratio": round(base / s, 2)} for label, s in seconds.items()]}
+    return {
+        "texts": len(texts),
+        "rows": [
+            {"run": label, "seconds": round(s), "passages_per_s": round(len(texts) / s, 1), "ratio": round(base / s, 2)}
+            for label, s in seconds.items()
+        ],
+    }
 
 
 def ndcg(folder: Path, name: str, eval_queries: int, seed: int) -> dict:
@@ -102,8 +123,11 @@ def ndcg(folder: Path, name: str, eval_queries: int, seed: int) -> dict:
             test_set = _test_set(con, corpus, queries, qrels, ids)
             started = time.perf_counter()
             board = evaluate(con, test_set, ["bm25", "fused"])
-            out[precision] = {"seconds": round(time.perf_counter() - started), "pool_recall": board.pool_recall,
-                              **{r.system: {m: round(v, 4) for m, v in r.metrics.items()} for r in board.rows}}
+            out[precision] = {
+                "seconds": round(time.perf_counter() - started),
+                "pool_recall": board.pool_recall,
+                **{r.system: {m: round(v, 4) for m, v in r.metrics.items()} for r in board.rows},
+            }
             con.close()
         print(precision, json.dumps(out[precision]), flush=True)
     os.environ.pop(embed.PRECISION_ENV)
@@ -115,8 +139,12 @@ def main() -> None:
     parser.add_argument("--corpus", default="medquad", help="a BEIR folder's name under --data")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--texts", type=int, default=2000)
-    parser.add_argument("--batches", type=int, nargs="*", default=[], help="also time Qurate's encoder at these batch sizes")
-    parser.add_argument("--ndcg", action="store_true", help="also evaluate the baseline with fp32 and with bf16 vectors")
+    parser.add_argument(
+        "--batches", type=int, nargs="*", default=[], help="also time Qurate's encoder at these batch sizes"
+    )
+    parser.add_argument(
+        "--ndcg", action="store_true", help="also evaluate the baseline with fp32 and with bf16 vectors"
+    )
     parser.add_argument("--whole", action="store_true", help="instead: the whole corpus, as a job encodes it")
     parser.add_argument("--eval-queries", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
@@ -127,12 +155,18 @@ def main() -> None:
     if args.whole:
         result["whole"] = whole(texts)
         for row in result["whole"]["rows"]:
-            print(f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}", flush=True)
+            print(
+                f"{row['run']:<42} {row['seconds']:>6} s {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']}",
+                flush=True,
+            )
     else:
         result["speed"] = speed(texts[: args.texts], args.batches)
         for row in result["speed"]["rows"]:
-            print(f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
-                  f"cosine min {row['cosine_min']} mean {row['cosine_mean']}", flush=True)
+            print(
+                f"{row['run']:<42} {row['passages_per_s']:>7.1f} passages/s  x{row['ratio']:<5} "
+                f"cosine min {row['cosine_min']} mean {row['cosine_mean']}",
+                flush=True,
+            )
         if args.ndcg:
             result["ndcg"] = ndcg(folder, args.corpus, args.eval_queries, args.seed)
     out = Path("bench/results") / f"encode-{args.corpus}{'-whole' if args.whole else ''}.json"

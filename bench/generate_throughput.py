@@ -19,9 +19,9 @@ from pathlib import Path
 
 from core.generate import GenerationSettings, generate_queries, select_passages
 from core.ingest import ingest_files
-from core.settings import SAMPLE_DIR
 from core.llm import LLMConfig
 from core.prompts import QUERY_TYPES
+from core.settings import SAMPLE_DIR
 from storage.db import connect
 from tests.fake_llm import FakeLLM, normal
 
@@ -35,8 +35,11 @@ def _serve(count: int, delay: float, urls, stop) -> None:
 def _corpus(con, passages: int) -> int:
     """The sample passages, copied with a number in their id and text until there are ``passages`` of them."""
     rows = [json.loads(line) for line in (SAMPLE_DIR / "passages.jsonl").read_text().splitlines()]
-    lines = [json.dumps({**r, "_id": f"{r['_id']}-{n}", "text": f"{r['text']} ({n})"})
-             for n in range(-(-passages // len(rows))) for r in rows][:passages]
+    lines = [
+        json.dumps({**r, "_id": f"{r['_id']}-{n}", "text": f"{r['text']} ({n})"})
+        for n in range(-(-passages // len(rows)))
+        for r in rows
+    ][:passages]
     return ingest_files(con, "bench", [("passages.jsonl", ("\n".join(lines) + "\n").encode())]).corpus_id
 
 
@@ -44,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--delay", type=float, default=0.0, help="seconds a fake server waits per answer")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--servers", type=int, default=1, help="fake servers behind one run (litellm's Router when > 1)")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="fake servers behind one run (litellm's Router when > 1)"
+    )
     parser.add_argument("--passages", type=int, default=200, help="passages to generate for (6 queries each)")
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
@@ -67,9 +72,11 @@ def main() -> None:
                 report = generate_queries(con, corpus, select_passages(con, corpus), settings)
                 seconds = time.perf_counter() - started
                 con.close()
-            print(f"concurrency {concurrency:>3}, {args.servers} server(s): {report.made} queries in {seconds:.2f} s = "
-                  f"{report.made / seconds:,.1f} queries/s (server delay {args.delay * 1000:.0f} ms, {report.meter.failed} failed)",
-                  flush=True)
+            print(
+                f"concurrency {concurrency:>3}, {args.servers} server(s): {report.made} queries in {seconds:.2f} s = "
+                f"{report.made / seconds:,.1f} queries/s (server delay {args.delay * 1000:.0f} ms, {report.meter.failed} failed)",
+                flush=True,
+            )
     finally:
         stop.set()
         server.join(timeout=5)

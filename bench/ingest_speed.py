@@ -38,7 +38,9 @@ def main() -> None:
             con.close()
             seconds.append(elapsed)
             sizes.append(path.stat().st_size)
-            print(f"run {run + 1}: {report.n_passages:,} passages, {report.test_set['n_queries']:,} test queries in {elapsed:.2f} s")
+            print(
+                f"run {run + 1}: {report.n_passages:,} passages, {report.test_set['n_queries']:,} test queries in {elapsed:.2f} s"
+            )
     median = statistics.median(seconds)
     print(f"median {median:.2f} s = {report.n_passages / median:,.0f} passages/s; database {sizes[-1] / 2**20:.1f} MB")
 

@@ -53,19 +53,34 @@ def main() -> None:
     folder = SHARED / args.corpus
     queries, qrels = _beir(folder)
     con = connect(database_path())
-    corpus = corpora.corpus_id(con, args.corpus) or ingest_path(con, args.corpus, folder / "corpus.jsonl", IngestOptions()).corpus_id
+    corpus = (
+        corpora.corpus_id(con, args.corpus)
+        or ingest_path(con, args.corpus, folder / "corpus.jsonl", IngestOptions()).corpus_id
+    )
     chosen = sorted(random.Random(args.seed).sample(sorted(qrels), args.queries))
     ranked = rank(con, corpus, [queries[q] for q in chosen])
     docs = {pid: doc for pid, (doc, _, _) in corpora.passage_records(con, corpus).items()}
-    records = {pid: (docs[pid], title, text, digest) for pid, title, text, digest in corpora.passages_by_id(con, corpus, list(docs))}
+    records = {
+        pid: (docs[pid], title, text, digest)
+        for pid, title, text, digest in corpora.passages_by_id(con, corpus, list(docs))
+    }
     pairs = []
     for row, q in enumerate(chosen):
         for position, i in enumerate(ranked.top("fused", row, args.top)):
             pid = ranked.passage_ids[i]
             doc, title, text, digest = records[pid]
-            pairs.append({"query_id": row, "passage_id": pid, "query": queries[q], "text_hash": digest,
-                          "passage": f"{title}. {text}" if title else text, "doc": doc, "fused_rank": position,
-                          "dense": float(ranked.dense[row, i])})
+            pairs.append(
+                {
+                    "query_id": row,
+                    "passage_id": pid,
+                    "query": queries[q],
+                    "text_hash": digest,
+                    "passage": f"{title}. {text}" if title else text,
+                    "doc": doc,
+                    "fused_rank": position,
+                    "dense": float(ranked.dense[row, i]),
+                }
+            )
     settings = JudgeSettings(max_candidates=args.top, llm=LLMConfig(model=LOCAL))
     requests, members = _requests(pairs, settings)
     answers: dict[str, str] = {}
@@ -93,16 +108,27 @@ def main() -> None:
         group = [p for p in pairs if p["query_id"] == row]
         relevant = {d: 1 for d in qrels[q]}
         first_of = lambda ordered: list(dict.fromkeys(p["doc"] for p in ordered))  # noqa: E731  (a document once)
-        by["P(yes)"].append(ndcg10(first_of(sorted(group, key=lambda p: -(p["p"] if p["p"] is not None else -1))), relevant))
+        by["P(yes)"].append(
+            ndcg10(first_of(sorted(group, key=lambda p: -(p["p"] if p["p"] is not None else -1))), relevant)
+        )
         by["fused"].append(ndcg10(first_of(sorted(group, key=lambda p: p["fused_rank"])), relevant))
         by["MiniLM"].append(ndcg10(first_of(sorted(group, key=lambda p: -p["dense"])), relevant))
     result = {
-        "corpus": args.corpus, "queries": len(chosen), "top": args.top, "seed": args.seed, "pairs": len(pairs),
-        "judged": len(judged), "with_p_yes": sum(p["p"] is not None for p in pairs),
-        "relevant_share_truth": round(sum(truth) / max(len(truth), 1), 3), "relevant_share_judge": round(sum(said) / max(len(said), 1), 3),
-        "agreement": round(agree, 3), "precision": round(precision, 3), "recall": round(recall, 3),
+        "corpus": args.corpus,
+        "queries": len(chosen),
+        "top": args.top,
+        "seed": args.seed,
+        "pairs": len(pairs),
+        "judged": len(judged),
+        "with_p_yes": sum(p["p"] is not None for p in pairs),
+        "relevant_share_truth": round(sum(truth) / max(len(truth), 1), 3),
+        "relevant_share_judge": round(sum(said) / max(len(said), 1), 3),
+        "agreement": round(agree, 3),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
         "ndcg@10_within_top": {name: round(sum(v) / len(v), 4) for name, v in by.items()},
-        "seconds": round(seconds, 1), "pairs_per_s": round(meter.done / seconds, 2) if seconds else None,
+        "seconds": round(seconds, 1),
+        "pairs_per_s": round(meter.done / seconds, 2) if seconds else None,
         "machine": machine(),
     }
     print(json.dumps(result, indent=2))

@@ -36,13 +36,17 @@ def main() -> None:
     config = LLMConfig(model=LOCAL, temperature=0.2, max_tokens=32)
     passages = select_passages(con, corpus, "sample", args.passages)
     started = time.perf_counter()
-    report = generate_queries(con, corpus, passages, GenerationSettings(per_type=default_types(True), in_turn=True, llm=config))
+    report = generate_queries(
+        con, corpus, passages, GenerationSettings(per_type=default_types(True), in_turn=True, llm=config)
+    )
     seconds = time.perf_counter() - started
     page, _ = list_queries(con, corpus, show="all", limit=100_000)
     rows = [(text, [f for f in flagged.split(", ") if f]) for text, flagged in zip(page["query"], page["flags"])]
     flags = Counter(f for _, fl in rows for f in fl)
-    print(f"generation: {report.made} queries in {seconds:.1f} s, {report.made / seconds:.2f} queries/s; "
-          f"{report.flagged} flagged {dict(flags)}; {len(report.failures)} failed")
+    print(
+        f"generation: {report.made} queries in {seconds:.1f} s, {report.made / seconds:.2f} queries/s; "
+        f"{report.flagged} flagged {dict(flags)}; {len(report.failures)} failed"
+    )
     for text, fl in rows[:8]:
         print(f"  {text!r}{' ' + str(fl) if fl else ''}")
     mine_candidates(con, corpus, k=10)
@@ -50,7 +54,9 @@ def main() -> None:
     judged = judge_candidates(con, corpus, JudgeSettings(max_candidates=args.judge_top, llm=config))
     seconds = time.perf_counter() - started
     labels = effective_labels(con, corpus)
-    grades = dict(Counter(str(int(g)) if g == g else "failed or unsure" for g in labels["llm_grade"][labels["judge"].notna()]))
+    grades = dict(
+        Counter(str(int(g)) if g == g else "failed or unsure" for g in labels["llm_grade"][labels["judge"].notna()])
+    )
     print(f"judge: {judged.pairs} pairs in {seconds:.1f} s, {judged.pairs / seconds:.2f} pairs/s; grades {grades}")
     print(machine())
 

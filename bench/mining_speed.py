@@ -54,27 +54,38 @@ def main() -> None:
     built = time.perf_counter()
     bm25 = index.scores(texts)
     bm25_done = time.perf_counter()
-    print(f"bm25: index {built - started:.1f} s, scoring {bm25_done - built:.1f} s -> {n / (bm25_done - started):,.0f} candidates/s")
+    print(
+        f"bm25: index {built - started:.1f} s, scoring {bm25_done - built:.1f} s -> {n / (bm25_done - started):,.0f} candidates/s"
+    )
 
     started = time.perf_counter()
     _, passage_text = passage_texts(con, corpus)
-    passages = embed.encode(con, passage_text, progress=lambda f, m: print(f"  {m}", flush=True) if int(f * 100) % 10 == 0 else None)
+    passages = embed.encode(
+        con, passage_text, progress=lambda f, m: print(f"  {m}", flush=True) if int(f * 100) % 10 == 0 else None
+    )
     encoded = time.perf_counter()
     dense = embed.encode(con, texts) @ passages.T
     dense_done = time.perf_counter()
-    print(f"dense: passages {encoded - started:.1f} s ({len(passage_text) / max(encoded - started, 1e-9):,.0f} passages/s), "
-          f"queries + scoring {dense_done - encoded:.1f} s -> {n / (dense_done - started):,.0f} candidates/s")
+    print(
+        f"dense: passages {encoded - started:.1f} s ({len(passage_text) / max(encoded - started, 1e-9):,.0f} passages/s), "
+        f"queries + scoring {dense_done - encoded:.1f} s -> {n / (dense_done - started):,.0f} candidates/s"
+    )
 
     started = time.perf_counter()
     fused = rrf(bm25, dense)
     fused_done = time.perf_counter()
     total = (bm25_done - built) + (dense_done - encoded) + (fused_done - started)
-    print(f"fused (given both): {fused_done - started:.1f} s; all three with cached index and embeddings: "
-          f"{total:.1f} s -> {n / total:,.0f} candidates/s")
+    print(
+        f"fused (given both): {fused_done - started:.1f} s; all three with cached index and embeddings: "
+        f"{total:.1f} s -> {n / total:,.0f} candidates/s"
+    )
 
     for name, scores in (("bm25", bm25), ("dense", dense), ("fused", fused)):
-        top = np.argsort(-scores, axis=1)[:, :args.k]
-        hits = [len({ids[i] for i in row} & qrels.get(q["_id"], set())) / max(len(qrels.get(q["_id"], ())), 1) for q, row in zip(sample, top)]
+        top = np.argsort(-scores, axis=1)[:, : args.k]
+        hits = [
+            len({ids[i] for i in row} & qrels.get(q["_id"], set())) / max(len(qrels.get(q["_id"], ())), 1)
+            for q, row in zip(sample, top)
+        ]
         print(f"Recall@{args.k} {name}: {np.mean(hits):.3f}")
 
 

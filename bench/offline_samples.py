@@ -24,12 +24,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"# Offline queries, as generated\n\nGenerator: {NAME}. Made with `python -m bench.offline_samples > "
-          "docs/offline-queries.md`: for each corpus, 20 seeded random passages, one query each, the six types in turn. "
-          "Nothing is picked by hand. Passages are cut to their first 160 characters.\n")
+    print(
+        f"# Offline queries, as generated\n\nGenerator: {NAME}. Made with `python -m bench.offline_samples > "
+        "docs/offline-queries.md`: for each corpus, 20 seeded random passages, one query each, the six types in turn. "
+        "Nothing is picked by hand. Passages are cut to their first 160 characters.\n"
+    )
     for name in args.corpus.split(","):
         rows = [json.loads(line) for line in (args.data / name / "corpus.jsonl").open()]
-        generator = OfflineGenerator([f"{r.get('title', '')}. {r['text']}" for r in rows], [r.get("title", "") for r in rows])
+        generator = OfflineGenerator(
+            [f"{r.get('title', '')}. {r['text']}" for r in rows], [r.get("title", "") for r in rows]
+        )
         ordered = sorted(rows, key=lambda r: r["_id"])  # the corpus's order, as storage.corpora.title_openers reads it
         titles = [r.get("title", "").strip().lower() for r in ordered]
         opens = {r["_id"] for r, title, before in zip(ordered, titles, [None, *titles]) if title != before}

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.review_fixture import fill_review_scale, sample_pairs
 from storage import reviews
 from storage.db import connect
-from bench.review_fixture import fill_review_scale, sample_pairs
 
 
 def main() -> None:

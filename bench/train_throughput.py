@@ -28,7 +28,11 @@ def time_job(source: Path, overrides: dict) -> dict:
     """Train a copy of the job folder ``source`` with ``overrides`` on its spec; seconds, rates and dev scores."""
     with tempfile.TemporaryDirectory() as scratch:
         job = Path(scratch) / "job"
-        shutil.copytree(source, job, ignore=shutil.ignore_patterns("model", "checkpoints", "result.json", "progress.jsonl", "cancel"))
+        shutil.copytree(
+            source,
+            job,
+            ignore=shutil.ignore_patterns("model", "checkpoints", "result.json", "progress.jsonl", "cancel"),
+        )
         spec = {**json.loads((job / "spec.json").read_text()), **overrides}
         (job / "spec.json").write_text(json.dumps(spec))
         spec = load_spec(job)
@@ -39,14 +43,30 @@ def time_job(source: Path, overrides: dict) -> dict:
         start = next(p for p in logs if p.get("event") == "start")
         runtime = next(p["train_runtime"] for p in logs if "train_runtime" in p)
         metrics = result.get("metrics", {})
-        queries = min(start["total_steps"] * spec["batch_size"], metrics.get("train_examples", 0) * float(spec["epochs"]))
-    return {"job": str(source), "overrides": overrides, "device": start["device"], "precision": start["precision"],
-            "method": spec["method"], "tune": spec["tune"], "batch_size": spec["batch_size"], "max_length": spec["max_length"],
-            "train_examples": metrics.get("train_examples"), "steps": metrics.get("steps"), "queries": round(queries),
-            "train_seconds": round(runtime, 1), "total_seconds": round(elapsed, 1),
-            "queries_per_s": round(queries / runtime, 1), "texts_per_s": round(queries * texts_per_query(spec) / runtime, 1),
-            "baseline_dev_ndcg@10": metrics.get("baseline_dev_ndcg@10"), "dev_ndcg@10": metrics.get("dev_ndcg@10"),
-            "weight_mix": metrics.get("weight_mix"), "status": result["status"]}
+        queries = min(
+            start["total_steps"] * spec["batch_size"], metrics.get("train_examples", 0) * float(spec["epochs"])
+        )
+    return {
+        "job": str(source),
+        "overrides": overrides,
+        "device": start["device"],
+        "precision": start["precision"],
+        "method": spec["method"],
+        "tune": spec["tune"],
+        "batch_size": spec["batch_size"],
+        "max_length": spec["max_length"],
+        "train_examples": metrics.get("train_examples"),
+        "steps": metrics.get("steps"),
+        "queries": round(queries),
+        "train_seconds": round(runtime, 1),
+        "total_seconds": round(elapsed, 1),
+        "queries_per_s": round(queries / runtime, 1),
+        "texts_per_s": round(queries * texts_per_query(spec) / runtime, 1),
+        "baseline_dev_ndcg@10": metrics.get("baseline_dev_ndcg@10"),
+        "dev_ndcg@10": metrics.get("dev_ndcg@10"),
+        "weight_mix": metrics.get("weight_mix"),
+        "status": result["status"],
+    }
 
 
 def sample_steps(steps: int, methods: list[str]) -> None:
@@ -60,7 +80,12 @@ def sample_steps(steps: int, methods: list[str]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         con = connect(Path(folder) / "bench.duckdb")
         corpus = load_sample_corpus(con).corpus_id
-        generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in ("question", "keywords", "web", "casual")}))
+        generate_queries(
+            con,
+            corpus,
+            select_passages(con, corpus),
+            GenerationSettings(per_type={t: 1 for t in ("question", "keywords", "web", "casual")}),
+        )
         mine_candidates(con, corpus, k=30)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
         data = build_training_data(con, corpus, dev_fraction=0.0)
@@ -76,8 +101,10 @@ def sample_steps(steps: int, methods: list[str]) -> None:
             runtime = next(p["train_runtime"] for p in logs if "train_runtime" in p)
             per_query = DEFAULTS["group_size"] if method != "distill" else DEFAULTS["list_size"]
             pairs = steps * DEFAULTS["batch_size"] * per_query
-            print(f"{method}: {steps} steps in {runtime:.1f} s of training ({elapsed:.1f} s with loading and saving) "
-                  f"-> {pairs / runtime:,.1f} pairs/s, {steps * DEFAULTS['batch_size'] / runtime:.2f} queries/s; {result['status']}")
+            print(
+                f"{method}: {steps} steps in {runtime:.1f} s of training ({elapsed:.1f} s with loading and saving) "
+                f"-> {pairs / runtime:,.1f} pairs/s, {steps * DEFAULTS['batch_size'] / runtime:.2f} queries/s; {result['status']}"
+            )
 
 
 def main() -> None:
@@ -85,7 +112,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--methods", nargs="+", default=["lce", "distill"])
     parser.add_argument("--job", type=Path, help="a job folder to train a copy of, to the end")
-    parser.add_argument("--spec", default="{}", help="overrides of the job's spec as JSON, e.g. '{\"tune\": \"full\"}'")
+    parser.add_argument("--spec", default="{}", help='overrides of the job\'s spec as JSON, e.g. \'{"tune": "full"}\'')
     parser.add_argument("--out", type=Path, help="append the job's figures to this JSON-lines file")
     args = parser.parse_args()
     if args.job is None:

@@ -28,11 +28,17 @@ def points(pattern: str) -> dict[int, dict[str, list[float]]]:
     """k -> {"reranker", "hybrid", "rules"}: per-query nDCG@10 over every matching run, aligned query by query."""
     found: dict[int, dict[str, list[float]]] = {}
     regex = re.compile(re.escape(pattern).replace(r"\{k\}", r"(\d+)").replace(r"\*", ".*"))
-    runs = {path: json.loads(Path(path).read_text()) for path in sorted(glob.glob(pattern.replace("{k}", "*")))
-            if regex.fullmatch(path)}
+    runs = {
+        path: json.loads(Path(path).read_text())
+        for path in sorted(glob.glob(pattern.replace("{k}", "*")))
+        if regex.fullmatch(path)
+    }
     # rules only, per split: any run of the same split seed that trained on the offline queries alone
-    rules_of = {run["args"]["seed"]: _per_query(run["results"]["synthetic"], "rerank:")
-                for run in runs.values() if "synthetic" in run["results"]}
+    rules_of = {
+        run["args"]["seed"]: _per_query(run["results"]["synthetic"], "rerank:")
+        for run in runs.values()
+        if "synthetic" in run["results"]
+    }
     for path, run in runs.items():
         results = run["results"]
         if "users" not in results:
@@ -57,7 +63,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
     curve = points(args.pattern)
-    print(f"{args.corpus}: k expert-graded log queries; means over {', '.join(str(len(p['runs'])) for p in curve.values())} runs")
+    print(
+        f"{args.corpus}: k expert-graded log queries; means over {', '.join(str(len(p['runs'])) for p in curve.values())} runs"
+    )
     print(f"{'k':>4} {'reranker':>9} {'hybrid':>7} {'Δ hybrid':>9} {'p':>7} {'rules':>7} {'Δ rules':>8} {'p':>7}")
     rows = []
     for k, p in curve.items():
@@ -65,7 +73,9 @@ def main() -> None:
         line = f"{k:>4} {reranker.mean():9.3f} {hybrid.mean():7.3f} {reranker.mean() - hybrid.mean():+9.3f} {ttest_rel(reranker, hybrid).pvalue:7.3g}"
         rules = np.array(p["rules"]) if len(p["rules"]) == len(reranker) else None
         if rules is not None:
-            line += f" {rules.mean():7.3f} {reranker.mean() - rules.mean():+8.3f} {ttest_rel(reranker, rules).pvalue:7.3g}"
+            line += (
+                f" {rules.mean():7.3f} {reranker.mean() - rules.mean():+8.3f} {ttest_rel(reranker, rules).pvalue:7.3g}"
+            )
         print(line)
         rows.append((k, reranker.mean(), hybrid.mean(), None if rules is None else rules.mean()))
     if args.plot:
@@ -77,7 +87,12 @@ def main() -> None:
         figure, ax = plt.subplots(figsize=(6, 3.8))
         ks = [k for k, *_ in rows]
         ax.plot(ks, [r for _, r, _, _ in rows], "o-", color="#2f6f9f", label="log + expert (reranker)")
-        ax.axhline(np.mean([h for _, _, h, _ in rows]), color="#888888", linestyle="--", label="hybrid (MiniLM + BM25, no training)")
+        ax.axhline(
+            np.mean([h for _, _, h, _ in rows]),
+            color="#888888",
+            linestyle="--",
+            label="hybrid (MiniLM + BM25, no training)",
+        )
         rules = [r for *_, r in rows if r is not None]
         if rules:
             ax.axhline(np.mean(rules), color="#c08a2b", linestyle=":", label="rules only (reranker)")

@@ -25,18 +25,18 @@ import argparse
 import json
 import sys
 
+from core.datasets import training_counts
 from core.embed import BUNDLED
 from core.errors import InvalidInput, NotFound, QurateError
-from core.judge import JudgeSettings, judge_candidates
-from core.mine import mine_candidates
 from core.generate import GenerationSettings, default_in_turn, default_types, generate_queries, select_passages
-from core.llm import LOCAL, OFFLINE, LLMConfig
-from core.prompts import QUERY_TYPES
 from core.ingest import IngestOptions, ingest_path, load_sample_corpus
+from core.judge import JudgeSettings, judge_candidates
+from core.llm import LOCAL, OFFLINE, LLMConfig
+from core.mine import mine_candidates
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
+from core.prompts import QUERY_TYPES
 from core.readers import Fields
 from core.vocabulary import METHODS, TUNE
-from core.datasets import training_counts
 from core.workspace import corpus_id, held_workspace, list_corpora, open_workspace, test_sets
 
 
@@ -54,19 +54,60 @@ def _progress():
 
 
 def _corpus(con, name: str) -> int:
+    """A corpus by its name, its id, or the start of its name (any case) when only one name starts so."""
     corpus = corpus_id(con, name)
-    if corpus is None:
-        raise NotFound(f"no corpus named {name!r}; see `qurate corpora`")
-    return corpus
+    if corpus is not None:
+        return corpus
+    listed = list_corpora(con)
+    if name.isdigit() and int(name) in set(listed["id"]):
+        return int(name)
+    starting = listed[listed["name"].str.lower().str.startswith(name.lower())]
+    if len(starting) == 1:
+        return int(starting["id"].iloc[0])
+    names = ", ".join(repr(n) for n in (starting if len(starting) else listed)["name"])
+    raise NotFound(
+        f"{'several corpora start with' if len(starting) else 'no corpus named'} {name!r}"
+        + (
+            f" ({names}): give more of the name or its id; `qurate corpora` lists them"
+            if names
+            else "; the workspace has none yet: `qurate ingest NAME PATH` or `qurate sample`"
+        )
+    )
+
+
+def _systems(con, corpus: int, names: list[str]) -> list:
+    """The named systems, checked against the corpus's before any model loads.
+
+    Raises:
+        InvalidInput: a name that is no system, or no system of this corpus (the message lists those it has).
+    """
+    from core.systems import System, corpus_systems
+
+    known = corpus_systems(con, corpus)
+    chosen = []
+    for name in names:
+        system = System.parse(name.strip())
+        if system not in known:
+            raise InvalidInput(f"{name.strip()} is not a system of this corpus; it has {', '.join(map(str, known))}")
+        chosen.append(system)
+    return chosen
 
 
 def _generate(con, args) -> int:
     corpus = _corpus(con, args.corpus)
-    config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget,
-                       timeout_s=args.timeout)
+    config = LLMConfig(
+        model=args.model,
+        api_base=args.api_base,
+        concurrency=args.concurrency,
+        budget_usd=args.budget,
+        timeout_s=args.timeout,
+    )
     try:
-        per_type = ({name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
-                    if args.types else default_types(config.offline or config.model == LOCAL))
+        per_type = (
+            {name: int(count) for name, count in (item.split("=") for item in args.types.split(","))}
+            if args.types
+            else default_types(config.offline or config.model == LOCAL)
+        )
     except ValueError:
         raise InvalidInput(f"--types must look like question=1,keywords=2, got {args.types!r}") from None
     passages = select_passages(con, corpus, "sample" if args.sample else "all", args.sample or 0, args.seed)
@@ -81,17 +122,28 @@ def _generate(con, args) -> int:
         bar.refresh()
 
     try:
-        in_turn = (default_in_turn(config.offline or config.model == LOCAL) and not args.types) if args.in_turn is None else args.in_turn
-        report = generate_queries(con, corpus, passages, GenerationSettings(per_type=per_type, in_turn=in_turn, llm=config), show)
+        in_turn = (
+            (default_in_turn(config.offline or config.model == LOCAL) and not args.types)
+            if args.in_turn is None
+            else args.in_turn
+        )
+        report = generate_queries(
+            con, corpus, passages, GenerationSettings(per_type=per_type, in_turn=in_turn, llm=config), show
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: what was made is kept; run the same command again to resume", file=sys.stderr)
         return 130
     bar.close()
-    print(f"{report.generator}: {report.made:,} queries made ({report.flagged:,} flagged), {report.skipped:,} already there, "
-          f"{len(report.failures):,} failed, {report.seconds:.1f} s" + (f"; {report.meter.stopped}" if report.meter.stopped else ""))
+    print(
+        f"{report.generator}: {report.made:,} queries made ({report.flagged:,} flagged), {report.skipped:,} already there, "
+        f"{len(report.failures):,} failed, {report.seconds:.1f} s"
+        + (f"; {report.meter.stopped}" if report.meter.stopped else "")
+    )
     if report.failures:
-        print(f"first failure: {report.failures[0]['error']}; run the same command again to retry the failed ones",
-              file=sys.stderr)
+        print(
+            f"first failure: {report.failures[0]['error']}; run the same command again to retry the failed ones",
+            file=sys.stderr,
+        )
     return 1 if report.failures and not report.made else 0
 
 
@@ -100,14 +152,23 @@ def _train(con, args) -> int:
     from core.train import checked_spec
 
     extra = checked_spec(args.spec) and args.spec  # --spec must be a JSON object of valid settings
-    spec = checked_spec({"method": args.method, "tune": args.tune, "teacher": args.teacher,
-                         **({"epochs": args.epochs} if args.epochs else {}), **extra,
-                         **({"max_steps": args.max_steps} if args.max_steps else {})})
+    spec = checked_spec(
+        {
+            "method": args.method,
+            "tune": args.tune,
+            "teacher": args.teacher,
+            **({"epochs": args.epochs} if args.epochs else {}),
+            **extra,
+            **({"max_steps": args.max_steps} if args.max_steps else {}),
+        }
+    )
     if args.prepare_only:
         job_id, folder = prepare_job(con, _corpus(con, args.corpus), spec)
-        print(f"job {job_id} prepared in {folder}\nrun it here:         python -m core.train {folder}\n"
-              f"or on several GPUs:  accelerate launch --multi_gpu --num_processes N -m core.train {folder}\n"
-              f"(a folder copied to a GPU machine and back works too); then `qurate jobs {args.corpus!r}` records the model")
+        print(
+            f"job {job_id} prepared in {folder}\nrun it here:         python -m core.train {folder}\n"
+            f"or on several GPUs:  accelerate launch --multi_gpu --num_processes N -m core.train {folder}\n"
+            f"(a folder copied to a GPU machine and back works too); then `qurate jobs {args.corpus!r}` records the model"
+        )
         return 0
     job_id = launch_job(con, _corpus(con, args.corpus), spec)
     print(f"job {job_id}: {spec['method']} ({spec['tune']}) started; progress in {poll_job(con, job_id)['folder']}")
@@ -140,9 +201,11 @@ def _train(con, args) -> int:
 
     with held_workspace() as reading:
         metrics = get_model(reading, job["model_id"])["metrics"]
-    print(f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
-          f"{_figure(metrics.get('dev_ndcg@10'))}"
-          + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else ""))
+    print(
+        f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
+        f"{_figure(metrics.get('dev_ndcg@10'))}"
+        + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else "")
+    )
     print(f"evaluate it: qurate evaluate {args.corpus!r}")
     return 0
 
@@ -154,11 +217,13 @@ def _evaluate(con, args) -> int:
     corpus = _corpus(con, args.corpus)
     sets = test_sets(con, corpus)
     if sets.empty:
-        raise NotFound(f"corpus {args.corpus!r} has no test set: ingest a BEIR folder, or add queries + qrels in the app")
+        raise NotFound(
+            f"corpus {args.corpus!r} has no test set: ingest a BEIR folder, or add queries + qrels in the app"
+        )
     test_set = args.test_set or int(sets["id"].iloc[0])
-    systems = args.systems.split(",") if args.systems else [str(s) for s in corpus_systems(con, corpus)]
+    systems = _systems(con, corpus, args.systems.split(",")) if args.systems else corpus_systems(con, corpus)
     board = evaluate(con, test_set, systems, args.k, _progress())
-    print("\n" + board.text())
+    print("\n" + board.text(systems if args.systems else None))
     return 0
 
 
@@ -166,7 +231,9 @@ def _compare(con, args) -> int:
     from core.evaluate import side_by_side
     from core.systems import System
 
-    result = side_by_side(con, _corpus(con, args.corpus), args.query, args.left, args.right, n=args.n)
+    corpus = _corpus(con, args.corpus)
+    _systems(con, corpus, [args.left, args.right])
+    result = side_by_side(con, corpus, args.query, args.left, args.right, n=args.n)
     for side, system in (("left", args.left), ("right", args.right)):
         print(f"\n{System.parse(system).label(con)}")
         for row in result[side]:
@@ -202,13 +269,19 @@ def _queries(con, args) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise InvalidInput(f"no file at {args.file}; give a .txt (one query per line), .csv, .tsv or .jsonl of your users' queries")
+        raise InvalidInput(
+            f"no file at {args.file}; give a .txt (one query per line), .csv, .tsv or .jsonl of your users' queries"
+        )
     report = add_user_queries(con, _corpus(con, args.corpus), path.name, path.read_bytes(), args.text_field)
     print(f"{report.added:,} users' queries stored, {report.duplicates:,} already there or repeated")
     if report.in_test_set:
-        print(f"{len(report.in_test_set):,} refused: a test set of this corpus holds the same text, and a model trained on a "
-              f"test query would be judged on what it learnt (first: {report.in_test_set[0]!r})")
-    print("next: `qurate mine`, then an expert grades them (Labels & review, queue \"your users' queries\") or an LLM judges them")
+        print(
+            f"{len(report.in_test_set):,} refused: a test set of this corpus holds the same text, and a model trained on a "
+            f"test query would be judged on what it learnt (first: {report.in_test_set[0]!r})"
+        )
+    print(
+        'next: `qurate mine`, then an expert grades them (Labels & review, queue "your users\' queries") or an LLM judges them'
+    )
     return 0
 
 
@@ -224,8 +297,11 @@ def _jobs(con, args) -> int:
     if not jobs:
         print(f"no training jobs for {args.corpus!r} yet; start one with `qurate train {args.corpus!r}`")
     for job in jobs:
-        print(f"job {job['id']}: {job['spec']['method']} {job['status']}"
-              + (f", model {job['model_id']}" if job["model_id"] else "") + (f", {job['error']}" if job["error"] else ""))
+        print(
+            f"job {job['id']}: {job['spec']['method']} {job['status']}"
+            + (f", model {job['model_id']}" if job["model_id"] else "")
+            + (f", {job['error']}" if job["error"] else "")
+        )
     return 0
 
 
@@ -236,75 +312,161 @@ def main(argv: list[str] | None = None) -> int:
     ingest = commands.add_parser("ingest", help="ingest a file or folder (a BEIR folder too) into a corpus")
     ingest.add_argument("corpus")
     ingest.add_argument("path")
-    ingest.add_argument("--chunk-tokens", type=int, default=DEFAULT_CHUNK_TOKENS, help="passage size in tokens for documents that are split (default: %(default)s)")
-    ingest.add_argument("--overlap-tokens", type=int, default=DEFAULT_OVERLAP_TOKENS, help="tokens shared by consecutive passages (default: %(default)s)")
-    ingest.add_argument("--split-records", action="store_true", help="split long CSV/JSONL/BEIR records into passages too (they stay whole by default)")
+    ingest.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=DEFAULT_CHUNK_TOKENS,
+        help="passage size in tokens for documents that are split (default: %(default)s)",
+    )
+    ingest.add_argument(
+        "--overlap-tokens",
+        type=int,
+        default=DEFAULT_OVERLAP_TOKENS,
+        help="tokens shared by consecutive passages (default: %(default)s)",
+    )
+    ingest.add_argument(
+        "--split-records",
+        action="store_true",
+        help="split long CSV/JSONL/BEIR records into passages too (they stay whole by default)",
+    )
     ingest.add_argument("--encoding", help="text encoding of the files (default: detected; utf-8 first)")
-    ingest.add_argument("--text-field", help="the CSV column or JSON field holding the text (default: guessed, e.g. text)")
-    ingest.add_argument("--id-field", help="the column or field holding a document id (default: guessed, else the row number)")
+    ingest.add_argument(
+        "--text-field", help="the CSV column or JSON field holding the text (default: guessed, e.g. text)"
+    )
+    ingest.add_argument(
+        "--id-field", help="the column or field holding a document id (default: guessed, else the row number)"
+    )
     ingest.add_argument("--title-field", help="the column or field holding a title (optional)")
-    queries = commands.add_parser("queries", help="add your users' real queries (a search log, questions you answer) as training data")
+    queries = commands.add_parser(
+        "queries", help="add your users' real queries (a search log, questions you answer) as training data"
+    )
     queries.add_argument("action", choices=["add"])
     queries.add_argument("corpus")
     queries.add_argument("file", help=".txt (one query per line), .csv, .tsv or .jsonl with a query column")
-    queries.add_argument("--text-field", help="the column or field holding the query (default: query, text, question, ...)")
+    queries.add_argument(
+        "--text-field", help="the column or field holding the query (default: query, text, question, ...)"
+    )
     generate = commands.add_parser("generate", help="generate synthetic queries (offline unless --model)")
     generate.add_argument("corpus")
-    generate.add_argument("--types", help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: questions and casual "
-                          "searches in turn offline (measured best, docs/BENCHMARKS.md), one of each type with an LLM")
-    generate.add_argument("--in-turn", action=argparse.BooleanOptionalAction, default=None,
-                          help="each passage gets one of the types, in turn over the passages, instead of all of them "
-                               "(default: on for the offline default types, off with --types or an LLM)")
+    generate.add_argument(
+        "--types",
+        help="type=count,... of " + ",".join(QUERY_TYPES) + "; default: questions and casual "
+        "searches in turn offline (measured best, docs/BENCHMARKS.md), one of each type with an LLM",
+    )
+    generate.add_argument(
+        "--in-turn",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="each passage gets one of the types, in turn over the passages, instead of all of them "
+        "(default: on for the offline default types, off with --types or an LLM)",
+    )
     generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
-    generate.add_argument("--model", default=OFFLINE, help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the rules (no model)")
-    generate.add_argument("--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from the environment")
-    generate.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)")
+    generate.add_argument(
+        "--model",
+        default=OFFLINE,
+        help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the rules (no model)",
+    )
+    generate.add_argument(
+        "--api-base",
+        help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from the environment",
+    )
+    generate.add_argument(
+        "--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)"
+    )
     generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
-    generate.add_argument("--timeout", type=float, default=60.0, help="seconds one LLM call may take (default: %(default)s)")
+    generate.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds one LLM call may take (default: %(default)s)"
+    )
     mine = commands.add_parser("mine", help="mine candidates (BM25 + dense, fused) for every kept query")
     mine.add_argument("corpus")
     mine.add_argument("--k", type=int, default=30, help="candidates kept per query (default: %(default)s)")
     mine.add_argument("--model", default=BUNDLED, help="dense model: a sentence-transformers name or folder")
     judge = commands.add_parser("judge", help="label mined candidates (offline rule unless --model)")
     judge.add_argument("corpus")
-    judge.add_argument("--model", default=OFFLINE, help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the offline rule (no model)")
-    judge.add_argument("--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls")
-    judge.add_argument("--mode", choices=["pointwise", "listwise"], default="pointwise", help="pointwise: one call per pair; listwise: one call per query's list")
+    judge.add_argument(
+        "--model",
+        default=OFFLINE,
+        help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the offline rule (no model)",
+    )
+    judge.add_argument(
+        "--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls"
+    )
+    judge.add_argument(
+        "--mode",
+        choices=["pointwise", "listwise"],
+        default="pointwise",
+        help="pointwise: one call per pair; listwise: one call per query's list",
+    )
     judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")
     judge.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)")
     judge.add_argument("--budget", type=float, help="stop before spending more USD than this")
-    train = commands.add_parser("train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)")
+    train = commands.add_parser(
+        "train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)"
+    )
     train.add_argument("corpus")
-    train.add_argument("--method", default="lce", choices=list(METHODS),
-                       help="lce: reranker (LCE); distill: retriever (listwise distillation); see README")
-    train.add_argument("--tune", default="query", choices=list(TUNE),
-                       help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both")
-    train.add_argument("--teacher", default="ensemble",
-                       help="distill only: ensemble (grades + dense + BM25, the default) or a model of the corpus, e.g. rerank:3 "
-                            "(`qurate jobs CORPUS` lists them): the grades plus its scores")
+    train.add_argument(
+        "--method",
+        default="lce",
+        choices=list(METHODS),
+        help="lce: reranker (LCE); distill: retriever (listwise distillation); see README",
+    )
+    train.add_argument(
+        "--tune",
+        default="query",
+        choices=list(TUNE),
+        help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both",
+    )
+    train.add_argument(
+        "--teacher",
+        default="ensemble",
+        help="distill only: ensemble (grades + dense + BM25, the default) or a model of the corpus, e.g. rerank:3 "
+        "(`qurate jobs CORPUS` lists them): the grades plus its scores",
+    )
     train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
-    train.add_argument("--prepare-only", action="store_true",
-                       help="write the job folder (spec and data) and print the commands that run it, e.g. under "
-                            "`accelerate launch` on a GPU machine, instead of training here")
+    train.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="write the job folder (spec and data) and print the commands that run it, e.g. under "
+        "`accelerate launch` on a GPU machine, instead of training here",
+    )
     train.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the epochs decide)")
-    train.add_argument("--spec", type=json.loads, default={}, help='other settings as JSON, e.g. \'{"learning_rate": 5e-5}\'')
+    train.add_argument(
+        "--spec", type=json.loads, default={}, help="other settings as JSON, e.g. '{\"learning_rate\": 5e-5}'"
+    )
     jobs = commands.add_parser("jobs", help="list a corpus's training jobs and their models")
     jobs.add_argument("corpus")
     evaluate = commands.add_parser("evaluate", help="evaluate systems on a test set; prints the leaderboard")
     evaluate.add_argument("corpus")
     evaluate.add_argument("--test-set", type=int, help="test set id (default: the corpus's first)")
-    evaluate.add_argument("--systems", help="comma-separated: bm25, dense, fused, rerank:ID, retrieve:ID (default: all)")
+    evaluate.add_argument(
+        "--systems",
+        help="comma-separated: bm25, dense, fused, hybrid, rerank:ID, retrieve:ID (default: all; the baseline, dense, is always beside them)",
+    )
     evaluate.add_argument("--k", type=int, default=30, help="the first-stage pool every system reorders")
     compare = commands.add_parser("compare", help="two systems' top 10 for a query, side by side")
     compare.add_argument("corpus")
     compare.add_argument("query")
-    compare.add_argument("--left", default="dense", help="the system on the left: bm25, dense, fused, hybrid, rerank:ID, retrieve:ID (default: %(default)s)")
-    compare.add_argument("--right", default="hybrid", help="the system on the right, e.g. rerank:3 (see `qurate jobs`; default: %(default)s)")
+    compare.add_argument(
+        "--left",
+        default="dense",
+        help="the system on the left: bm25, dense, fused, hybrid, rerank:ID, retrieve:ID (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--right",
+        default="hybrid",
+        help="the system on the right, e.g. rerank:3 (see `qurate jobs`; default: %(default)s)",
+    )
     compare.add_argument("--n", type=int, default=10, help="passages shown per side (default: %(default)s)")
-    export = commands.add_parser("export", help="export a model (zip), or the labelled data with its provenance (JSONL, HF, BEIR)")
+    export = commands.add_parser(
+        "export", help="export a model (zip), or the labelled data with its provenance (JSONL, HF, BEIR)"
+    )
     export.add_argument("corpus")
-    export.add_argument("what", choices=["model", "data"], help="model: a zip of a fine-tuned model; data: the curated training set (JSONL, HF datasets, BEIR)")
+    export.add_argument(
+        "what",
+        choices=["model", "data"],
+        help="model: a zip of a fine-tuned model; data: the curated training set (JSONL, HF datasets, BEIR)",
+    )
     export.add_argument("--model", type=int, help="the model id to export (see `qurate jobs`)")
     export.add_argument("--to", help="folder for the data export (default: qurate-export-<corpus id> here)")
     commands.add_parser("sample", help="load the sample corpus")
@@ -319,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ingest":
             options = IngestOptions(
-                args.chunk_tokens, args.overlap_tokens, args.split_records, args.encoding,
+                args.chunk_tokens,
+                args.overlap_tokens,
+                args.split_records,
+                args.encoding,
                 Fields(args.text_field, args.id_field, args.title_field),
             )
             report = ingest_path(con, args.corpus, args.path, options, _progress())
@@ -327,20 +492,33 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(con, args)
         elif args.command == "mine":
             report = mine_candidates(con, _corpus(con, args.corpus), args.k, args.model, progress=_progress())
-            print(f"\n{report.candidates:,} candidates for {report.queries:,} queries ({report.seconds:.1f} s); source in top "
-                  f"{args.k} for {report.source_in_top_k:,}; {report.flagged_round_trip:,} flagged 'not retrieved'")
+            print(
+                f"\n{report.candidates:,} candidates for {report.queries:,} queries ({report.seconds:.1f} s); source in top "
+                f"{args.k} for {report.source_in_top_k:,}; {report.flagged_round_trip:,} flagged 'not retrieved'"
+            )
             return 0
         elif args.command == "judge":
-            config = LLMConfig(model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget)
+            config = LLMConfig(
+                model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget
+            )
             report = judge_candidates(con, _corpus(con, args.corpus), JudgeSettings(args.mode, None, config, args.top))
             if not report.pairs:
                 raise InvalidInput("nothing to judge: no query has mined candidates yet; run `qurate mine` first")
-            print(f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)")
+            print(
+                f"{report.judge}: {report.labelled:,} labelled, {report.failed:,} failed, {report.skipped:,} already judged ({report.seconds:.1f} s)"
+            )
             counts = training_counts(con, _corpus(con, args.corpus))
             print(", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in counts.items()))
             return 0
         elif args.command in ("queries", "train", "jobs", "evaluate", "compare", "export"):
-            return {"queries": _queries, "train": _train, "jobs": _jobs, "evaluate": _evaluate, "compare": _compare, "export": _export}[args.command](con, args)
+            return {
+                "queries": _queries,
+                "train": _train,
+                "jobs": _jobs,
+                "evaluate": _evaluate,
+                "compare": _compare,
+                "export": _export,
+            }[args.command](con, args)
         elif args.command == "sample":
             report = load_sample_corpus(con, _progress())
         else:
@@ -349,8 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     except QurateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"\n{report.n_passages:,} passages stored in {report.corpus_name!r} ({report.seconds:.1f} s), "
-          f"{report.n_duplicates:,} duplicates skipped")
+    print(
+        f"\n{report.n_passages:,} passages stored in {report.corpus_name!r} ({report.seconds:.1f} s), "
+        f"{report.n_duplicates:,} duplicates skipped"
+    )
     if report.test_set:
         print(f"test set {report.test_set['name']!r}: {report.test_set['n_queries']:,} queries")
     for warning in report.warnings:

@@ -57,9 +57,14 @@ def _in_dev(passage_id: str, fraction: float, seed: int) -> bool:
 
 
 def build_training_data(
-    con: duckdb.DuckDBPyConnection, corpus: int, group_size: int = 8, list_size: int = 20,
-    dev_fraction: float = 0.1, seed: int = 0,
-    teacher: Callable[[list[str], list[list[str]]], list[np.ndarray]] | None = None, users_weight: int = 1,
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    group_size: int = 8,
+    list_size: int = 20,
+    dev_fraction: float = 0.1,
+    seed: int = 0,
+    teacher: Callable[[list[str], list[list[str]]], list[np.ndarray]] | None = None,
+    users_weight: int = 1,
 ) -> TrainingData:
     """LCE groups, distillation lists and a dev split from a corpus's effective labels.
 
@@ -123,23 +128,48 @@ def build_training_data(
         reviewed = bool(rows["human_grade"].notna().any())
         in_dev = _in_dev(same_text(text), dev_fraction, seed) if user else _in_dev(source, dev_fraction, seed)
         if (user and users_dev and in_dev and positives) or (not user and not users_dev and in_dev):
-            data.dev.append({"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]})
+            data.dev.append(
+                {"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]}
+            )
             continue
         known = set(rows["passage_id"])
-        fill = [p for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known)))
-                if p not in known and p not in shared]
+        fill = [
+            p
+            for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known)))
+            if p not in known and p not in shared
+        ]
         group_negatives = (negatives + fill)[: group_size - 1]
         for positive in ([p for p in positives if p != source] if user else [source]) * copies:
-            data.groups.append({"query_id": int(query_id), "qtype": qtype, "reviewed": reviewed, "query": text,
-                                "positive": texts[positive], "negatives": [texts[p] for p in group_negatives]})
+            data.groups.append(
+                {
+                    "query_id": int(query_id),
+                    "qtype": qtype,
+                    "reviewed": reviewed,
+                    "query": text,
+                    "positive": texts[positive],
+                    "negatives": [texts[p] for p in group_negatives],
+                }
+            )
         ranked = rows.iloc[:list_size]
         for _ in range(copies):
-            judged.append((ranked["grade"].to_numpy(dtype=float),
-                           0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy()))
-            data.lists.append({"query_id": int(query_id), "qtype": qtype, "query": text,
-                               "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)]})
+            judged.append(
+                (
+                    ranked["grade"].to_numpy(dtype=float),
+                    0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy(),
+                )
+            )
+            data.lists.append(
+                {
+                    "query_id": int(query_id),
+                    "qtype": qtype,
+                    "query": text,
+                    "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)],
+                }
+            )
     if teacher and judged:
-        scores = teacher([r["query"] for r in data.lists], [r["candidates"][:len(g)] for r, (g, _) in zip(data.lists, judged)])
+        scores = teacher(
+            [r["query"] for r in data.lists], [r["candidates"][: len(g)] for r, (g, _) in zip(data.lists, judged)]
+        )
         ranker = [_unit(np.asarray(s, dtype=float)) for s in scores]
     else:
         ranker = [ensemble for _, ensemble in judged]
@@ -147,14 +177,20 @@ def build_training_data(
         row["teacher"] = (grades + ranks).tolist() + [0.0] * (len(row["candidates"]) - len(grades))
         row["candidates"] = [texts[p] for p in row["candidates"]]
     data.counts = {
-        "train_queries": len(data.groups), "dev_queries": len(data.dev), "dev_from": USERS if users_dev else "generated",
+        "train_queries": len(data.groups),
+        "dev_queries": len(data.dev),
+        "dev_from": USERS if users_dev else "generated",
         "reviewed_queries": sum(g["reviewed"] for g in data.groups),
         "users_queries": len({g["query_id"] for g in data.groups if g["qtype"] == USERS}),
         "users_lists": len({r["query_id"] for r in data.lists if r["qtype"] == USERS}),
-        "expert_grades": int((labels["human_grade"].notna()
-                              & labels["query_id"].map(lambda q: queries[q][2] is None)).sum()),
-        "negatives": sum(len(g["negatives"]) for g in data.groups), "shared_text_positives": int(labels["twin"].sum()),
-        "by_type": dict(sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())),
+        "expert_grades": int(
+            (labels["human_grade"].notna() & labels["query_id"].map(lambda q: queries[q][2] is None)).sum()
+        ),
+        "negatives": sum(len(g["negatives"]) for g in data.groups),
+        "shared_text_positives": int(labels["twin"].sum()),
+        "by_type": dict(
+            sorted({t: sum(g["qtype"] == t for g in data.groups) for t in {g["qtype"] for g in data.groups}}.items())
+        ),
         **{f"skipped_{k}": v for k, v in skipped.items()},
     }
     return data
@@ -190,9 +226,14 @@ def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.Dat
     for query_id, rows in labels.groupby("query_id"):
         if query_id not in rejected and queries[query_id]["passage_id"] is not None and _source_relevant(rows):
             sources_of.setdefault(same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
-    twins = {int(q): others for q in labels["query_id"].unique()
-             if (others := sources_of.get(same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})}
-    in_twins = pd.Series([p in twins.get(q, ()) for q, p in zip(labels["query_id"], labels["passage_id"])], index=labels.index)
+    twins = {
+        int(q): others
+        for q in labels["query_id"].unique()
+        if (others := sources_of.get(same_text(queries[q]["text"]), set()) - {queries[q]["passage_id"]})
+    }
+    in_twins = pd.Series(
+        [p in twins.get(q, ()) for q, p in zip(labels["query_id"], labels["passage_id"])], index=labels.index
+    )
     labels["twin"] = in_twins & labels["human_grade"].isna() & (labels["grade"] < POSITIVE)
     labels.loc[labels["twin"], "grade"] = POSITIVE
     return labels, twins

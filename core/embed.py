@@ -181,9 +181,12 @@ def encode(
         encoder = load_encoder(model, key=key)
         by_hash = dict(zip(hashes, texts))
         for start in range(0, len(missing), CHUNK):
-            part = missing[start:start + CHUNK]
+            part = missing[start : start + CHUNK]
             if progress:
-                progress(start / len(missing), f"encoding {start:,}/{len(missing):,} texts with {model} ({encoder.precision})")
+                progress(
+                    start / len(missing),
+                    f"encoding {start:,}/{len(missing):,} texts with {model} ({encoder.precision})",
+                )
             vectors = encoder.encode([by_hash[h] for h in part])
             encode_calls += 1
             store_vectors(con, key, part, vectors)
@@ -193,7 +196,3 @@ def encode(
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([cached[h] for h in hashes])
-
-
-
-

@@ -47,8 +47,11 @@ class Row:
     @property
     def dev_disagrees(self) -> bool:
         """Whether training's dev split and this test set disagree on the sign of the model's gain."""
-        return (self.dev_difference is not None and self.difference is not None
-                and self.dev_difference * self.difference < 0)
+        return (
+            self.dev_difference is not None
+            and self.difference is not None
+            and self.dev_difference * self.difference < 0
+        )
 
 
 @dataclass
@@ -79,25 +82,46 @@ class Leaderboard:
         for r in self.rows:
             record = {"system": r.label, **{m: r.metrics.get(m) for m in METRICS + ["judged@10"]}}
             if r.difference is not None:
-                record.update({"Δ nDCG@10 vs baseline": r.difference, "p-value": r.p_value,
-                               "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}", "Δ on dev split": r.dev_difference})
+                record.update(
+                    {
+                        "Δ nDCG@10 vs baseline": r.difference,
+                        "p-value": r.p_value,
+                        "wins/ties/losses": f"{r.wins}/{r.ties}/{r.losses}",
+                        "Δ on dev split": r.dev_difference,
+                    }
+                )
             records.append(record)
         frame = pd.DataFrame(records)
         compared = ["Δ nDCG@10 vs baseline", "Δ on dev split", "p-value", "wins/ties/losses"]
-        first = ["system", HEADLINE] + [c for c in compared if c in frame.columns]  # the gain beside the headline metric
+        first = ["system", HEADLINE] + [
+            c for c in compared if c in frame.columns
+        ]  # the gain beside the headline metric
         return frame[first + [c for c in frame.columns if c not in first]]
 
-    def text(self) -> str:
-        """A plain-text table, for the command line and benchmark logs."""
-        lines = [f"test set {self.test_set}: {self.queries:,} queries, every system reorders the fused top {self.k}"
-                 + (f" (pool recall {self.pool_recall:.3f})" if self.pool_recall is not None else "")]
-        lines.append(f"{'system':<48} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>6} {'Δ':>7} {'p':>8}  {'w/t/l':<11} {'dev Δ':>7}")
+    def text(self, only: "list[str | System] | None" = None) -> str:
+        """A plain-text table, for the command line and benchmark logs: every system's row, or the baseline's and
+        those of ``only``."""
+        lines = [
+            f"test set {self.test_set}: {self.queries:,} queries, every system reorders the fused top {self.k}"
+            + (f" (pool recall {self.pool_recall:.3f})" if self.pool_recall is not None else "")
+        ]
+        lines.append(
+            f"{'system':<48} {'nDCG@10':>8} {'MRR@10':>8} {'R@10':>6} {'Δ':>7} {'p':>8}  {'w/t/l':<11} {'dev Δ':>7}"
+        )
+        shown = None if only is None else {BASELINE} | {str(System.parse(x)) for x in only}
         for r in self.rows:
-            extra = (f"{r.difference:>+7.3f} {r.p_value:>8.2g}  {f'{r.wins}/{r.ties}/{r.losses}':<11} "
-                     + (f"{r.dev_difference:>+7.3f}" if r.dev_difference is not None else f"{'-':>7}")
-                     if r.difference is not None else "")
-            lines.append(f"{r.label[:48]:<48} {r.metrics['ndcg@10']:>8.3f} {r.metrics['mrr@10']:>8.3f} "
-                         f"{r.metrics['recall@10']:>6.3f} {extra}")
+            if shown is not None and r.system not in shown:
+                continue
+            extra = (
+                f"{r.difference:>+7.3f} {r.p_value:>8.2g}  {f'{r.wins}/{r.ties}/{r.losses}':<11} "
+                + (f"{r.dev_difference:>+7.3f}" if r.dev_difference is not None else f"{'-':>7}")
+                if r.difference is not None
+                else ""
+            )
+            lines.append(
+                f"{r.label[:48]:<48} {r.metrics['ndcg@10']:>8.3f} {r.metrics['mrr@10']:>8.3f} "
+                f"{r.metrics['recall@10']:>6.3f} {extra}"
+            )
         return "\n".join(lines)
 
 
@@ -145,7 +169,7 @@ def evaluate(
     seconds = {s: 0.0 for s in parsed}
     pool_hits = 0.0
     for start in range(0, len(ids), QUERY_BATCH):
-        batch = ids[start:start + QUERY_BATCH]
+        batch = ids[start : start + QUERY_BATCH]
         texts_q = [queries[q] for q in batch]
         progress(start / len(ids), f"first stage for queries {start + 1:,}-{start + len(batch):,} of {len(ids):,}")
         bm25 = bm25_index(con, corpus).scores(texts_q)
@@ -181,19 +205,33 @@ def _doc_run(ranked: list[int], docs: np.ndarray) -> dict[str, float]:
     return run
 
 
-def _store_run(con, test_set: int, system: System, k: int, ids: list[str], qrels: dict, runs: dict, tops: dict,
-               qrels_obj, seconds: float) -> int:
+def _store_run(
+    con,
+    test_set: int,
+    system: System,
+    k: int,
+    ids: list[str],
+    qrels: dict,
+    runs: dict,
+    tops: dict,
+    qrels_obj,
+    seconds: float,
+) -> int:
     from ranx import Run
     from ranx import evaluate as ranx_evaluate
 
-    per_query = ranx_evaluate(qrels_obj, Run({q: runs[q] for q in ids}), METRICS, return_mean=False, make_comparable=True)
+    per_query = ranx_evaluate(
+        qrels_obj, Run({q: runs[q] for q in ids}), METRICS, return_mean=False, make_comparable=True
+    )
     order = list(qrels_obj.keys())
     judged = [sum(d in qrels[q] for d in list(runs[q])[:10]) / 10 for q in order]
     results = [(q, m, float(per_query[m][i])) for m in METRICS for i, q in enumerate(order)]
     results += [(q, "judged@10", judged[i]) for i, q in enumerate(order)]
     means = {m: float(np.mean(per_query[m])) for m in METRICS} | {"judged@10": float(np.mean(judged))}
     rankings = [(q, pid, rank + 1, score) for q in ids for rank, (pid, score) in enumerate(tops[q])]
-    return store.save_run(con, test_set, str(system), {"k": k, "seconds": seconds, "queries": len(ids)}, means, results, rankings)
+    return store.save_run(
+        con, test_set, str(system), {"k": k, "seconds": seconds, "queries": len(ids)}, means, results, rankings
+    )
 
 
 def leaderboard(con: duckdb.DuckDBPyConnection, test_set: int) -> Leaderboard:
@@ -210,12 +248,22 @@ def leaderboard(con: duckdb.DuckDBPyConnection, test_set: int) -> Leaderboard:
             label, dev = system.label(con), system.dev_difference(con)
         except ValueError:
             label, dev = run["system"], None
-        row = Row(run["system"], label, int(run["id"]), {m: float(run[m]) for m in METRICS + ["judged@10"] if pd.notna(run[m])},
-                  dev_difference=dev)
+        row = Row(
+            run["system"],
+            label,
+            int(run["id"]),
+            {m: float(run[m]) for m in METRICS + ["judged@10"] if pd.notna(run[m])},
+            dev_difference=dev,
+        )
         if base_id is not None and row.run_id != base_id:
             c = compare_runs(con, base_id, row.run_id)
-            row.difference, row.p_value, row.wins, row.ties, row.losses = (c["difference"], c["p_value"], c["wins"],
-                                                                           c["ties"], c["losses"])
+            row.difference, row.p_value, row.wins, row.ties, row.losses = (
+                c["difference"],
+                c["p_value"],
+                c["wins"],
+                c["ties"],
+                c["losses"],
+            )
         board.rows.append(row)
     return board
 
@@ -234,10 +282,17 @@ def paired(a: dict[str, float], b: dict[str, float]) -> dict:
     x, y = np.array([a[q] for q in common]), np.array([b[q] for q in common])
     diff = y - x
     p = float(ttest_rel(y, x).pvalue) if len(common) > 1 and np.any(diff != 0) else 1.0
-    return {"queries": len(common), "mean_a": float(x.mean()) if common else 0.0, "mean_b": float(y.mean()) if common else 0.0,
-            "difference": float(diff.mean()) if common else 0.0, "wins": int((diff > 1e-9).sum()),
-            "ties": int((np.abs(diff) <= 1e-9).sum()), "losses": int((diff < -1e-9).sum()), "p_value": p,
-            "per_query": dict(zip(common, diff.tolist()))}
+    return {
+        "queries": len(common),
+        "mean_a": float(x.mean()) if common else 0.0,
+        "mean_b": float(y.mean()) if common else 0.0,
+        "difference": float(diff.mean()) if common else 0.0,
+        "wins": int((diff > 1e-9).sum()),
+        "ties": int((np.abs(diff) <= 1e-9).sum()),
+        "losses": int((diff < -1e-9).sum()),
+        "p_value": p,
+        "per_query": dict(zip(common, diff.tolist())),
+    }
 
 
 def showcase_query(con: duckdb.DuckDBPyConnection, test_set: int, system: "str | System") -> tuple[str, float] | None:
@@ -252,8 +307,16 @@ def showcase_query(con: duckdb.DuckDBPyConnection, test_set: int, system: "str |
     return (best, gains[best]) if best is not None and gains[best] > 1e-9 else None
 
 
-def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str | System",
-                 qrels: dict[str, int] | None = None, n: int = 10, k: int = FIRST_STAGE_K) -> dict:
+def side_by_side(
+    con,
+    corpus: int,
+    query: str,
+    left: "str | System",
+    right: "str | System",
+    qrels: dict[str, int] | None = None,
+    n: int = 10,
+    k: int = FIRST_STAGE_K,
+) -> dict:
     """Two systems' top ``n`` for one query (each reordering the fused top ``k``), with relevance marks
     and each right-hand passage's move.
 
@@ -278,9 +341,17 @@ def side_by_side(con, corpus: int, query: str, left: "str | System", right: "str
         for rank, i in enumerate(ranked):
             pid = passage_ids[i]
             doc, title, text = info[pid]
-            rows.append({"rank": rank + 1, "passage_id": pid, "doc_id": doc, "title": title, "text": text,
-                         "score": float(by_index.get(i, first_stage["fused"][0, i])),
-                         "relevance": (qrels or {}).get(doc) if qrels is not None else None})
+            rows.append(
+                {
+                    "rank": rank + 1,
+                    "passage_id": pid,
+                    "doc_id": doc,
+                    "title": title,
+                    "text": text,
+                    "score": float(by_index.get(i, first_stage["fused"][0, i])),
+                    "relevance": (qrels or {}).get(doc) if qrels is not None else None,
+                }
+            )
         result[side] = rows
     left_rank = {r["passage_id"]: r["rank"] for r in result["left"]}
     for row in result["right"]:
@@ -301,5 +372,7 @@ def learnt_from(con: duckdb.DuckDBPyConnection, system: str) -> str | None:
     if not counts:
         return None
     generated = sum(n for t, n in counts.get("by_type", {}).items() if t != USERS)
-    return (f"{generated:,} generated queries, {counts.get('users_queries', 0):,} of your users' queries with a passage "
-            f"graded relevant, {counts.get('expert_grades', 0):,} expert grades on your users' queries")
+    return (
+        f"{generated:,} generated queries, {counts.get('users_queries', 0):,} of your users' queries with a passage "
+        f"graded relevant, {counts.get('expert_grades', 0):,} expert grades on your users' queries"
+    )

@@ -13,7 +13,6 @@ import duckdb
 from core.datasets import training_labels
 from core.errors import DiskFull, InvalidInput
 from core.vocabulary import RELEVANT
-
 from storage.corpora import passage_records
 from storage.queries import query_records
 from storage.reviews import bad_queries
@@ -31,16 +30,31 @@ def training_records(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
         if query_id in rejected:
             continue
         q = queries[query_id]
-        text, qtype, origin, generator, version, source = (q[k] for k in ("text", "qtype", "origin", "generator", "prompt_version", "passage_id"))
-        item = lambda r: {"passage_id": r["passage_id"], "grade": int(r["grade"]), "rank": int(r["rank"]),  # noqa: E731
-                          "judge": r["judge"], "reviewer": r["reviewer"] if isinstance(r["reviewer"], str) else None}
+        text, qtype, origin, generator, version, source = (
+            q[k] for k in ("text", "qtype", "origin", "generator", "prompt_version", "passage_id")
+        )
+
+        def item(r):
+            return {
+                "passage_id": r["passage_id"],
+                "grade": int(r["grade"]),
+                "rank": int(r["rank"]),
+                "judge": r["judge"],
+                "reviewer": r["reviewer"] if isinstance(r["reviewer"], str) else None,
+            }
+
         rows = rows.sort_values("rank")
-        records.append({
-            "query_id": int(query_id), "query": text, "qtype": qtype, "source_passage": source,
-            "positives": [item(r) for _, r in rows.iterrows() if r["grade"] >= POSITIVE],
-            "negatives": [item(r) for _, r in rows.iterrows() if r["grade"] == 0],
-            "provenance": {"origin": origin, "generator": generator, "prompt_version": version},
-        })
+        records.append(
+            {
+                "query_id": int(query_id),
+                "query": text,
+                "qtype": qtype,
+                "source_passage": source,
+                "positives": [item(r) for _, r in rows.iterrows() if r["grade"] >= POSITIVE],
+                "negatives": [item(r) for _, r in rows.iterrows() if r["grade"] == 0],
+                "provenance": {"origin": origin, "generator": generator, "prompt_version": version},
+            }
+        )
     return records
 
 
@@ -73,10 +87,14 @@ def staged(folder: Path, names: list[str]) -> Iterator[Path]:
 
 def _export_error(err: OSError, folder: Path) -> Exception:
     if err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or "too large" in str(err).lower():
-        return DiskFull(f"The disk holding {folder} is full (or a file size limit was reached): nothing was exported, "
-                        "and an earlier export there is intact. Free some space or export to another disk (--to), then try again.")
-    return InvalidInput(f"cannot write the export to {folder} ({err.strerror or err}): choose a folder you can write to "
-                        "(--to FOLDER); nothing was exported")
+        return DiskFull(
+            f"The disk holding {folder} is full (or a file size limit was reached): nothing was exported, "
+            "and an earlier export there is intact. Free some space or export to another disk (--to), then try again."
+        )
+    return InvalidInput(
+        f"cannot write the export to {folder} ({err.strerror or err}): choose a folder you can write to "
+        "(--to FOLDER); nothing was exported"
+    )
 
 
 def export_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Path) -> dict[str, Path]:
@@ -94,15 +112,28 @@ def _write_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Pat
     records = training_records(con, corpus)
     jsonl = folder / "training.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))
-    flat = [{**{k: v for k, v in r.items() if k not in ("positives", "negatives", "provenance")},
-             "positives": [p["passage_id"] for p in r["positives"]], "negatives": [n["passage_id"] for n in r["negatives"]],
-             "generator": r["provenance"]["generator"]} for r in records]
+    flat = [
+        {
+            **{k: v for k, v in r.items() if k not in ("positives", "negatives", "provenance")},
+            "positives": [p["passage_id"] for p in r["positives"]],
+            "negatives": [n["passage_id"] for n in r["negatives"]],
+            "generator": r["provenance"]["generator"],
+        }
+        for r in records
+    ]
     Dataset.from_list(flat).save_to_disk(str(folder / "hf"))
     beir = folder / "beir"
     (beir / "qrels").mkdir(parents=True, exist_ok=True)
     with (beir / "corpus.jsonl").open("w") as handle:
         for pid, (_, title, text) in sorted(passage_records(con, corpus).items()):
             handle.write(json.dumps({"_id": pid, "title": title, "text": text}) + "\n")
-    (beir / "queries.jsonl").write_text("".join(json.dumps({"_id": str(r["query_id"]), "text": r["query"], "metadata": {"qtype": r["qtype"]}}) + "\n" for r in records))
-    (beir / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
-        f"{r['query_id']}\t{p['passage_id']}\t{p['grade']}\n" for r in records for p in r["positives"]))
+    (beir / "queries.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": str(r["query_id"]), "text": r["query"], "metadata": {"qtype": r["qtype"]}}) + "\n"
+            for r in records
+        )
+    )
+    (beir / "qrels" / "train.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n"
+        + "".join(f"{r['query_id']}\t{p['passage_id']}\t{p['grade']}\n" for r in records for p in r["positives"])
+    )

@@ -49,8 +49,11 @@ def jaccard(a: str, b: str) -> float:
 
 
 # What a language model writes that no user would: chat-template tokens and markup, assistant chatter.
-_DEBRIS = re.compile(r"<<?/?[A-Za-z_|]+>>?|\[/?INST\]|<\|[^>]*\|>|\b(glad to help|as an ai|thank you|thanks for|"
-                     r"here is|here's a|i hope|happy to)\b", re.I)
+_DEBRIS = re.compile(
+    r"<<?/?[A-Za-z_|]+>>?|\[/?INST\]|<\|[^>]*\|>|\b(glad to help|as an ai|thank you|thanks for|"
+    r"here is|here's a|i hope|happy to)\b",
+    re.I,
+)
 ECHO_RUN = 5  # words in a row that a query shares with the prompt's own text (not the passage): an echo
 
 

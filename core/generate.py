@@ -15,19 +15,19 @@ from typing import Callable
 import duckdb
 
 from core import filters
+from core.errors import InvalidInput
 from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
 from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, completion_prompt, render
 from storage import corpora
 from storage import queries as store
-from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
 from storage.corpora import one_at_a_time
 from storage.db import transaction
-from core.errors import InvalidInput
-
+from storage.queries import counts_by_type, delete_query, edit_query, flag_counts, list_queries, restore_query  # noqa: F401  (pages)
 
 MAX_PER_TYPE = 5  # queries of one type per passage, at most
+
 
 def default_types(offline: bool) -> dict[str, int]:
     """One query per passage of each type made by default: the offline generator's two natural-language
@@ -72,8 +72,10 @@ class GenerationSettings:
             raise InvalidInput("ask for at least one query of one type")
         beyond = {t: n for t, n in self.per_type.items() if not 0 <= n <= MAX_PER_TYPE}
         if beyond:
-            raise InvalidInput(f"ask for 0 to {MAX_PER_TYPE} queries of each type per passage, got {beyond}: "
-                               "more of one type from one passage only repeats it")
+            raise InvalidInput(
+                f"ask for 0 to {MAX_PER_TYPE} queries of each type per passage, got {beyond}: "
+                "more of one type from one passage only repeats it"
+            )
 
 
 @dataclass
@@ -125,18 +127,26 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
     for passage_id, title, text, text_hash in sorted(rows):
         for qtype in [_turn(passage_id, asked)] if settings.in_turn else QUERY_TYPES:
             template = settings.templates.get(qtype, DEFAULT_TEMPLATES[qtype])
-            version = ("offline" if settings.llm.offline else
-                       prompt_version(completion_prompt(qtype, "", "", settings.examples)) if settings.llm.base_model else
-                       prompt_version(SYSTEM, template, settings.examples))
+            version = (
+                "offline"
+                if settings.llm.offline
+                else prompt_version(completion_prompt(qtype, "", "", settings.examples))
+                if settings.llm.base_model
+                else prompt_version(SYSTEM, template, settings.examples)
+            )
             for index in range(settings.per_type.get(qtype, 0)):
                 key = cache_key(model, version, text_hash, qtype, index, salt)
                 request = None
-                if settings.llm.base_model:  # few-shot completion; another answer of the same prompt needs a warmer model
+                if (
+                    settings.llm.base_model
+                ):  # few-shot completion; another answer of the same prompt needs a warmer model
                     prompt = completion_prompt(qtype, title, text, settings.examples)
                     request = LLMRequest(key, [{"role": "user", "content": prompt}], completion=True, stop=("\n",))
                 elif not settings.llm.offline:
                     prompt = render(template, title, text, settings.examples, index)
-                    request = LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+                    request = LLMRequest(
+                        key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+                    )
                 items.append(_Item(passage_id, title, text, text_hash, qtype, index, version, key, request))
     return items
 
@@ -163,7 +173,14 @@ def estimate_generation(con, corpus: int, passage_ids: list[str], settings: Gene
     done = store.existing_keys(con, corpus)
     todo = [i for i in items if i.key not in done]
     if settings.llm.offline:
-        return {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "queries": len(todo), "already_made": len(items) - len(todo)}
+        return {
+            "calls": 0,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "cost_usd": 0.0,
+            "queries": len(todo),
+            "already_made": len(items) - len(todo),
+        }
     result = estimate(settings.llm.model, [i.request for i in todo], settings.llm.max_tokens)
     return {**result, "queries": len(todo), "already_made": len(items) - len(todo)}
 
@@ -212,8 +229,16 @@ def generate_queries(
             kept.setdefault(item.passage_id, []).append(text)
         made += 1
         flagged += bool(flags)
-        return {"passage_id": item.passage_id, "text": text, "qtype": item.qtype, "origin": origin,
-                "generator": generator, "prompt_version": item.version, "cache_key": item.key, "flags": flags}
+        return {
+            "passage_id": item.passage_id,
+            "text": text,
+            "qtype": item.qtype,
+            "origin": origin,
+            "generator": generator,
+            "prompt_version": item.version,
+            "cache_key": item.key,
+            "flags": flags,
+        }
 
     if settings.llm.offline:
         meter = Meter(planned=len(todo))
@@ -224,8 +249,16 @@ def generate_queries(
             if should_stop and should_stop():
                 meter.stopped = "stopped by user"
                 break
-            batch = todo[start:start + 500]
-            rows = [keep(i, generator.make(i.title, i.text, i.qtype, i.index, opens=i.passage_id in openers), "offline", OFFLINE_NAME) for i in batch]
+            batch = todo[start : start + 500]
+            rows = [
+                keep(
+                    i,
+                    generator.make(i.title, i.text, i.qtype, i.index, opens=i.passage_id in openers),
+                    "offline",
+                    OFFLINE_NAME,
+                )
+                for i in batch
+            ]
             with transaction(con):
                 store.insert_queries(con, corpus, rows)
             meter.done += len(batch)
@@ -239,20 +272,30 @@ def generate_queries(
             for result in results:
                 item = by_key[result.key]
                 if result.error is not None:
-                    failures.append({"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error})
+                    failures.append(
+                        {"passage_id": item.passage_id, "qtype": item.qtype, "index": item.index, "error": result.error}
+                    )
                 else:
                     rows.append(keep(item, result.text, "llm", settings.llm.name))
             store.insert_queries(con, corpus, rows)
 
         meter = run_requests(con, settings.llm, [i.request for i in todo], on_results, progress, should_stop)
     return GenerationReport(
-        OFFLINE_NAME if settings.llm.offline else settings.llm.name, len(items), made,
-        len(items) - len(todo), flagged, failures, meter, time.perf_counter() - started,
+        OFFLINE_NAME if settings.llm.offline else settings.llm.name,
+        len(items),
+        made,
+        len(items) - len(todo),
+        flagged,
+        failures,
+        meter,
+        time.perf_counter() - started,
     )
 
 
 @one_at_a_time("regenerating a passage's queries")
-def regenerate_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str, settings: GenerationSettings, progress=None) -> GenerationReport:
+def regenerate_passage(
+    con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str, settings: GenerationSettings, progress=None
+) -> GenerationReport:
     """Delete a passage's live queries and make new ones (new cache keys, so new answers)."""
     with transaction(con):
         for query_id in store.live_queries_of_passage(con, corpus, passage_id):

@@ -20,8 +20,7 @@ from core.errors import BadUpload, InvalidInput
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Document, Passage, check_sizes, make_passages
 from core.settings import SAMPLE_DIR, max_upload_bytes
 from storage import corpora
-from storage.corpora import corpus_summary, ingested_files, passage_lengths, search_passages  # noqa: F401  (pages)
-from storage.corpora import one_at_a_time
+from storage.corpora import corpus_summary, ingested_files, one_at_a_time, passage_lengths, search_passages  # noqa: F401  (pages)
 from storage.db import transaction
 
 Progress = Callable[[float, str], None]
@@ -79,27 +78,43 @@ def expand_zip(name: str, data: bytes, limit: int) -> list[tuple[str, bytes]]:
     for member in members:
         path = PurePosixPath(member.filename.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
-            raise BadUpload(f"contains an unsafe path {member.filename!r}; re-create the zip with relative paths only", filename=name)
+            raise BadUpload(
+                f"contains an unsafe path {member.filename!r}; re-create the zip with relative paths only",
+                filename=name,
+            )
     total = sum(m.file_size for m in members)
     if total > limit:
-        raise BadUpload(f"unpacks to {_mb(total)}, above the limit of {_mb(limit)}; split it into smaller zips", filename=name)
+        raise BadUpload(
+            f"unpacks to {_mb(total)}, above the limit of {_mb(limit)}; split it into smaller zips", filename=name
+        )
     for member in members:
         if member.file_size > 1_000_000 and member.file_size > _MAX_RATIO * max(member.compress_size, 1):
-            raise BadUpload(f"member {member.filename!r} unpacks at a ratio above {_MAX_RATIO}:1 (a zip bomb?); it was not read", filename=name)
+            raise BadUpload(
+                f"member {member.filename!r} unpacks at a ratio above {_MAX_RATIO}:1 (a zip bomb?); it was not read",
+                filename=name,
+            )
     if total > 1_000_000 and total > _MAX_RATIO * len(data):  # many small members can add up to a bomb too
-        raise BadUpload(f"unpacks to {_mb(total)} from {_mb(len(data))}, a ratio above {_MAX_RATIO}:1 (a zip bomb?); "
-                        "nothing was read. Upload the files themselves, or a zip of ordinary documents", filename=name)
+        raise BadUpload(
+            f"unpacks to {_mb(total)} from {_mb(len(data))}, a ratio above {_MAX_RATIO}:1 (a zip bomb?); "
+            "nothing was read. Upload the files themselves, or a zip of ordinary documents",
+            filename=name,
+        )
     entries, unpacked = [], 0
     for member in members:
         try:
             with archive.open(member) as handle:
                 content = handle.read(limit - unpacked + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
-            raise BadUpload(f"member {member.filename!r} cannot be unpacked ({err}); the zip is damaged or uses an "
-                            "unsupported method: re-create it and upload again", filename=name) from None
+            raise BadUpload(
+                f"member {member.filename!r} cannot be unpacked ({err}); the zip is damaged or uses an "
+                "unsupported method: re-create it and upload again",
+                filename=name,
+            ) from None
         unpacked += len(content)
         if unpacked > limit:
-            raise BadUpload(f"unpacks to more than the limit of {_mb(limit)}; split it into smaller zips", filename=name)
+            raise BadUpload(
+                f"unpacks to more than the limit of {_mb(limit)}; split it into smaller zips", filename=name
+            )
         parts = PurePosixPath(member.filename.replace("\\", "/")).parts
         if parts[0] == "__MACOSX" or parts[-1].startswith("."):
             continue
@@ -114,7 +129,9 @@ def _find_beir(entries: dict[str, bytes]) -> tuple[str, str | None, str | None] 
         return None
     folder = corpus.rsplit("/", 1)[0] + "/" if "/" in corpus else ""
     queries = folder + "queries.jsonl" if folder + "queries.jsonl" in entries else None
-    qrels = next((folder + f"qrels/{split}.tsv" for split in ("test", "dev") if folder + f"qrels/{split}.tsv" in entries), None)
+    qrels = next(
+        (folder + f"qrels/{split}.tsv" for split in ("test", "dev") if folder + f"qrels/{split}.tsv" in entries), None
+    )
     return corpus, queries, qrels
 
 
@@ -134,7 +151,14 @@ def _read_entries(entries: list[tuple[str, bytes]], options: IngestOptions, prog
         corpus_name, queries_name, qrels_name = beir
         documents = readers.read_jsonl(corpus_name, by_name[corpus_name], readers.Fields(), options.encoding)
         parsed.documents += [(d, options.split_records) for d in documents]
-        parsed.files.append({"filename": corpus_name, "kind": "beir", "n_bytes": len(by_name[corpus_name]), "n_documents": len(documents)})
+        parsed.files.append(
+            {
+                "filename": corpus_name,
+                "kind": "beir",
+                "n_bytes": len(by_name[corpus_name]),
+                "n_documents": len(documents),
+            }
+        )
         if queries_name and qrels_name:
             test = readers.read_beir_test(queries_name, by_name[queries_name], qrels_name, by_name[qrels_name])
             parsed.test = (corpus_name.rsplit("/", 2)[-2] if "/" in corpus_name else "beir", test)
@@ -142,7 +166,9 @@ def _read_entries(entries: list[tuple[str, bytes]], options: IngestOptions, prog
             parsed.warnings.append("found queries.jsonl or qrels but not both; no test set was made")
         others = [n for n in by_name if n not in beir and "/qrels/" not in f"/{n}"]
         if others:
-            parsed.warnings.append(f"read as a BEIR dataset; {len(others)} other files were skipped ({', '.join(others[:3])})")
+            parsed.warnings.append(
+                f"read as a BEIR dataset; {len(others)} other files were skipped ({', '.join(others[:3])})"
+            )
         return parsed
     for index, (name, data) in enumerate(entries):
         progress(0.6 * index / max(len(entries), 1), f"reading {name}")
@@ -151,7 +177,9 @@ def _read_entries(entries: list[tuple[str, bytes]], options: IngestOptions, prog
             parsed.warnings.append(f"skipped {name}: a zip inside a zip is not opened (unzip it and upload its files)")
             continue
         if kind is None:
-            parsed.warnings.append(f"skipped {name}: not a supported type ({', '.join(k for k in readers.SUPPORTED if k != '.zip')})")
+            parsed.warnings.append(
+                f"skipped {name}: not a supported type ({', '.join(k for k in readers.SUPPORTED if k != '.zip')})"
+            )
             continue
         if kind in ("txt", "md"):
             documents, split = readers.read_text(name, data, options.encoding), True
@@ -234,7 +262,9 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
     per_file: dict[str, int] = {}
     duplicates = 0
     for document, split in parsed.documents:
-        for passage in make_passages(document, split=split, chunk_tokens=options.chunk_tokens, overlap_tokens=options.overlap_tokens):
+        for passage in make_passages(
+            document, split=split, chunk_tokens=options.chunk_tokens, overlap_tokens=options.overlap_tokens
+        ):
             if passage.text_hash in seen_hashes:
                 duplicates += 1
                 continue
@@ -253,23 +283,38 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
         raise BadUpload(f"no text was found in the upload{skipped}; check the text column or the files' content")
 
     progress(0.8, f"storing {len(passages):,} passages")
-    settings = {"chunk_tokens": options.chunk_tokens, "overlap_tokens": options.overlap_tokens, "split_records": options.split_records}
+    settings = {
+        "chunk_tokens": options.chunk_tokens,
+        "overlap_tokens": options.overlap_tokens,
+        "split_records": options.split_records,
+    }
     test_summary = None
     with transaction(con):
         corpus_id = corpus_id or corpora.create_corpus(con, corpus_name, settings)
         corpora.insert_passages(con, corpus_id, passages)
         for info in parsed.files:
             info["n_passages"] = per_file.get(info["filename"], 0)
-        corpora.record_files(con, corpus_id, [info for info in parsed.files if info["n_passages"]])  # not files of duplicates only
+        corpora.record_files(
+            con, corpus_id, [info for info in parsed.files if info["n_passages"]]
+        )  # not files of duplicates only
         if parsed.test:
             name, test = parsed.test
             test_summary = corpora.create_test_set(con, corpus_id, name, "beir", test.queries, test.qrels)
     if test_summary and test_summary["n_missing_docs"]:
-        parsed.warnings.append(f"{test_summary['n_missing_docs']} judged documents of the test set are not in the corpus")
+        parsed.warnings.append(
+            f"{test_summary['n_missing_docs']} judged documents of the test set are not in the corpus"
+        )
     progress(1.0, "done")
     return IngestReport(
-        corpus_id, corpus_name, parsed.files, len(parsed.documents), len(passages), duplicates,
-        test_summary, parsed.warnings, time.perf_counter() - started,
+        corpus_id,
+        corpus_name,
+        parsed.files,
+        len(parsed.documents),
+        len(passages),
+        duplicates,
+        test_summary,
+        parsed.warnings,
+        time.perf_counter() - started,
     )
 
 
@@ -292,7 +337,10 @@ def ingest_path(
         relative = file.relative_to(path)
         if file.is_file() and not any(part.startswith(".") for part in relative.parts):
             if file.stat().st_size > limit:
-                raise BadUpload(f"is above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB (for the app, server.maxUploadSize in .streamlit/config.toml too)", filename=str(relative))
+                raise BadUpload(
+                    f"is above the limit of {_mb(limit)}; split it, or raise QURATE_MAX_UPLOAD_MB (for the app, server.maxUploadSize in .streamlit/config.toml too)",
+                    filename=str(relative),
+                )
             entries.append((f"{path.name}/{relative.as_posix()}", file.read_bytes()))
     return _store(con, corpus_name, entries, options, progress)
 
@@ -325,8 +373,12 @@ def add_test_set(
     """
     test = readers.read_beir_test(queries[0], queries[1], qrels[0], qrels[1])
     with transaction(con):
-        summary = corpora.create_test_set(con, corpus, name.strip() or "uploaded", "qrels upload", test.queries, test.qrels)
+        summary = corpora.create_test_set(
+            con, corpus, name.strip() or "uploaded", "qrels upload", test.queries, test.qrels
+        )
         if summary["n_qrels"] and summary["n_missing_docs"] == summary["n_qrels"]:
-            raise BadUpload("none of the judged documents is in this corpus: check that the qrels use the corpus's document ids",
-                            filename=qrels[0])
+            raise BadUpload(
+                "none of the judged documents is in this corpus: check that the qrels use the corpus's document ids",
+                filename=qrels[0],
+            )
     return summary

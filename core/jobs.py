@@ -18,8 +18,8 @@ import duckdb
 
 from core.datasets import build_training_data, export
 from core.errors import InvalidInput, JobFailed, NotFound
-from core.systems import System, corpus_systems, list_scores
 from core.settings import workspace_dir
+from core.systems import System, corpus_systems, list_scores
 from core.train import checked_spec
 from core.vocabulary import method, query_only, takes_in_batch
 from storage import jobs as store
@@ -35,8 +35,13 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     """
     job_id, folder = prepare_job(con, corpus, spec)
     log = (folder / "train.log").open("w")
-    process = subprocess.Popen([python, "-m", "core.train", str(folder)], stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+    process = subprocess.Popen(
+        [python, "-m", "core.train", str(folder)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     store.start_job(con, job_id, str(folder), process.pid)
     return job_id
 
@@ -48,10 +53,20 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
     spec = {**checked_spec(spec), "corpus_id": corpus}
     kind = method(spec["method"]).kind
     if spec["in_batch"] and not takes_in_batch(spec):
-        raise InvalidInput(f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
-                           f"with tune {spec['tune']}; leave in_batch off")
-    data = build_training_data(con, corpus, spec["group_size"], spec["list_size"], spec["dev_fraction"], spec["seed"],
-                               teacher=_teacher(con, corpus, spec), users_weight=spec["users_weight"])
+        raise InvalidInput(
+            f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
+            f"with tune {spec['tune']}; leave in_batch off"
+        )
+    data = build_training_data(
+        con,
+        corpus,
+        spec["group_size"],
+        spec["list_size"],
+        spec["dev_fraction"],
+        spec["seed"],
+        teacher=_teacher(con, corpus, spec),
+        users_weight=spec["users_weight"],
+    )
     if not data.groups:
         raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
     spec["data_counts"] = data.counts
@@ -79,8 +94,10 @@ def _teacher(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict):
         raise InvalidInput(f"a teacher applies to distillation only, not to {spec['method']}; leave it at 'ensemble'")
     system = System.parse(name)
     if system not in corpus_systems(con, corpus):
-        raise InvalidInput(f"the teacher {name} is not a model of this corpus; pick one of the Train page's finished models "
-                           f"(rerank:<id> or retrieve:<id>), or 'ensemble'")
+        raise InvalidInput(
+            f"the teacher {name} is not a model of this corpus; pick one of the Train page's finished models "
+            f"(rerank:<id> or retrieve:<id>), or 'ensemble'"
+        )
     return lambda queries, lists: list_scores(con, corpus, system, queries, lists)
 
 
@@ -91,9 +108,11 @@ def export_document_vectors(con: duckdb.DuckDBPyConnection, data, base_model: st
 
     from core import embed
 
-    texts = sorted({t for g in data.groups for t in [g["positive"], *g["negatives"]]}
-                   | {t for r in data.lists for t in r["candidates"]}
-                   | {t for d in data.dev for t in d["positive"] + d["negative"]})
+    texts = sorted(
+        {t for g in data.groups for t in [g["positive"], *g["negatives"]]}
+        | {t for r in data.lists for t in r["candidates"]}
+        | {t for d in data.dev for t in d["positive"] + d["negative"]}
+    )
     np.save(folder / "documents.npy", embed.encode(con, texts, base_model, role="document"))
     (folder / "documents.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
 
@@ -156,7 +175,7 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     """The job's row, brought up to date: a finished process's outcome is recorded once.
 
     Returns:
-        {"id", "status", "kind", "spec", "folder", "error", "progress", "model_id"}.
+        {"id", "status", "kind", "spec", "folder", "error", "progress", "model_id", "seconds"}.
     """
     job = store.get_job(con, job_id)
     if job is None:
@@ -164,11 +183,23 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     result = store.result_of(job["folder"])
     ran_elsewhere = job["status"] == "queued" and result is not None  # a prepared job, run by hand
     if (job["status"] == "running" and not _alive(job["pid"], job["folder"])) or ran_elsewhere:
-        store.record_result(con, job, result or {
-            "status": "failed", "error": "the training process ended without a result (killed?); see train.log"})
+        store.record_result(
+            con,
+            job,
+            result
+            or {"status": "failed", "error": "the training process ended without a result (killed?); see train.log"},
+        )
         job = store.get_job(con, job_id)
-    return {**{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id")},
-            "progress": progress_of(job["folder"])}
+    return {
+        **{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id", "seconds")},
+        "progress": progress_of(job["folder"]),
+    }
+
+
+def model_card(job: dict) -> str | None:
+    """The model card a finished job wrote beside its model (QURATE.md: method, data, hyperparameters, dev figures)."""
+    card = Path(job["folder"] or "") / "model" / "QURATE.md"
+    return card.read_text() if job["status"] == "done" and job["folder"] and card.is_file() else None
 
 
 def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.0) -> None:
@@ -212,11 +243,12 @@ def export_model_zip(con: duckdb.DuckDBPyConnection, model_id: int, corpus: int 
     import shutil
 
     from core.export import staged
-    from storage.models import get_model
 
     model = get_model(con, model_id)
     if model is None or (corpus is not None and model["corpus_id"] != corpus):
-        raise NotFound(f"no model {model_id}" + (" of this corpus" if model else "") + ": `qurate jobs CORPUS` lists its models")
+        raise NotFound(
+            f"no model {model_id}" + (" of this corpus" if model else "") + ": `qurate jobs CORPUS` lists its models"
+        )
     name = f"model-{model_id}.zip"
     with staged(workspace_dir() / "exports", [name]) as stage:
         shutil.make_archive(str(stage / name[:-4]), "zip", model["path"])

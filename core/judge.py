@@ -60,10 +60,18 @@ Reply with JSON only, one object per passage, in any order:
 # A base model (the local one) follows no instruction: it judges by completing a few-shot "Relevant: yes / no" pattern
 # (as monoT5 and InPars-v2 ask); graded by its P(yes) where the server gives probabilities (parse_yes_no), else yes 3, no 0.
 YES_NO_SHOTS = [
-    ("why is the reef turning white", "Coral bleaching happens when water stays too warm for weeks: corals expel the "
-     "algae living in their tissue and lose their colour.", "yes"),
+    (
+        "why is the reef turning white",
+        "Coral bleaching happens when water stays too warm for weeks: corals expel the "
+        "algae living in their tissue and lose their colour.",
+        "yes",
+    ),
     ("how do i reset my router", "Sourdough rises with wild yeast kept in a starter of flour and water.", "no"),
-    ("sourdough proof time", "A loaf needs a long, cool proof, often overnight in the fridge, for its sour taste.", "yes"),
+    (
+        "sourdough proof time",
+        "A loaf needs a long, cool proof, often overnight in the fridge, for its sour taste.",
+        "yes",
+    ),
     ("coral reef fish species", "To reset a home router, hold the reset button on its back for ten seconds.", "no"),
 ]
 YES_NO_WORDS = 160
@@ -102,7 +110,11 @@ def parse_yes_no(text: str | None) -> tuple[int | None, str, str | None]:
         text = answer.get("text", "")
     word = re.match(r"\W*(\w+)", text or "")
     if word and word.group(1).lower() in ("yes", "no"):
-        return (3, "the model answered yes", None) if word.group(1).lower() == "yes" else (0, "the model answered no", None)
+        return (
+            (3, "the model answered yes", None)
+            if word.group(1).lower() == "yes"
+            else (0, "the model answered no", None)
+        )
     return None, "", f"neither yes nor no in the answer {str(text)[:60]!r}"
 
 
@@ -140,7 +152,11 @@ class JudgeSettings:
     def version(self) -> str:
         if self.llm.offline:
             return f"offline-v2-{self.margin}"
-        return prompt_version(yes_no_prompt("", "")) if self.llm.base_model else prompt_version(SYSTEM, self.mode, self.prompt)
+        return (
+            prompt_version(yes_no_prompt("", ""))
+            if self.llm.base_model
+            else prompt_version(SYSTEM, self.mode, self.prompt)
+        )
 
 
 @dataclass
@@ -226,8 +242,19 @@ def judge_candidates(
     rows: list[tuple] = []
 
     def save(pair: dict, grade, reason, error, raw) -> None:
-        rows.append((pair["query_id"], pair["passage_id"], grade, reason, settings.judge,
-                     settings.version, raw, "ok" if error is None else "failed", error))
+        rows.append(
+            (
+                pair["query_id"],
+                pair["passage_id"],
+                grade,
+                reason,
+                settings.judge,
+                settings.version,
+                raw,
+                "ok" if error is None else "failed",
+                error,
+            )
+        )
         counts["labelled" if error is None else "failed"] += 1
 
     if settings.llm.offline:
@@ -255,8 +282,15 @@ def judge_candidates(
             rows.clear()
 
         meter = run_requests(con, settings.llm, requests, on_results, progress, should_stop)
-    return JudgeReport(settings.judge, len(pairs), counts["labelled"], counts["failed"], len(pairs) - len(todo),
-                       meter, time.perf_counter() - started)
+    return JudgeReport(
+        settings.judge,
+        len(pairs),
+        counts["labelled"],
+        counts["failed"],
+        len(pairs) - len(todo),
+        meter,
+        time.perf_counter() - started,
+    )
 
 
 def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMRequest], dict[str, list[dict]]]:
@@ -265,14 +299,23 @@ def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMReques
     if settings.llm.base_model:  # one pair a call, whatever the mode: a few-shot yes / no
         for pair in todo:
             key = cache_key(model, version, "yes-no-p", pair["query"], pair["text_hash"])
-            requests.append(LLMRequest(key, [{"role": "user", "content": yes_no_prompt(pair["query"], pair["passage"])}], logprobs=5,
-                                       completion=True, stop=("\n",)))
+            requests.append(
+                LLMRequest(
+                    key,
+                    [{"role": "user", "content": yes_no_prompt(pair["query"], pair["passage"])}],
+                    logprobs=5,
+                    completion=True,
+                    stop=("\n",),
+                )
+            )
             members[key] = [pair]
     elif settings.mode == "pointwise":
         for pair in todo:
             prompt = settings.prompt.replace("{query}", pair["query"]).replace("{passage}", pair["passage"])
             key = cache_key(model, version, "pointwise", pair["query"], pair["text_hash"])
-            requests.append(LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]))
+            requests.append(
+                LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+            )
             members[key] = [pair]
     else:
         by_query: dict[int, list[dict]] = {}
@@ -282,7 +325,9 @@ def _requests(todo: list[dict], settings: JudgeSettings) -> tuple[list[LLMReques
             listing = "\n\n".join(f"[{i}] {p['passage']}" for i, p in enumerate(group, start=1))
             prompt = settings.prompt.replace("{query}", group[0]["query"]).replace("{passages}", listing)
             key = cache_key(model, version, "listwise", group[0]["query"], [p["text_hash"] for p in group])
-            requests.append(LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]))
+            requests.append(
+                LLMRequest(key, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}])
+            )
             members[key] = group
     return requests, members
 
@@ -296,12 +341,22 @@ def _judge_offline(con, todo: list[dict], settings: JudgeSettings) -> Meter:
         if pair["is_source"]:
             grade, status, reason = 3, "ok", "the passage this query was generated from"
         elif pair["source_id"] is None:
-            grade, status, reason = None, "unsure", "a query of your users has no source passage for the rule: an expert or an LLM judge grades it"
+            grade, status, reason = (
+                None,
+                "unsure",
+                "a query of your users has no source passage for the rule: an expert or an LLM judge grades it",
+            )
         elif pair["query_id"] not in source or (near("dense_score") and near("bm25_score")):
-            grade, status, reason = None, "unsure", "dense and BM25 both score it within the margin of the source passage: possibly relevant, not used as a negative"
+            grade, status, reason = (
+                None,
+                "unsure",
+                "dense and BM25 both score it within the margin of the source passage: possibly relevant, not used as a negative",
+            )
         else:
             grade, status, reason = 0, "ok", "a ranker scores it below the source passage by the margin (offline rule)"
-        rows.append((pair["query_id"], pair["passage_id"], grade, reason, OFFLINE_JUDGE, settings.version, None, status, None))
+        rows.append(
+            (pair["query_id"], pair["passage_id"], grade, reason, OFFLINE_JUDGE, settings.version, None, status, None)
+        )
     store.insert_labels(con, rows)
     meter.done = len(todo)
     return meter

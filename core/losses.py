@@ -77,12 +77,24 @@ class ListwiseDistillationLoss(nn.Module):
     """Listwise distillation for a bi-encoder: columns (query, candidate_1..m), label = the
     teacher's m scores."""
 
-    def __init__(self, model, student_temperature=0.05, teacher_temperature=0.3, infonce_temperature=0.01,
-                 infonce_weight=0.1, near_positive=0.6):
+    def __init__(
+        self,
+        model,
+        student_temperature=0.05,
+        teacher_temperature=0.3,
+        infonce_temperature=0.01,
+        infonce_weight=0.1,
+        near_positive=0.6,
+    ):
         super().__init__()
         self.model = model
-        self.settings = dict(student_temperature=student_temperature, teacher_temperature=teacher_temperature,
-                             infonce_temperature=infonce_temperature, infonce_weight=infonce_weight, near_positive=near_positive)
+        self.settings = dict(
+            student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            infonce_temperature=infonce_temperature,
+            infonce_weight=infonce_weight,
+            near_positive=near_positive,
+        )
 
     def forward(self, sentence_features, labels: Tensor) -> Tensor:
         embeddings = [self.model(f)["sentence_embedding"] for f in sentence_features]
@@ -118,8 +130,15 @@ class FrozenDocumentLoss(nn.Module):
     so off by default (docs/BENCHMARKS.md).
     """
 
-    def __init__(self, model, documents: Tensor, objective: str = "lce", scale: float = 20.0, in_batch: bool = False,
-                 **distill_settings):
+    def __init__(
+        self,
+        model,
+        documents: Tensor,
+        objective: str = "lce",
+        scale: float = 20.0,
+        in_batch: bool = False,
+        **distill_settings,
+    ):
         super().__init__()
         if objective not in ("lce", "distill"):
             raise ValueError(f"objective must be lce or distill, got {objective!r}")

@@ -59,10 +59,11 @@ def mine_candidates(
     run_id = None  # the run's row is written with its first candidates: a run killed before them leaves none
     total = in_top = flagged = 0
     for start in range(0, len(queries), BATCH):
-        batch = queries[start:start + BATCH]
+        batch = queries[start : start + BATCH]
         progress(start / max(len(queries), 1), f"ranking queries {start:,}-{start + len(batch):,} of {len(queries):,}")
-        ranked = rank(con, corpus, [q[2] for q in batch], model,
-                      progress=lambda f, m: progress(start / max(len(queries), 1), m))
+        ranked = rank(
+            con, corpus, [q[2] for q in batch], model, progress=lambda f, m: progress(start / max(len(queries), 1), m)
+        )
         position = {pid: i for i, pid in enumerate(ranked.passage_ids)}
         rows, not_retrieved = [], []
         for row, (query_id, source, _) in enumerate(batch):
@@ -74,11 +75,22 @@ def mine_candidates(
                 top.append(source_index)
             for i in top:
                 rank_of = source_rank if i == source_index else top.index(i) + 1
-                rows.append((query_id, ranked.passage_ids[i], rank_of, float(ranked.bm25[row, i]),
-                             float(ranked.dense[row, i]), float(ranked.fused[row, i]), i == source_index))
+                rows.append(
+                    (
+                        query_id,
+                        ranked.passage_ids[i],
+                        rank_of,
+                        float(ranked.bm25[row, i]),
+                        float(ranked.dense[row, i]),
+                        float(ranked.fused[row, i]),
+                        i == source_index,
+                    )
+                )
             if source_rank is not None and source_rank <= k:
                 in_top += 1
-            if source is not None and (source_rank is None or source_rank > round_trip_k):  # users' queries have no source
+            if source is not None and (
+                source_rank is None or source_rank > round_trip_k
+            ):  # users' queries have no source
                 not_retrieved.append(query_id)
         with transaction(con):
             run_id = run_id or store.create_mining_run(con, corpus, settings)

@@ -31,7 +31,19 @@ _DEICTIC = {"this", "these", "that", "those", "it", "they", "such"}
 _PERSONAL = {"i", "we", "you", "he", "she", "they", "our", "my", "your"}  # a subject that names nobody out of context
 _PARTICLES = {"to", "with", "for", "on", "in", "at", "about", "into", "up", "out", "off"}
 _WH = {"what", "how", "why", "when", "where", "who", "which"}
-_SUBORDINATORS = {"although", "though", "whereas", "whenever", "unless", "since", "whether", "when", "while", "because", "once"}
+_SUBORDINATORS = {
+    "although",
+    "though",
+    "whereas",
+    "whenever",
+    "unless",
+    "since",
+    "whether",
+    "when",
+    "while",
+    "because",
+    "once",
+}
 _CLAUSE = re.compile(r"[,;:()]| - | – | — ")
 COPY_LIMIT = 7  # words copied in a row from the passage: core.filters flags a query from 8 on
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
@@ -70,7 +82,9 @@ class OfflineGenerator:
             sf.update(seen)
             self.siblings[title.strip().lower()] = (count + 1, sf)
         self.siblings.pop("", None)
-        self.spread: Counter = Counter()  # how many sibling groups use a word: aspect words ("treatment") recur across topics
+        self.spread: Counter = (
+            Counter()
+        )  # how many sibling groups use a word: aspect words ("treatment") recur across topics
         for count, sf in self.siblings.values():
             if count >= 3:
                 self.spread.update(sf.keys())
@@ -87,11 +101,16 @@ class OfflineGenerator:
             self.before_be.update(a for a, b in zip(words, words[1:]) if b in ("be", "have", "been"))
             for k, word in enumerate(words[:-2]):
                 if word in _DETERMINERS:
-                    end = next((j for j in range(k + 1, min(k + 5, len(words))) if words[j] in FUNCTION_WORDS or not words[j]), None)
+                    end = next(
+                        (j for j in range(k + 1, min(k + 5, len(words))) if words[j] in FUNCTION_WORDS or not words[j]),
+                        None,
+                    )
                     if end is not None and end > k + 1:
                         self.heads[words[end - 1]] += 1
         bodies = (text.removeprefix(f"{title}. ") for title, text in zip(titles, texts))  # callers may prefix the title
-        opening = Counter(w[1].lower() for w in (_words(body)[:2] for body in bodies) if len(w) == 2 and w[0].lower() == "this")
+        opening = Counter(
+            w[1].lower() for w in (_words(body)[:2] for body in bodies) if len(w) == 2 and w[0].lower() == "this"
+        )
         # "This condition ...", "This paper ..." opening passages: with nothing before them to point at, they name the topic
         self.anaphors = {w for w, c in opening.items() if c >= 2 and self.nominal(w)}
         common = {w for w, c in self.df.items() if self.n >= 20 and c / self.n > 0.5}
@@ -107,10 +126,15 @@ class OfflineGenerator:
         """Content words of ``text`` outside its title, scored by tf x rarity among siblings (tf x idf without siblings)."""
         count, sf = self.siblings.get(title.strip().lower(), (1, Counter()))
         topic = {w.lower() for w in _words(title)}
-        tf = Counter(w.lower() for w in _words(text) if self._is_content(w) and not w.isdigit() and w.lower() not in topic)
+        tf = Counter(
+            w.lower() for w in _words(text) if self._is_content(w) and not w.isdigit() and w.lower() not in topic
+        )
         if count < 3:  # too few siblings to contrast with: plain TF-IDF
             return {w: c * self.idf(w) for w, c in tf.items()}
-        return {w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) * math.log(2 + self.spread.get(w, 0)) ** 2 for w, c in tf.items()}
+        return {
+            w: c * math.log((count + 1) / max(sf.get(w, 1), 1)) * math.log(2 + self.spread.get(w, 0)) ** 2
+            for w, c in tf.items()
+        }
 
     def phrases(self, text: str, scores: dict[str, float]) -> list[str]:
         """Runs of up to four content words, best (highest summed aspect score) first."""
@@ -131,7 +155,9 @@ class OfflineGenerator:
         """The passage's sentences, richest in aspect terms first."""
         sentences = [s for s in _SENTENCE.split(text) if _words(s)]
         sentences = [s for s in sentences if 4 <= len(_words(s)) <= 60] or sentences
-        return sorted(sentences, key=lambda s: -sum(scores.get(w.lower(), 0) for w in set(_words(s))) / len(_words(s)) ** 0.5)
+        return sorted(
+            sentences, key=lambda s: -sum(scores.get(w.lower(), 0) for w in set(_words(s))) / len(_words(s)) ** 0.5
+        )
 
     def nominal(self, word: str) -> bool:
         """Whether the corpus uses a word in a noun phrase: it follows a determiner ("the pads") often enough."""
@@ -151,15 +177,20 @@ class OfflineGenerator:
         low = word.lower()
         if self.nominal(word):
             return True
-        return self.heads.get(low, 0) >= max(1, 0.05 * self.seen.get(low, 0)) and not low.endswith(("ed", "ing")) \
+        return (
+            self.heads.get(low, 0) >= max(1, 0.05 * self.seen.get(low, 0))
+            and not low.endswith(("ed", "ing"))
             and not self.verbal(word)
+        )
 
     def noun_end(self, word: str) -> bool:
         """Whether a word can end a noun phrase: it closes determiner phrases ("the pads wear"), or
         follows a determiner at least half the time it occurs (a noun, rarely an adjective)."""
         low = word.lower()
         seen = self.seen.get(low, 0)
-        return self.nominal(word) and (self.heads.get(low, 0) >= max(1, 0.05 * seen) or self.after_determiner.get(low, 0) >= 0.5 * seen)
+        return self.nominal(word) and (
+            self.heads.get(low, 0) >= max(1, 0.05 * seen) or self.after_determiner.get(low, 0) >= 0.5 * seen
+        )
 
     def noun_phrases(self, text: str, scores: dict[str, float]) -> list[str]:
         """Runs of up to four content words ending on a noun, within one clause (a list's items are not one phrase),
@@ -186,7 +217,7 @@ class OfflineGenerator:
         for size in range(1, min(len(run), 4) + 1):
             phrase = " ".join(run[-size:])
             low = phrase.lower()
-            score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size ** 0.3
+            score = sum(scores.get(w.lower(), 0) for w in run[-size:]) / size**0.3
             if score > scored.get(low, (0, ""))[0]:
                 scored[low] = (score, phrase)
 
@@ -207,27 +238,49 @@ class OfflineGenerator:
         named = {w.lower() for w in _words(topic) if self._is_content(w)}
         mentions = lambda q: bool({w.lower() for w in _words(q)} & named)  # noqa: E731  ("of" names no topic)
         clause = _first_clause(sentence)
-        if sentence.rstrip().endswith("?") or not clause or clause[0].isdigit() or clause[0].lower() in _PERSONAL | _SUBORDINATORS:
+        if (
+            sentence.rstrip().endswith("?")
+            or not clause
+            or clause[0].isdigit()
+            or clause[0].lower() in _PERSONAL | _SUBORDINATORS
+        ):
             return self._about(phrase, topic)  # a question already, a number cut from its figure, "we", "although ..."
         if len(clause) > 3 and clause[0].lower() == "if" and self._ends_well(self._to_noun(clause[1:COPY_LIMIT])):
             return f"What should I do if {' '.join(self._to_noun(clause[1:COPY_LIMIT]))}?"
-        if len(clause) > 2 and clause[0][:1].isupper() and clause[0].lower() not in FUNCTION_WORDS \
-                and clause[1].lower() in _DETERMINERS | _PARTICLES and not self.nominal(clause[0]) \
-                and not clause[0].lower().endswith(("ing", "s")) and self.verbal(clause[0]):
+        if (
+            len(clause) > 2
+            and clause[0][:1].isupper()
+            and clause[0].lower() not in FUNCTION_WORDS
+            and clause[1].lower() in _DETERMINERS | _PARTICLES
+            and not self.nominal(clause[0])
+            and not clause[0].lower().endswith(("ing", "s"))
+            and self.verbal(clause[0])
+        ):
             # an imperative: a verb ("can apply" in the corpus) then its object or particle: "Apply the oil", "Talk to"
             return f"How do I {_lower_first(' '.join(self._to_noun(clause[:COPY_LIMIT])))}?"
         for k, word in enumerate(clause[:8]):
             low = word.lower()
             if k and (clause[0].lower() in _DEICTIC or clause[0].lower() in FUNCTION_WORDS - _DETERMINERS):
                 break  # "This condition is ..." names nothing out of context; "For X is ..." has no subject
-            if k and low in _COPULAS and any(self._is_content(w) for w in clause[:k]) and k <= 6 and self._ends_well(clause[:k]):
+            if (
+                k
+                and low in _COPULAS
+                and any(self._is_content(w) for w in clause[:k])
+                and k <= 6
+                and self._ends_well(clause[:k])
+            ):
                 subject = self._naming_topic(clause[:k], topic)
                 if {w.lower() for w in subject[1:]} & (_DEICTIC - {"that"}):
                     continue  # "the goal of this research is": a subject pointing at something the query cannot show
                 question = f"What {low} {_lower_first(' '.join(subject))}"
                 return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
-            if k and low in _MODALS and len(clause) > k + 2 and self._ends_well(self._to_noun(clause[k + 1:k + COPY_LIMIT])):
-                question = f"What {' '.join([low, *self._to_noun(clause[k + 1:k + COPY_LIMIT])])}"
+            if (
+                k
+                and low in _MODALS
+                and len(clause) > k + 2
+                and self._ends_well(self._to_noun(clause[k + 1 : k + COPY_LIMIT]))
+            ):
+                question = f"What {' '.join([low, *self._to_noun(clause[k + 1 : k + COPY_LIMIT])])}"
                 return f"{question}?" if mentions(question) else f"{question} for {_lower_first(topic)}?"
         return self._about(phrase, topic)
 
@@ -236,7 +289,7 @@ class OfflineGenerator:
         replaced by the topic: "the incidence of this condition" -> "the incidence of Sjogren-Larsson syndrome"."""
         for k in range(len(words) - 1):
             if topic and words[k].lower() == "this" and words[k + 1].lower() in self.anaphors:
-                return [*words[:k], *_words(topic), *words[k + 2:]]
+                return [*words[:k], *_words(topic), *words[k + 2 :]]
         return words
 
     @staticmethod
@@ -257,7 +310,11 @@ class OfflineGenerator:
         from core.filters import longest_copied_run
 
         clause = [w for w in _first_clause(sentence) if w.lower() not in {"a", "an", "the"}][:12]
-        droppable = [i for i, w in enumerate(clause) if i and w.lower() in FUNCTION_WORDS and w.lower() not in {"no", "not", "nor"}]
+        droppable = [
+            i
+            for i, w in enumerate(clause)
+            if i and w.lower() in FUNCTION_WORDS and w.lower() not in {"no", "not", "nor"}
+        ]
         while longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT and droppable:
             clause.pop(droppable.pop())
         return " ".join(clause[:COPY_LIMIT] if longest_copied_run(" ".join(clause), sentence) > COPY_LIMIT else clause)
@@ -277,8 +334,10 @@ class OfflineGenerator:
             for k in range(1, len(words) - 1):
                 if words[k].lower() not in ("of", "for"):
                     continue
-                after = words[k + 1:k + 3]
-                if not any(w.lower() == first for w in after[:1] + (after[1:] if after[0].lower() in _DETERMINERS else [])):
+                after = words[k + 1 : k + 3]
+                if not any(
+                    w.lower() == first for w in after[:1] + (after[1:] if after[0].lower() in _DETERMINERS else [])
+                ):
                     continue
                 run = []
                 for word in reversed(words[:k]):
@@ -286,8 +345,11 @@ class OfflineGenerator:
                         break
                     run.insert(0, word)
                 run = self._trimmed(run)
-                if run and not {w.lower() for w in run} & named \
-                        and (count < 2 or any(used.get(w.lower(), 0) < count for w in run)):
+                if (
+                    run
+                    and not {w.lower() for w in run} & named
+                    and (count < 2 or any(used.get(w.lower(), 0) < count for w in run))
+                ):
                     found.append((_lower_first(" ".join(run)), words[k].lower()))
         return found
 
@@ -344,7 +406,7 @@ class OfflineGenerator:
         sentences = lead + self._sentences(text, scores) or [text]
         pick = lambda items, offset=0: items[(index + offset) % len(items)]  # noqa: E731
         if qtype == "keywords":
-            return " ".join(dict.fromkeys([*topic_words[:3], *terms[index:index + 2]]))
+            return " ".join(dict.fromkeys([*topic_words[:3], *terms[index : index + 2]]))
         if qtype == "web":  # each type draws its own noun phrase, so a passage's queries differ
             words = [*topic_words, *[w for w in pick(nouns, 1).lower().split() if w not in topic_words]]
             return " ".join(words[:7])
@@ -353,7 +415,9 @@ class OfflineGenerator:
         relations = self.relations(text, topic, title) if title.strip() else []  # what the passage says the topic has
         if qtype == "title":
             count, _ = self.siblings.get(title.strip().lower(), (0, None))
-            if count == 1 and len(_words(title)) >= 3 and index == 0:  # a title of its own: a person wrote it for this text
+            if (
+                count == 1 and len(_words(title)) >= 3 and index == 0
+            ):  # a title of its own: a person wrote it for this text
                 return title.strip()
             noun = pick(relations)[0] if relations else pick(nouns)
             if not title.strip() or noun.lower() in topic.lower():
@@ -365,13 +429,21 @@ class OfflineGenerator:
         if qtype == "question":
             question = self._question(pick(sentences), topic, pick(nouns))
             return question if self._tells_apart(question, title, topic, opens) else self._about(pick(nouns), topic)
-        if qtype == "casual" and relations:  # what the passage says the topic has, typed: "treatment for wolman disease"
+        if (
+            qtype == "casual" and relations
+        ):  # what the passage says the topic has, typed: "treatment for wolman disease"
             phrase, preposition = pick(relations, 1)
             return f"{phrase} {preposition} {topic}".lower()
-        if qtype == "casual":  # a different sentence's question, said the way people type it; else "<phrase> for <topic>"
+        if (
+            qtype == "casual"
+        ):  # a different sentence's question, said the way people type it; else "<phrase> for <topic>"
             question = self._question(pick(sentences, 1), topic, "")
-            if question.startswith("What is the  for") or question.startswith("What is ?") or not question.strip("? ") \
-                    or not self._tells_apart(question, title, topic, opens):
+            if (
+                question.startswith("What is the  for")
+                or question.startswith("What is ?")
+                or not question.strip("? ")
+                or not self._tells_apart(question, title, topic, opens)
+            ):
                 question = f"{pick(nouns, 2)} for {topic}" if title.strip() else pick(nouns, 2)
             return question.rstrip("?").lower()
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
@@ -380,7 +452,7 @@ class OfflineGenerator:
 def _is_definition(sentence: str, topic: str) -> bool:
     """Whether a sentence defines the topic: "Glaucoma is a disease ..." (its question is "What is glaucoma?")."""
     words, named = [w.lower() for w in _words(sentence)], [w.lower() for w in _words(topic)]
-    return bool(named) and words[:len(named)] == named and len(words) > len(named) and words[len(named)] in _COPULAS
+    return bool(named) and words[: len(named)] == named and len(words) > len(named) and words[len(named)] in _COPULAS
 
 
 def _first_clause(sentence: str) -> list[str]:
@@ -394,6 +466,8 @@ def _first_clause(sentence: str) -> list[str]:
 def _lower_first(text: str) -> str:
     """Lower-case the first letter unless the word is an acronym (ALL, DNA) or a name with capitals inside it."""
     first = text.split(" ", 1)[0]
-    if (first.isupper() and len(first) > 1) or any(c.isupper() for c in first[1:]):  # "DNA", "Galloway-Mowat", "McArdle"
+    if (first.isupper() and len(first) > 1) or any(
+        c.isupper() for c in first[1:]
+    ):  # "DNA", "Galloway-Mowat", "McArdle"
         return text
     return text[:1].lower() + text[1:]

@@ -118,8 +118,7 @@ def check_sizes(chunk_tokens: int, overlap_tokens: int) -> None:
         raise InvalidInput(f"passage size must be at least 16 tokens, got {chunk_tokens}")
     if not 0 <= overlap_tokens <= chunk_tokens // 2:
         raise InvalidInput(
-            f"overlap must be between 0 and half the passage size ({chunk_tokens // 2}), "
-            f"got {overlap_tokens}"
+            f"overlap must be between 0 and half the passage size ({chunk_tokens // 2}), got {overlap_tokens}"
         )
 
 
@@ -142,8 +141,19 @@ def make_passages(
     n_tokens = count_tokens(text)
     windows = split_text(text, chunk_tokens, overlap_tokens) if split and n_tokens > chunk_tokens else [text]
     if len(windows) == 1:
-        return [Passage(document.doc_id, document.doc_id, title, text, content_hash(text), n_tokens, 0, document.source)]
+        return [
+            Passage(document.doc_id, document.doc_id, title, text, content_hash(text), n_tokens, 0, document.source)
+        ]
     return [
-        Passage(f"{document.doc_id}#{i}", document.doc_id, title, window, content_hash(window), count_tokens(window), i, document.source)
+        Passage(
+            f"{document.doc_id}#{i}",
+            document.doc_id,
+            title,
+            window,
+            content_hash(window),
+            count_tokens(window),
+            i,
+            document.source,
+        )
         for i, window in enumerate(windows)
     ]

@@ -26,18 +26,24 @@ SYSTEM = (
 )
 
 _COMMON = (
-    "\n\n{examples}Passage title: {title}\nPassage:\n\"\"\"\n{passage}\n\"\"\"\n\n"
+    '\n\n{examples}Passage title: {title}\nPassage:\n"""\n{passage}\n"""\n\n'
     "Do not copy phrases of more than three words from the passage. Name the subject instead of "
     "writing 'this' or 'the passage'. Reply with the {what} only, on one line."
 )
 
 DEFAULT_TEMPLATES = {
-    "question": "Write one question that a person might ask and that the passage below answers." + _COMMON.replace("{what}", "question"),
-    "claim": "Write one short factual statement (a claim) that the passage below supports." + _COMMON.replace("{what}", "claim"),
-    "title": "Write a short title, at most ten words, that describes what the passage below is about." + _COMMON.replace("{what}", "title"),
-    "keywords": "Write a keyword query of two to five keywords that someone would type to find the passage below." + _COMMON.replace("{what}", "keywords, separated by spaces,"),
-    "web": "Write a short web-search query of three to eight words, as typed into a search engine, that the passage below answers." + _COMMON.replace("{what}", "query"),
-    "casual": "Write a casual search request in plain everyday words, as someone who is not an expert would type it (lowercase and informal is fine), that the passage below answers." + _COMMON.replace("{what}", "request"),
+    "question": "Write one question that a person might ask and that the passage below answers."
+    + _COMMON.replace("{what}", "question"),
+    "claim": "Write one short factual statement (a claim) that the passage below supports."
+    + _COMMON.replace("{what}", "claim"),
+    "title": "Write a short title, at most ten words, that describes what the passage below is about."
+    + _COMMON.replace("{what}", "title"),
+    "keywords": "Write a keyword query of two to five keywords that someone would type to find the passage below."
+    + _COMMON.replace("{what}", "keywords, separated by spaces,"),
+    "web": "Write a short web-search query of three to eight words, as typed into a search engine, that the passage below answers."
+    + _COMMON.replace("{what}", "query"),
+    "casual": "Write a casual search request in plain everyday words, as someone who is not an expert would type it (lowercase and informal is fine), that the passage below answers."
+    + _COMMON.replace("{what}", "request"),
 }
 
 VARIANT = "\n\nThis is variant {number} for this passage: make it differ from the most obvious one."
@@ -48,6 +54,7 @@ def render(template: str, title: str, passage: str, examples: str = "", index: i
     shots = f"Examples of good {''}queries:\n{examples.strip()}\n\n" if examples.strip() else ""
     text = template.replace("{title}", title or "(none)").replace("{passage}", passage).replace("{examples}", shots)
     return text + (VARIANT.format(number=index + 1) if index else "")
+
 
 # Base models continue patterns and follow no instruction: they get a few-shot completion prompt instead (InPars,
 # Promptagator): documents from other domains, each with a query of the type, then the passage; the answer is the
@@ -61,15 +68,26 @@ SHOT_DOCUMENTS = [
     "a loaf needs a long, cool proof, often overnight in the fridge, for its sour taste and open crumb.",
 ]
 SHOT_QUERIES = {
-    "question": ["what makes corals bleach", "how do i reset my router to factory settings", "how long should sourdough proof"],
-    "claim": ["warm water makes corals lose their algae", "a router reset erases the wifi name", "sourdough rises with wild yeast"],
+    "question": [
+        "what makes corals bleach",
+        "how do i reset my router to factory settings",
+        "how long should sourdough proof",
+    ],
+    "claim": [
+        "warm water makes corals lose their algae",
+        "a router reset erases the wifi name",
+        "sourdough rises with wild yeast",
+    ],
     "title": ["Coral bleaching on the Great Barrier Reef", "Resetting a home router", "Proofing sourdough bread"],
     "keywords": ["coral bleaching cause", "router factory reset", "sourdough starter proof"],
     "web": ["why does coral bleaching happen", "reset router button how long", "sourdough overnight proof fridge"],
-    "casual": ["why is the reef turning white", "forgot my wifi password how to start over", "my sourdough isnt sour enough"],
+    "casual": [
+        "why is the reef turning white",
+        "forgot my wifi password how to start over",
+        "my sourdough isnt sour enough",
+    ],
 }
-SHOT_LABELS = {"question": "Question", "claim": "Claim", "title": "Title", "keywords": "Keywords", "web": "Web search",
-               "casual": "Casual search"}
+SHOT_LABELS = TYPE_LABELS  # a few-shot prompt's line names its type as the pages do: "Question: ...", "Web search: ..."
 COMPLETION_WORDS = 160  # the passage is cut to this many words: the prompt stays inside a small model's context
 
 

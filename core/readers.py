@@ -78,14 +78,15 @@ def decode(filename: str, data: bytes, encoding: str | None = None) -> str:
         encoding = "utf-16"
     elif b"\x00" in data[:8192] and encoding is None:
         raise BadUpload(
-            "this looks like a binary file, not text; upload plain text, or convert it "
-            "(e.g. a .docx to .txt) first",
+            "this looks like a binary file, not text; upload plain text, or convert it (e.g. a .docx to .txt) first",
             filename=filename,
         )
     try:
         return data.decode(encoding or "utf-8-sig")
     except LookupError:
-        raise BadUpload(f"unknown encoding {encoding!r}; use a name such as utf-8, cp1252 or latin-1", filename=filename) from None
+        raise BadUpload(
+            f"unknown encoding {encoding!r}; use a name such as utf-8, cp1252 or latin-1", filename=filename
+        ) from None
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise BadUpload(
@@ -120,7 +121,9 @@ def read_pdf(filename: str, data: bytes) -> list[Document]:
             raise BadUpload("the PDF is encrypted; save an unprotected copy and upload that", filename=filename)
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError) as err:
-        raise BadUpload(f"cannot read this PDF ({err}); check that it opens in a PDF viewer", filename=filename) from None
+        raise BadUpload(
+            f"cannot read this PDF ({err}); check that it opens in a PDF viewer", filename=filename
+        ) from None
     text = "\n".join(pages)
     if not text.strip():
         raise BadUpload(
@@ -128,14 +131,18 @@ def read_pdf(filename: str, data: bytes) -> list[Document]:
             "(e.g. ocrmypdf) and upload the result",
             filename=filename,
         )
-    title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or filename.rsplit("/", 1)[
+        -1
+    ].rsplit(".", 1)[0]
     return [Document(safe_name(filename).rsplit(".", 1)[0], text, title, filename)]
 
 
 def _pick(available: list[str], chosen: str | None, usual: tuple[str, ...], what: str, filename: str) -> str | None:
     if chosen:
         if chosen not in available:
-            raise BadUpload(f"has no {what} {chosen!r}; its fields are {available}; pick one of those", filename=filename)
+            raise BadUpload(
+                f"has no {what} {chosen!r}; its fields are {available}; pick one of those", filename=filename
+            )
         return chosen
     return next((name for name in usual if name in available), None)
 
@@ -145,8 +152,7 @@ def _records_to_documents(filename: str, records: list[tuple[int, dict]], fields
     text_field = _pick(available, fields.text, TEXT_FIELDS, "text field", filename)
     if text_field is None:
         raise BadUpload(
-            f"no text field found among {available}; pick the one that holds the passage text "
-            "(or rename it to 'text')",
+            f"no text field found among {available}; pick the one that holds the passage text (or rename it to 'text')",
             filename=filename,
         )
     id_field = _pick(available, fields.id, ID_FIELDS, "id field", filename)
@@ -155,13 +161,20 @@ def _records_to_documents(filename: str, records: list[tuple[int, dict]], fields
     documents = []
     for line, record in records:
         if text_field not in record:
-            raise BadUpload(f"has no field {text_field!r} (it has {list(record)}); add it or pick another text field", filename=filename, line=line)
+            raise BadUpload(
+                f"has no field {text_field!r} (it has {list(record)}); add it or pick another text field",
+                filename=filename,
+                line=line,
+            )
         text = record[text_field]
         for name in (text_field, title_field):
             if name and isinstance(record.get(name), (dict, list)):
-                raise BadUpload(f"field {name!r} holds {'an object' if isinstance(record[name], dict) else 'a list'}, not text; "
-                                "pick a field that holds the passage as a string (or flatten the records first)",
-                                filename=filename, line=line)
+                raise BadUpload(
+                    f"field {name!r} holds {'an object' if isinstance(record[name], dict) else 'a list'}, not text; "
+                    "pick a field that holds the passage as a string (or flatten the records first)",
+                    filename=filename,
+                    line=line,
+                )
         if text is None or str(text).strip() == "":
             continue
         doc_id = str(record[id_field]) if id_field and record.get(id_field) not in (None, "") else f"{stem}:{line}"
@@ -177,7 +190,9 @@ def table_columns(filename: str, data: bytes, encoding: str | None = None) -> li
         for _, record in _jsonl_records(filename, decode(filename, data, encoding), limit=50):
             names.update(dict.fromkeys(record))
         return list(names)
-    reader = csv.reader(io.StringIO(decode(filename, data, encoding)), delimiter="\t" if kind_of(filename) == "tsv" else ",")
+    reader = csv.reader(
+        io.StringIO(decode(filename, data, encoding)), delimiter="\t" if kind_of(filename) == "tsv" else ","
+    )
     return next(reader, [])
 
 
@@ -216,9 +231,13 @@ def read_table(filename: str, data: bytes, fields: Fields, encoding: str | None 
                 )
             records.append((reader.line_num, dict(zip(header, row + [""] * (len(header) - len(row))))))
     except csv.Error as err:
-        raise BadUpload(f"is not valid CSV ({err}): a quoted cell opened on line {started} does not close where a cell "
-                        f"can end (read to line {reader.line_num}); close the quote, or double a quote inside a quoted "
-                        "cell (\"\")", filename=filename, line=started) from None
+        raise BadUpload(
+            f"is not valid CSV ({err}): a quoted cell opened on line {started} does not close where a cell "
+            f"can end (read to line {reader.line_num}); close the quote, or double a quote inside a quoted "
+            'cell ("")',
+            filename=filename,
+            line=started,
+        ) from None
     if not records:
         raise BadUpload("has a header but no rows", filename=filename)
     return _records_to_documents(filename, records, fields)
@@ -232,9 +251,15 @@ def _jsonl_records(filename: str, text: str, limit: int | None = None):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise BadUpload(f"is not valid JSON ({err.msg}); each line must be one JSON object", filename=filename, line=number) from None
+            raise BadUpload(
+                f"is not valid JSON ({err.msg}); each line must be one JSON object", filename=filename, line=number
+            ) from None
         if not isinstance(record, dict):
-            raise BadUpload(f"holds a {type(record).__name__}, not an object; each line must be one JSON object", filename=filename, line=number)
+            raise BadUpload(
+                f"holds a {type(record).__name__}, not an object; each line must be one JSON object",
+                filename=filename,
+                line=number,
+            )
         yield number, record
         count += 1
         if limit and count >= limit:
@@ -261,6 +286,8 @@ def read_beir_test(queries_name: str, queries: bytes, qrels_name: str, qrels: by
         if not line.strip() or (number == 1 and not cells[-1].lstrip("-").isdigit()):
             continue  # blank line or header
         if len(cells) < 3 or not cells[-1].lstrip("-").isdigit():
-            raise BadUpload("expected 'query-id<TAB>corpus-id<TAB>score' with an integer score", filename=qrels_name, line=number)
+            raise BadUpload(
+                "expected 'query-id<TAB>corpus-id<TAB>score' with an integer score", filename=qrels_name, line=number
+            )
         test.qrels.setdefault(cells[0], {})[cells[-2]] = int(cells[-1])
     return test

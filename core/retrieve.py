@@ -53,7 +53,9 @@ def bm25_index(con: duckdb.DuckDBPyConnection, corpus: int) -> BM25Index:
         if key not in _indexes:
             stemmer = Stemmer.Stemmer("english")
             retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+            retriever.index(
+                bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
+            )
             _indexes[key] = BM25Index(ids, retriever, stemmer)
         return _indexes[key]
 

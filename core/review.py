@@ -7,8 +7,16 @@ import pandas as pd
 
 from core.vocabulary import RELEVANT
 from storage.queries import query_types  # noqa: F401  (re-exported for pages)
-from storage.reviews import (QUEUES, history, latest_review_id, queue, record_bulk, record_review,  # noqa: F401  (pages)
-                             review_counts, reviewed_pairs)
+from storage.reviews import (  # noqa: F401  (re-exported for pages)
+    QUEUES,
+    history,
+    latest_review_id,
+    queue,
+    record_bulk,
+    record_review,
+    review_counts,
+    reviewed_pairs,
+)
 
 
 def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
@@ -31,16 +39,28 @@ def agreement(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
         judge = (frame["llm_grade"] >= RELEVANT).astype(int)
         human = (frame["human_grade"] >= RELEVANT).astype(int)
         kappa = cohen_kappa_score(judge, human) if judge.nunique() > 1 or human.nunique() > 1 else None
-        return {"n": len(frame), "agreement": float((judge == human).mean()),
-                "kappa": None if kappa is None or kappa != kappa else float(kappa)}
+        return {
+            "n": len(frame),
+            "agreement": float((judge == human).mean()),
+            "kappa": None if kappa is None or kappa != kappa else float(kappa),
+        }
 
-    by_type = pd.DataFrame([{"qtype": t, **figures(part)} for t, part in pairs.groupby("qtype")]) if not pairs.empty else pd.DataFrame()
+    by_type = (
+        pd.DataFrame([{"qtype": t, **figures(part)} for t, part in pairs.groupby("qtype")])
+        if not pairs.empty
+        else pd.DataFrame()
+    )
     sample = pairs[pairs["spot_check"]]
     spot = {"n": len(sample), "accuracy": None, "low": None, "high": None}
     if len(sample):
         correct = int(((sample["llm_grade"] >= RELEVANT) == (sample["human_grade"] >= RELEVANT)).sum())
         interval = binomtest(correct, len(sample)).proportion_ci(confidence_level=0.95, method="wilson")
-        spot = {"n": len(sample), "accuracy": correct / len(sample), "low": float(interval.low), "high": float(interval.high)}
+        spot = {
+            "n": len(sample),
+            "accuracy": correct / len(sample),
+            "low": float(interval.low),
+            "high": float(interval.high),
+        }
     return {"overall": figures(pairs), "by_type": by_type, "spot_check": spot}
 
 
@@ -60,7 +80,6 @@ def freeze_reviewed_queries(con: duckdb.DuckDBPyConnection, corpus: int, name: s
     from core.errors import QurateError
     from storage import corpora
     from storage.db import transaction
-
     from storage.reviews import latest_decisions
 
     rows = latest_decisions(con, corpus)
@@ -73,8 +92,9 @@ def freeze_reviewed_queries(con: duckdb.DuckDBPyConnection, corpus: int, name: s
     if not keep:
         raise QurateError("no reviewed query has a passage graded relevant yet: review some pairs first")
     with transaction(con):
-        return corpora.create_test_set(con, corpus, name, "reviewed queries",
-                                       {q: queries[q] for q in keep}, {q: qrels[q] for q in keep})
+        return corpora.create_test_set(
+            con, corpus, name, "reviewed queries", {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+        )
 
 
 def query_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, str]:
@@ -92,8 +112,16 @@ class Decision:
     overtaken: list[str] = field(default_factory=list)
 
 
-def decide(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, reviewer: str, action: str,
-           note: str = "", queue: str | None = None, seen: int | None = None) -> Decision:
+def decide(
+    con: duckdb.DuckDBPyConnection,
+    query_id: int,
+    passage_id: str | None,
+    reviewer: str,
+    action: str,
+    note: str = "",
+    queue: str | None = None,  # noqa: F811  (the name of the queue a decision came from)
+    seen: int | None = None,
+) -> Decision:
     """Record a reviewer's decision on the pair they were shown.
 
     ``seen`` is the newest decision on the pair when it was shown (``latest_review_id``). Every
@@ -105,7 +133,14 @@ def decide(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None
     review_id = record_review(con, query_id, passage_id, reviewer, action, note, queue=queue)
     if seen is None:
         return Decision(review_id)
-    others = [d for d in decisions_between(con, query_id, passage_id, seen, review_id) if d["reviewer"] != reviewer.strip()]
-    return Decision(review_id, [f"{d['reviewer']} decided “{d['action']}” on this pair at {d['created_at']:%H:%M:%S} "
-                                "while you were looking at it; both decisions are kept and yours, the later, is effective."
-                                for d in others])
+    others = [
+        d for d in decisions_between(con, query_id, passage_id, seen, review_id) if d["reviewer"] != reviewer.strip()
+    ]
+    return Decision(
+        review_id,
+        [
+            f"{d['reviewer']} decided “{d['action']}” on this pair at {d['created_at']:%H:%M:%S} "
+            "while you were looking at it; both decisions are kept and yours, the later, is effective."
+            for d in others
+        ],
+    )

@@ -31,8 +31,10 @@ def workspace_dir() -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         what = "is a file, not a folder" if folder.is_file() else f"cannot be made ({err.strerror or err})"
-        raise BadWorkspace(f"The workspace folder {folder} {what}: point {WORKSPACE_ENV} at a folder Qurate can write to "
-                           "(a new or empty one starts a fresh workspace). Nothing was changed.") from None
+        raise BadWorkspace(
+            f"The workspace folder {folder} {what}: point {WORKSPACE_ENV} at a folder Qurate can write to "
+            "(a new or empty one starts a fresh workspace). Nothing was changed."
+        ) from None
     return folder
 
 

@@ -30,7 +30,12 @@ from storage.evaluations import latest_runs
 from storage.models import get_model, list_models
 
 BASELINE = "dense"
-_FIXED = {"bm25": "BM25", "dense": "MiniLM (baseline)", "fused": "BM25 + MiniLM (RRF)", "hybrid": "MiniLM + BM25 (score mix)"}
+_FIXED = {
+    "bm25": "BM25",
+    "dense": "MiniLM (baseline)",
+    "fused": "BM25 + MiniLM (RRF)",
+    "hybrid": "MiniLM + BM25 (score mix)",
+}
 # A reranker keeps the lexical evidence: its scores and BM25's, each standardised within the query's pool, are
 # mixed 3:1 (LEXICAL_RATIO; the split of a common hybrid-search default, Weaviate's alpha 0.75, not tuned here), not
 # fused by rank, which gives BM25 an equal say (docs/BENCHMARKS_HISTORY.md, Lexical evidence).
@@ -54,7 +59,9 @@ class System:
             return cls(kind)
         if kind in _MODEL_KINDS.values() and model.isdigit():
             return cls(kind, int(model))
-        raise InvalidInput(f"unknown system {text!r}; use bm25, dense, fused, hybrid, rerank:<model id> or retrieve:<model id>")
+        raise InvalidInput(
+            f"unknown system {text!r}; use bm25, dense, fused, hybrid, rerank:<model id> or retrieve:<model id>"
+        )
 
     def __str__(self) -> str:
         return self.kind if self.model_id is None else f"{self.kind}:{self.model_id}"
@@ -94,8 +101,14 @@ class System:
             return None
         return float(metrics["dev_ndcg@10"]) - float(metrics["baseline_dev_ndcg@10"])
 
-    def score(self, con: duckdb.DuckDBPyConnection, queries: list[str], pools: np.ndarray, texts: list[str],
-              first_stage: dict[str, np.ndarray]) -> np.ndarray:
+    def score(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        queries: list[str],
+        pools: np.ndarray,
+        texts: list[str],
+        first_stage: dict[str, np.ndarray],
+    ) -> np.ndarray:
         """Scores of each query's pool passages, shape of ``pools`` (queries, k).
 
         Args:
@@ -141,6 +154,7 @@ def with_lexical(scores: np.ndarray, bm25: np.ndarray) -> np.ndarray:
     >>> with_lexical(np.array([[0.9, 0.8, 0.1]]), np.array([[0.0, 9.0, 0.0]])).argmax()
     np.int64(1)
     """
+
     def standard(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         spread = x.std(axis=1, keepdims=True)
@@ -149,8 +163,14 @@ def with_lexical(scores: np.ndarray, bm25: np.ndarray) -> np.ndarray:
     return (1 - LEXICAL_SHARE) * standard(scores) + LEXICAL_SHARE * standard(bm25)
 
 
-def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | System", queries: list[str],
-                lists: list[list[str]], cells: int = 1 << 24) -> list[np.ndarray]:
+def list_scores(
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    system: "str | System",
+    queries: list[str],
+    lists: list[list[str]],
+    cells: int = 1 << 24,
+) -> list[np.ndarray]:
     """A system's scores of each query's listed passages (passage ids), as evaluation would score them:
     the distillation teacher when it is a fine-tuned model. Queries go through ``System.score`` in batches
     whose first-stage matrices hold about ``cells`` scores (each batch looks the corpus's vectors up once:
@@ -162,13 +182,13 @@ def list_scores(con: duckdb.DuckDBPyConnection, corpus: int, system: "str | Syst
     index = {p: i for i, p in enumerate(passage_ids)}
     scores: list[np.ndarray] = []
     for start in range(0, len(queries), batch):
-        part, rows = queries[start:start + batch], lists[start:start + batch]
+        part, rows = queries[start : start + batch], lists[start : start + batch]
         width = max(len(r) for r in rows)
         pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])
         first_stage = {"dense": dense_scores(con, corpus, part), "bm25": bm25_index(con, corpus).scores(part)}
         if system.kind == "fused":  # the fusion ranks the whole corpus: 2.6 s per 1,024 MedQuAD queries, 10x the rest
             first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
-        scores += [s[:len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
+        scores += [s[: len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
     return scores
 
 
@@ -214,4 +234,5 @@ def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:
 
     models = list_models(con, corpus).sort_values("id")
     return [System("bm25"), System("dense"), System("fused"), System("hybrid")] + [
-        System(_MODEL_KINDS[kind], int(model_id)) for model_id, kind in zip(models["id"], models["kind"])]
+        System(_MODEL_KINDS[kind], int(model_id)) for model_id, kind in zip(models["id"], models["kind"])
+    ]

@@ -24,9 +24,22 @@ from core.vocabulary import METHODS, TUNE, method, query_only, takes_in_batch
 # query-only LCE, three epochs, batches of 64 queries at 5e-5, groups of 8, in-batch negatives off, and each of
 # your users' queries counted five times beside one per generated query.
 DEFAULTS = {
-    "method": "lce", "base_model": "all-MiniLM-L6-v2 (bundled)", "tune": "query", "epochs": 3, "learning_rate": 5e-5,
-    "batch_size": 64, "group_size": 8, "list_size": 20, "max_length": 128, "seed": 0, "max_steps": -1,
-    "eval_steps": 100, "warmup_ratio": 0.1, "teacher": "ensemble", "in_batch": False, "users_weight": 5,
+    "method": "lce",
+    "base_model": "all-MiniLM-L6-v2 (bundled)",
+    "tune": "query",
+    "epochs": 3,
+    "learning_rate": 5e-5,
+    "batch_size": 64,
+    "group_size": 8,
+    "list_size": 20,
+    "max_length": 128,
+    "seed": 0,
+    "max_steps": -1,
+    "eval_steps": 100,
+    "warmup_ratio": 0.1,
+    "teacher": "ensemble",
+    "in_batch": False,
+    "users_weight": 5,
 }
 
 
@@ -43,8 +56,9 @@ def texts_per_query(spec: dict) -> int:
     return 1 + (spec["list_size"] if METHODS[spec["method"]].loss == "distill" else spec["group_size"])
 
 
-def estimate_seconds(spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None,
-                     precision: str = "fp32") -> float:
+def estimate_seconds(
+    spec: dict, train_queries: int, cuda: bool = False, cores: int | None = None, precision: str = "fp32"
+) -> float:
     """Expected time of the training loop: on a CPU from the measured per-core rates of its precision (fp32 or
     bf16, ``training_precision``), on a GPU from the H200's."""
     spec = {**DEFAULTS, **spec}
@@ -78,10 +92,19 @@ def device_summary() -> str:
 
 
 # Each number a spec holds: (its type, the least value it may take, whether that value is allowed itself).
-_NUMBERS = {"epochs": (float, 0, False), "learning_rate": (float, 0, False), "batch_size": (int, 1, True),
-            "group_size": (int, 2, True), "list_size": (int, 2, True), "max_length": (int, 8, True), "seed": (int, 0, True),
-            "eval_steps": (int, 1, True), "warmup_ratio": (float, 0, True), "users_weight": (int, 1, True),
-            "dev_fraction": (float, 0, True)}
+_NUMBERS = {
+    "epochs": (float, 0, False),
+    "learning_rate": (float, 0, False),
+    "batch_size": (int, 1, True),
+    "group_size": (int, 2, True),
+    "list_size": (int, 2, True),
+    "max_length": (int, 8, True),
+    "seed": (int, 0, True),
+    "eval_steps": (int, 1, True),
+    "warmup_ratio": (float, 0, True),
+    "users_weight": (int, 1, True),
+    "dev_fraction": (float, 0, True),
+}
 
 
 def checked_spec(spec) -> dict:
@@ -131,9 +154,11 @@ def document_vectors(spec: dict, folder: Path) -> tuple[dict[str, int], "object"
 
     texts = _rows(folder / "documents.jsonl")
     if not texts or not (folder / "documents.npy").exists():
-        texts = sorted({t for g in _rows(folder / "train_groups.jsonl") for t in [g["positive"], *g["negatives"]]}
-                       | {t for r in _rows(folder / "train_lists.jsonl") for t in r["candidates"]}
-                       | {t for d in _rows(folder / "dev.jsonl") for t in d["positive"] + d["negative"]})
+        texts = sorted(
+            {t for g in _rows(folder / "train_groups.jsonl") for t in [g["positive"], *g["negatives"]]}
+            | {t for r in _rows(folder / "train_lists.jsonl") for t in r["candidates"]}
+            | {t for d in _rows(folder / "dev.jsonl") for t in d["positive"] + d["negative"]}
+        )
         from sentence_transformers import SentenceTransformer
 
         from core.embed import resolve_model
@@ -152,7 +177,9 @@ def _dataset(spec: dict, folder: Path, index_of: dict[str, int] | None = None):
         if METHODS[spec["method"]].loss == "distill":
             lists = _rows(folder / "train_lists.jsonl")
             m = min(len(r["candidates"]) for r in lists)
-            label = [[float(index_of[t]) for t in r["candidates"][:m]] + [float(x) for x in r["teacher"][:m]] for r in lists]
+            label = [
+                [float(index_of[t]) for t in r["candidates"][:m]] + [float(x) for x in r["teacher"][:m]] for r in lists
+            ]
             return Dataset.from_dict({"query": [r["query"] for r in lists], "label": label})
         groups = _rows(folder / "train_groups.jsonl")
         n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
@@ -213,8 +240,12 @@ def _frozen_evaluator(dev: list[dict], index_of: dict[str, int], documents):
 
 def _frozen_scores(self, model) -> list:
     """Per dev query, the scores of its documents (positives first)."""
-    queries = model.encode([d["query"] for d in self.dev], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    return [self.documents[[self.index_of[t] for t in d["positive"] + d["negative"]]] @ q for d, q in zip(self.dev, queries)]
+    queries = model.encode(
+        [d["query"] for d in self.dev], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return [
+        self.documents[[self.index_of[t] for t in d["positive"] + d["negative"]]] @ q for d, q in zip(self.dev, queries)
+    ]
 
 
 def _frozen_call(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict:
@@ -266,17 +297,41 @@ def run(folder: Path) -> dict:
     steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
     total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
     baseline = _ndcg_key(evaluator(model)) if evaluator else None  # the dev split is scored at the training length
-    progress.write(json.dumps({"event": "start", "total_steps": total, "train_examples": len(dataset), "dev_queries": len(dev),
-                               "device": "cuda" if cuda else "cpu", "processes": int(os.environ.get("WORLD_SIZE", 1)), "precision": precision,
-                               "baseline_dev_ndcg@10": baseline, "time": time.time()}) + "\n")
+    progress.write(
+        json.dumps(
+            {
+                "event": "start",
+                "total_steps": total,
+                "train_examples": len(dataset),
+                "dev_queries": len(dev),
+                "device": "cuda" if cuda else "cpu",
+                "processes": int(os.environ.get("WORLD_SIZE", 1)),
+                "precision": precision,
+                "baseline_dev_ndcg@10": baseline,
+                "time": time.time(),
+            }
+        )
+        + "\n"
+    )
 
     class Report(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             elapsed = time.time() - started
             rate = state.global_step / elapsed if elapsed and state.global_step else 0
-            progress.write(json.dumps({"event": "log", "step": state.global_step, "total_steps": state.max_steps or total,
-                                       "epoch": state.epoch, "eta_s": (state.max_steps - state.global_step) / rate if rate else None,
-                                       **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}, "time": time.time()}) + "\n")
+            progress.write(
+                json.dumps(
+                    {
+                        "event": "log",
+                        "step": state.global_step,
+                        "total_steps": state.max_steps or total,
+                        "epoch": state.epoch,
+                        "eta_s": (state.max_steps - state.global_step) / rate if rate else None,
+                        **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))},
+                        "time": time.time(),
+                    }
+                )
+                + "\n"
+            )
 
         def on_step_end(self, args, state, control, **kwargs):
             if (folder / "cancel").exists():
@@ -284,15 +339,32 @@ def run(folder: Path) -> dict:
                 control.should_save = False
 
     common = dict(
-        output_dir=str(folder / "checkpoints"), num_train_epochs=spec["epochs"], max_steps=spec["max_steps"],
-        per_device_train_batch_size=spec["batch_size"], learning_rate=spec["learning_rate"], warmup_steps=float(spec["warmup_ratio"]),
-        seed=spec["seed"], logging_steps=max(1, min(10, total // 20 or 1)), report_to="none", bf16=precision == "bf16", fp16=precision == "fp16",
-        save_total_limit=2, dataloader_drop_last=False, use_cpu=not cuda,  # on CPU, several processes run as MULTI_CPU (gloo)
+        output_dir=str(folder / "checkpoints"),
+        num_train_epochs=spec["epochs"],
+        max_steps=spec["max_steps"],
+        per_device_train_batch_size=spec["batch_size"],
+        learning_rate=spec["learning_rate"],
+        warmup_steps=float(spec["warmup_ratio"]),
+        seed=spec["seed"],
+        logging_steps=max(1, min(10, total // 20 or 1)),
+        report_to="none",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        save_total_limit=2,
+        dataloader_drop_last=False,
+        use_cpu=not cuda,  # on CPU, several processes run as MULTI_CPU (gloo)
     )
     if evaluator:
         eval_steps = max(1, min(spec["eval_steps"], total))
-        common.update(eval_strategy="steps", eval_steps=eval_steps, save_strategy="steps", save_steps=eval_steps,
-                      load_best_model_at_end=True, metric_for_best_model="eval_dev_ndcg@10", greater_is_better=True)
+        common.update(
+            eval_strategy="steps",
+            eval_steps=eval_steps,
+            save_strategy="steps",
+            save_steps=eval_steps,
+            load_best_model_at_end=True,
+            metric_for_best_model="eval_dev_ndcg@10",
+            greater_is_better=True,
+        )
     else:
         common.update(eval_strategy="no", save_strategy="no")
     if METHODS[spec["method"]].cross_encoder:
@@ -301,8 +373,14 @@ def run(folder: Path) -> dict:
     else:
         from sentence_transformers.sentence_transformer import SentenceTransformerTrainer as Trainer
         from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments as Arguments
-    trainer = Trainer(model=model, args=Arguments(**common), train_dataset=dataset, loss=loss, evaluator=evaluator,
-                      callbacks=[Report()])
+    trainer = Trainer(
+        model=model,
+        args=Arguments(**common),
+        train_dataset=dataset,
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[Report()],
+    )
     trainer.train()
     if (folder / "cancel").exists():
         result = {"status": "cancelled", "seconds": time.time() - started}
@@ -311,8 +389,13 @@ def run(folder: Path) -> dict:
         if evaluator:  # the model kept is the best checkpoint, whose dev score the trainer already has
             best = trainer.state.best_metric
             final = float(best) if best is not None else _ndcg_key(evaluator(model))
-        metrics = {"baseline_dev_ndcg@10": baseline, "dev_ndcg@10": final,
-                   "train_examples": len(dataset), "dev_queries": len(dev), "steps": trainer.state.global_step}
+        metrics = {
+            "baseline_dev_ndcg@10": baseline,
+            "dev_ndcg@10": final,
+            "train_examples": len(dataset),
+            "dev_queries": len(dev),
+            "steps": trainer.state.global_step,
+        }
         if not METHODS[spec["method"]].cross_encoder and dev and baseline is not None:  # dev_ndcg@10: the kept mix's
             metrics.update(_mix_with_base(spec, model, dev, evaluator if query_only(spec) else None))
         kept = metrics["dev_ndcg@10"]
@@ -324,7 +407,12 @@ def run(folder: Path) -> dict:
             if query_only(spec):  # documents stay with the base model: its cached vectors serve this model too
                 (folder / "model" / "qurate.json").write_text(json.dumps({"document_encoder": spec["base_model"]}))
             _write_card(folder, spec, metrics)
-        result = {"status": "done", "model_path": str(folder / "model"), "metrics": metrics, "seconds": time.time() - started}
+        result = {
+            "status": "done",
+            "model_path": str(folder / "model"),
+            "metrics": metrics,
+            "seconds": time.time() - started,
+        }
     if trainer.is_world_process_zero():
         _write_result(folder, "result.json", result)
     return result
@@ -362,8 +450,9 @@ def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
         return [np.stack([vectors[t] for t in d["positive"] + d["negative"]]) @ q for d, q in zip(dev, queries)]
 
     def mix(a: float) -> None:
-        model.load_state_dict({k: a * v + (1 - a) * base[k] if v.is_floating_point() and k in base else v
-                               for k, v in tuned.items()})
+        model.load_state_dict(
+            {k: a * v + (1 - a) * base[k] if v.is_floating_point() and k in base else v for k, v in tuned.items()}
+        )
 
     per_mix = {}
     for a in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -372,27 +461,41 @@ def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
     # the base alone (0) is listed for the record, never chosen: a trained model moves at least a quarter
     chosen = closest_to_base({a: s for a, s in per_mix.items() if a > 0})
     mix(chosen)
-    return {"weight_mix": chosen, "dev_ndcg@10": float(per_mix[chosen].mean()),
-            "dev_ndcg@10_by_mix": {a: float(s.mean()) for a, s in per_mix.items()}}
+    return {
+        "weight_mix": chosen,
+        "dev_ndcg@10": float(per_mix[chosen].mean()),
+        "dev_ndcg@10_by_mix": {a: float(s.mean()) for a, s in per_mix.items()},
+    }
 
 
 def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
     card = folder / "model" / "QURATE.md"
     card.write_text(
         f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']].description}\n\n"
-        + (f"Query encoder only: encode documents with the base model ({spec['base_model']}), queries with this one.\n\n"
-           if query_only(spec) else "")
-        +
-        f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
+        + (
+            f"Query encoder only: encode documents with the base model ({spec['base_model']}), queries with this one.\n\n"
+            if query_only(spec)
+            else ""
+        )
+        + f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
         f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
-        + ", ".join(f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed"))
+        + ", ".join(
+            f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed")
+        )
         + (f", in-batch negatives={spec['in_batch']}" if takes_in_batch(spec) else "")
-        + (f"\n- teacher: the grades plus {'dense and BM25 scores' if spec['teacher'] == 'ensemble' else spec['teacher']}"
-           if METHODS[spec["method"]].loss == "distill" else "")
+        + (
+            f"\n- teacher: the grades plus {'dense and BM25 scores' if spec['teacher'] == 'ensemble' else spec['teacher']}"
+            if METHODS[spec["method"]].loss == "distill"
+            else ""
+        )
         + f"\n- dev nDCG@10: baseline {metrics['baseline_dev_ndcg@10']}, fine-tuned {metrics['dev_ndcg@10']}"
-        + (f"\n- weights: {metrics['weight_mix']} x fine-tuned + {1 - metrics['weight_mix']} x base model"
-           if "weight_mix" in metrics else "")
-        + ("\n\n**Worse than its baseline on the dev split: not promoted.**" if metrics["worse_than_baseline"] else "") + "\n"
+        + (
+            f"\n- weights: {metrics['weight_mix']} x fine-tuned + {1 - metrics['weight_mix']} x base model"
+            if "weight_mix" in metrics
+            else ""
+        )
+        + ("\n\n**Worse than its baseline on the dev split: not promoted.**" if metrics["worse_than_baseline"] else "")
+        + "\n"
     )
 
 
@@ -404,8 +507,11 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()  # into train.log (or the launcher's output under accelerate)
         rank = os.environ.get("RANK", "0")  # under accelerate/torchrun each process has one; the app reads rank 0's
         name = "result.json" if rank == "0" else f"result-rank{rank}.json"
-        _write_result(folder, name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
-                                     "traceback": traceback.format_exc()[-4000:]})
+        _write_result(
+            folder,
+            name,
+            {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-4000:]},
+        )
         return 1
     return 0 if result["status"] in ("done", "cancelled") else 1
 

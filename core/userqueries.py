@@ -15,7 +15,6 @@ import duckdb
 from core.datasets import same_text
 from core.errors import BadUpload
 from core.readers import Fields, decode, kind_of, read_jsonl, read_table, table_columns
-from core.vocabulary import USERS
 from storage import queries as store
 from storage.corpora import held_out_texts, one_at_a_time
 from storage.db import transaction
@@ -50,18 +49,25 @@ def read_user_queries(filename: str, data: bytes, text_field: str | None = None)
     """
     kind = kind_of(filename)
     if kind not in KINDS:
-        raise BadUpload(f"users' queries come as .txt (one per line), .csv, .tsv or .jsonl, not {kind or 'this type'}; "
-                        "save them as one of those", filename=filename)
+        raise BadUpload(
+            f"users' queries come as .txt (one per line), .csv, .tsv or .jsonl, not {kind or 'this type'}; "
+            "save them as one of those",
+            filename=filename,
+        )
     if kind == "txt":
         rows = [(line.strip(), {}) for line in decode(filename, data).splitlines() if line.strip()]
     else:
         columns = table_columns(filename, data)
         chosen = text_field or next((c for c in QUERY_FIELDS if c in columns), None)
         if chosen is None:
-            raise BadUpload(f"no query column among {columns}; name the column that holds the queries "
-                            "(or rename it to 'query')", filename=filename)
+            raise BadUpload(
+                f"no query column among {columns}; name the column that holds the queries (or rename it to 'query')",
+                filename=filename,
+            )
         reader = read_jsonl if kind == "jsonl" else read_table
-        documents = reader(filename, data, Fields(text=chosen, id=next((c for c in columns if c in ("_id", "id")), None)))
+        documents = reader(
+            filename, data, Fields(text=chosen, id=next((c for c in columns if c in ("_id", "id")), None))
+        )
         records = _records(filename, data, kind)
         rows = []
         for document in documents:
@@ -87,8 +93,9 @@ def _records(filename: str, data: bytes, kind: str) -> dict[str, dict]:
 
 
 @one_at_a_time("adding users' queries")
-def add_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, filename: str, data: bytes,
-                     text_field: str | None = None) -> UserQueriesReport:
+def add_user_queries(
+    con: duckdb.DuckDBPyConnection, corpus: int, filename: str, data: bytes, text_field: str | None = None
+) -> UserQueriesReport:
     """Store the queries of a file as users' queries of a corpus (origin and type ``users``), all or none.
 
     Repeats (case and spacing aside) and queries already stored are skipped; a query whose text is a

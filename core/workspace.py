@@ -64,16 +64,20 @@ def _duration(seconds: float) -> str:
 
 
 def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gpt-4o-mini") -> NextStep | None:
-    """The first step of the flow the active corpus has not done, and what it will cost here."""
+    """The first step of the flow after the furthest one the active corpus has done, and what it will cost here: a
+    step passed over (review is optional) is not asked for again once a later one is done."""
     import os
 
     counts = flow_counts(con, corpus)
-    key, _, page, action = next(((k, label, p, a) for k, label, p, a in FLOW if counts[k] == 0), (None,) * 4)
+    furthest = max((i for i, (k, *_) in enumerate(FLOW) if counts[k] > 0), default=-1)
+    key, _, page, action = next(((k, label, p, a) for k, label, p, a in FLOW[furthest + 1 :]), (None,) * 4)
     if key is None:
         return None
     cores = os.cpu_count() or 2
 
-    def dollars(tokens_in: int, tokens_out: int) -> str:  # litellm's price table: imported only for a step that calls an LLM
+    def dollars(
+        tokens_in: int, tokens_out: int
+    ) -> str:  # litellm's price table: imported only for a step that calls an LLM
         from core.llm import price_per_token
 
         price = price_per_token(llm)
@@ -87,17 +91,21 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
 
         offline = passages * (1 if default_in_turn(offline=True) else len(default_types(offline=True)))
         n = passages * (1 if default_in_turn(offline=False) else len(default_types(offline=False)))
-        cost = (f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
-                f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}.")
+        cost = (
+            f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
+            f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}."
+        )
     elif key == "labels":
         from core.embed import expected_precision
         from core.judge import JudgeSettings
 
         judged = queries * JudgeSettings().max_candidates  # the LLM judge's default: each query's top candidates
         precision = expected_precision()
-        cost = (f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S[precision] * cores))} "
-                f"on this machine's {cores} cores ({precision}). The offline judge is instant; an LLM judge makes about "
-                f"{judged:,} calls{dollars(judged * 350, judged * 40)}.")
+        cost = (
+            f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S[precision] * cores))} "
+            f"on this machine's {cores} cores ({precision}). The offline judge is instant; an LLM judge makes about "
+            f"{judged:,} calls{dollars(judged * 350, judged * 40)}."
+        )
     elif key == "reviewed":
         cost = "Only your time: every decision is kept, with who, when and why."
     elif key == "models":
@@ -106,11 +114,15 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
 
         precision = expected_precision()  # training's rule on a CPU too
         seconds = estimate_seconds(DEFAULTS, queries, cores=cores, precision=precision)
-        cost = (f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU ({precision}), no LLM."
-                if seconds is not None else "Training: minutes on a GPU, no LLM.")
+        cost = (
+            f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU ({precision}), no LLM."
+            if seconds is not None
+            else "Training: minutes on a GPU, no LLM."
+        )
     else:
         cost = "Seconds to a minute for a few hundred test queries (their pools are encoded once), no LLM."
     return NextStep(key, page, action, cost)
+
 
 @one_at_a_time("deleting it")
 def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:

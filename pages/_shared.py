@@ -4,8 +4,8 @@ import threading
 
 import streamlit as st
 
-from core.settings import database_path
 from core.errors import QurateError
+from core.settings import database_path
 from core.workspace import get_setting, held_workspace, list_corpora, set_setting
 
 ACTIVE_CORPUS = "active_corpus"
@@ -51,8 +51,9 @@ def connection():
             st.error(str(err))
             st.stop()
         _run.con = con
-        threading.Thread(target=_release_after, args=(threading.current_thread(), hold), daemon=True,
-                         name="qurate-workspace-release").start()
+        threading.Thread(
+            target=_release_after, args=(threading.current_thread(), hold), daemon=True, name="qurate-workspace-release"
+        ).start()
     return con
 
 
@@ -108,8 +109,14 @@ def key_status(model: str) -> str:
     import os
 
     provider = model.split("/", 1)[0] if "/" in model else ("anthropic" if model.startswith("claude") else "openai")
-    names = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
-             "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "together_ai": "TOGETHERAI_API_KEY"}
+    names = {
+        "openai": "OPENAI_API_KEY",
+        "anthropic": "ANTHROPIC_API_KEY",
+        "gemini": "GEMINI_API_KEY",
+        "mistral": "MISTRAL_API_KEY",
+        "groq": "GROQ_API_KEY",
+        "together_ai": "TOGETHERAI_API_KEY",
+    }
     name = names.get(provider)
     if name is None:
         return f"provider `{provider}`: litellm reads its own settings (a local server may need no key)"
@@ -129,11 +136,15 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8, label: str = "G
     modes = {"offline": "Rules (no model)", "local": LABEL, "llm": "LLM through litellm"}
     stored_mode = get_setting(con, "llm_mode")
     mode = st.radio(
-        label, list(modes), format_func=modes.get, horizontal=True, key=f"{prefix}_mode",
+        label,
+        list(modes),
+        format_func=modes.get,
+        horizontal=True,
+        key=f"{prefix}_mode",
         index=list(modes).index(stored_mode) if stored_mode in modes else 0,
         help="The rules need no model, key or network; their output is labelled 'no LLM' everywhere. The local "
-             "model is a small real LLM that runs on this machine (Gemma's terms of use apply: "
-             "https://ai.google.dev/gemma/terms). docs/BENCHMARKS.md measures both.",
+        "model is a small real LLM that runs on this machine (Gemma's terms of use apply: "
+        "https://ai.google.dev/gemma/terms). docs/BENCHMARKS.md measures both.",
     )
     set_setting(con, "llm_mode", mode)
     if mode == "offline":
@@ -142,35 +153,64 @@ def llm_settings(con, prefix: str, default_concurrency: int = 8, label: str = "G
         problem = available()
         if problem:
             st.warning(problem[0].upper() + problem[1:] + ".")
-        st.caption("Gemma 3 270M, a base model: it writes one line per few-shot prompt, on this machine's CPU "
-                   "(llama.cpp, started for the run on 127.0.0.1). Gemma's terms of use apply.")
+        st.caption(
+            "Gemma 3 270M, a base model: it writes one line per few-shot prompt, on this machine's CPU "
+            "(llama.cpp, started for the run on 127.0.0.1). Gemma's terms of use apply."
+        )
         return LLMConfig(model=LOCAL, temperature=0.2, max_tokens=32)
     left, right = st.columns(2)
     stored = get_setting(con, "llm_model")
-    model = left.text_input("Model (litellm name)", value=stored or "gpt-4o-mini",
-                            key=f"{prefix}_model", help="e.g. gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<name>")
-    api_base = right.text_input("API base (self-hosted only)", value=get_setting(con, "llm_api_base") or "",
-                                help="A vLLM or Ollama server's URL; several, separated by commas, share the calls.",
-                                key=f"{prefix}_api_base")
+    model = left.text_input(
+        "Model (litellm name)",
+        value=stored or "gpt-4o-mini",
+        key=f"{prefix}_model",
+        help="e.g. gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3.1, hosted_vllm/<name>",
+    )
+    api_base = right.text_input(
+        "API base (self-hosted only)",
+        value=get_setting(con, "llm_api_base") or "",
+        help="A vLLM or Ollama server's URL; several, separated by commas, share the calls.",
+        key=f"{prefix}_api_base",
+    )
     st.caption(key_status(model))
     a, b, c, d, e = st.columns(5)
     temperature = a.slider("Temperature", 0.0, 1.5, 0.7, 0.1, key=f"{prefix}_temperature")
     concurrency = b.number_input("Concurrency", 1, 64, default_concurrency, key=f"{prefix}_concurrency")
     budget = c.number_input("Budget (USD, 0 = none)", 0.0, 10_000.0, 1.0, 0.5, key=f"{prefix}_budget")
     tries = d.number_input("Tries per call", 1, 10, 4, key=f"{prefix}_tries")
-    timeout = e.number_input("Timeout per try (s)", 0.1, 600.0, 60.0, 5.0, key=f"{prefix}_timeout",
-                             help="A call that takes longer is abandoned and tried again (up to the tries above).")
+    timeout = e.number_input(
+        "Timeout per try (s)",
+        0.1,
+        600.0,
+        60.0,
+        5.0,
+        key=f"{prefix}_timeout",
+        help="A call that takes longer is abandoned and tried again (up to the tries above).",
+    )
     set_setting(con, "llm_model", model.strip())
     set_setting(con, "llm_api_base", api_base.strip())
-    return LLMConfig(model=model.strip(), api_base=api_base.strip() or None, temperature=temperature,
-                     concurrency=int(concurrency), budget_usd=budget or None, max_tries=int(tries), timeout_s=float(timeout))
+    return LLMConfig(
+        model=model.strip(),
+        api_base=api_base.strip() or None,
+        temperature=temperature,
+        concurrency=int(concurrency),
+        budget_usd=budget or None,
+        max_tries=int(tries),
+        timeout_s=float(timeout),
+    )
 
 
 def meter_text(meter) -> str:
     """One line of live counts for a progress bar."""
-    cost = f"${meter.cost_usd:.4f}" + ("" if meter.cost_known else " + unknown") if meter.tokens_in or meter.cost_usd else "$0"
-    return (f"{meter.done:,}/{meter.planned:,} done ({meter.cached:,} cached), {meter.failed:,} failed, "
-            f"{meter.tokens_in + meter.tokens_out:,} tokens, {cost}, {meter.seconds:.0f} s")
+    cost = (
+        f"${meter.cost_usd:.4f}" + ("" if meter.cost_known else " + unknown")
+        if meter.tokens_in or meter.cost_usd
+        else "$0"
+    )
+    return (
+        f"{meter.done:,}/{meter.planned:,} done ({meter.cached:,} cached), {meter.failed:,} failed, "
+        f"{meter.tokens_in + meter.tokens_out:,} tokens, {cost}, {meter.seconds:.0f} s"
+    )
 
 
 STOPPED = "stopped_notice"
@@ -181,7 +221,11 @@ def stop_button(container, key: str, kept: str, notice: str | None = None) -> No
     ends the step at its next progress update; ``kept`` (what the step had stored) stays, and running
     the step again resumes from it. The next run of the page says so, or says ``notice`` instead
     (a step that stores nothing until its end)."""
-    hint = f"Stops now; {kept} so far are kept, and running the step again resumes." if notice is None else f"Stops now; {kept}."
+    hint = (
+        f"Stops now; {kept} so far are kept, and running the step again resumes."
+        if notice is None
+        else f"Stops now; {kept}."
+    )
     notice = notice or f"Stopped. {kept[:1].upper() + kept[1:]} so far are kept; run the step again to resume."
     container.button("Stop", key=key, on_click=_stopped, args=(notice,), help=hint)
 

@@ -15,10 +15,18 @@ systems.insert(0, systems.pop(systems.index("dense")))
 system_label = lambda s: System.parse(s).label(con)  # noqa: E731
 default_left, default_right = default_pair(con, corpus)
 a, b = st.columns(2)
-left = a.selectbox("Left (before)", systems, index=systems.index(str(default_left)), format_func=system_label, key="cmp_left")
-right = b.selectbox("Right (after)", systems, index=systems.index(str(default_right)), format_func=system_label, key="cmp_right",
-                    help="Opens on the newest model that neither its dev split flagged as worse than the baseline "
-                         "nor its latest evaluation on a test set scored below it.")
+left = a.selectbox(
+    "Left (before)", systems, index=systems.index(str(default_left)), format_func=system_label, key="cmp_left"
+)
+right = b.selectbox(
+    "Right (after)",
+    systems,
+    index=systems.index(str(default_right)),
+    format_func=system_label,
+    key="cmp_right",
+    help="Opens on the newest model that neither its dev split flagged as worse than the baseline "
+    "nor its latest evaluation on a test set scored below it.",
+)
 if not any(System.parse(s).model_id for s in systems):
     st.caption("No fine-tuned model yet: train one on the Train page to compare it with the baseline.")
 
@@ -30,19 +38,38 @@ source = st.radio("Query", options, index=1 if showcase else 0, horizontal=True,
 qrels = None
 if source == "Pick a test query":
     ids = sets["id"].tolist()
-    test_set = int(sets["id"].iloc[0]) if len(sets) == 1 else st.selectbox(
-        "Test set", ids, index=ids.index(showcase[0]) if showcase else 0, key="cmp_test_set",
-        format_func=lambda i: sets.set_index("id").loc[i, "name"])
+    test_set = (
+        int(sets["id"].iloc[0])
+        if len(sets) == 1
+        else st.selectbox(
+            "Test set",
+            ids,
+            index=ids.index(showcase[0]) if showcase else 0,
+            key="cmp_test_set",
+            format_func=lambda i: sets.set_index("id").loc[i, "name"],
+        )
+    )
     _, queries, all_qrels = test_set_data(con, test_set)
     found = showcase_query(con, test_set, right) if left == "dense" else None
     ordered = sorted(queries)
-    query_id = st.selectbox("Test query", ordered, index=ordered.index(found[0]) if found else 0, format_func=lambda q: queries[q],
-                            key="cmp_query_id")
+    query_id = st.selectbox(
+        "Test query",
+        ordered,
+        index=ordered.index(found[0]) if found else 0,
+        format_func=lambda q: queries[q],
+        key="cmp_query_id",
+    )
     if found and query_id == found[0]:
-        st.success(f"Opened on the test query {system_label(right)} improved most in its latest evaluation "
-                   f"(nDCG@10 {found[1]:+.3f} over the baseline).")
-    elif left == "dense" and System.parse(right).model_id is not None and any(
-            r.system == right for r in leaderboard(con, test_set).rows) and not found:
+        st.success(
+            f"Opened on the test query {system_label(right)} improved most in its latest evaluation "
+            f"(nDCG@10 {found[1]:+.3f} over the baseline)."
+        )
+    elif (
+        left == "dense"
+        and System.parse(right).model_id is not None
+        and any(r.system == right for r in leaderboard(con, test_set).rows)
+        and not found
+    ):
         st.warning(f"{system_label(right)} improved no test query over the baseline in its latest evaluation.")
     query, qrels = queries[query_id], all_qrels.get(query_id, {})
 else:
@@ -55,8 +82,10 @@ try:
 except QurateError as err:
     st.error(str(err))
     st.stop()
-st.caption(f"Ranked in {result['seconds']:.2f} s. Each passage says whether the test set judged it relevant, not "
-           "relevant, or not at all; arrows: places gained (▲) or lost (▼) against the left ranking, new: not in it.")
+st.caption(
+    f"Ranked in {result['seconds']:.2f} s. Each passage says whether the test set judged it relevant, not "
+    "relevant, or not at all; arrows: places gained (▲) or lost (▼) against the left ranking, new: not in it."
+)
 
 
 def mark(row) -> str:
@@ -78,6 +107,8 @@ for column, side, system in ((a, "left", left), (b, "right", right)):
     with column:
         st.markdown(f"**{system_label(system)}**")
         for row in result[side]:
-            with st.expander(f"{row['rank']}. {mark(row)} {row['title'] or row['passage_id']}{move(row)} · {row['score']:.3f}"):
+            with st.expander(
+                f"{row['rank']}. {mark(row)} {row['title'] or row['passage_id']}{move(row)} · {row['score']:.3f}"
+            ):
                 st.write(row["text"])
                 st.caption(f"passage {row['passage_id']} (document {row['doc_id']})")

@@ -5,8 +5,15 @@ import streamlit as st
 
 from core import readers
 from core.errors import QurateError
-from core.ingest import (IngestOptions, corpus_summary, ingest_files, ingested_files, load_sample_corpus, passage_lengths,
-                         search_passages)
+from core.ingest import (
+    IngestOptions,
+    corpus_summary,
+    ingest_files,
+    ingested_files,
+    load_sample_corpus,
+    passage_lengths,
+    search_passages,
+)
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.workspace import delete_corpus, list_corpora, test_sets
 from pages._shared import STOPPED, active_corpus, connection, set_active_corpus, show_stopped, stop_button
@@ -28,7 +35,9 @@ def show_report(report) -> None:
     )
     if report.test_set:
         t = report.test_set
-        st.info(f"Held-out test set “{t['name']}”: {t['n_queries']:,} queries with {t['n_qrels']:,} judgements (kept for evaluation only).")
+        st.info(
+            f"Held-out test set “{t['name']}”: {t['n_queries']:,} queries with {t['n_qrels']:,} judgements (kept for evaluation only)."
+        )
     for warning in report.warnings:
         st.warning(warning)
 
@@ -36,8 +45,12 @@ def show_report(report) -> None:
 def run_ingest(action, label: str) -> None:
     """Run an ingest with a progress bar and a Stop button; show a domain error instead of a traceback."""
     bar = st.progress(0.0, text=label)
-    stop_button(st, "stop_ingest", "nothing from this upload is stored (a corpus is written at the end, in one go)",
-                notice="Stopped. Nothing from this upload was stored; press the same button to start it again.")
+    stop_button(
+        st,
+        "stop_ingest",
+        "nothing from this upload is stored (a corpus is written at the end, in one go)",
+        notice="Stopped. Nothing from this upload was stored; press the same button to start it again.",
+    )
     try:
         report = action(lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
     except QurateError as err:
@@ -57,7 +70,12 @@ show_stopped()
 upload_tab, sample_tab = st.tabs(["Upload files", "Sample corpus"])
 with upload_tab:
     names = list_corpora(con)["name"].tolist()
-    name = st.text_input("Corpus name", value="My corpus", key="corpus_name", help="A new name makes a new corpus; an existing name adds to it.")
+    name = st.text_input(
+        "Corpus name",
+        value="My corpus",
+        key="corpus_name",
+        help="A new name makes a new corpus; an existing name adds to it.",
+    )
     if name.strip() in names:
         st.caption(f"Files will be added to the existing corpus “{name.strip()}”; duplicate passages are skipped.")
     uploads = st.file_uploader(
@@ -68,11 +86,22 @@ with upload_tab:
     )
     with st.expander("Splitting, encoding and columns"):
         left, right = st.columns(2)
-        chunk = left.number_input("Passage size (tokens)", 16, 2048, DEFAULT_CHUNK_TOKENS, step=10, key="chunk_tokens",
-                                  help="Words and punctuation marks; the default fits a 256-token model such as MiniLM.")
+        chunk = left.number_input(
+            "Passage size (tokens)",
+            16,
+            2048,
+            DEFAULT_CHUNK_TOKENS,
+            step=10,
+            key="chunk_tokens",
+            help="Words and punctuation marks; the default fits a 256-token model such as MiniLM.",
+        )
         overlap = right.number_input("Overlap (tokens)", 0, 1024, DEFAULT_OVERLAP_TOKENS, step=5, key="overlap_tokens")
-        split_records = st.checkbox("Also split long CSV/JSONL records", value=False, key="split_records",
-                                    help="Records are usually passages already; text files and PDFs are always split.")
+        split_records = st.checkbox(
+            "Also split long CSV/JSONL records",
+            value=False,
+            key="split_records",
+            help="Records are usually passages already; text files and PDFs are always split.",
+        )
         encoding = st.text_input("Text encoding (blank: UTF-8)", value="", key="encoding")
     fields = readers.Fields()
     tables = [f for f in uploads or [] if readers.kind_of(f.name) in ("csv", "tsv", "jsonl")]
@@ -88,14 +117,20 @@ with upload_tab:
             pick = lambda label, key: (lambda v: None if v == AUTO else v)(  # noqa: E731
                 st.selectbox(label, [AUTO, *columns], key=key)
             )
-            fields = readers.Fields(text=pick("Text column", "text_field"), id=pick("Id column", "id_field"), title=pick("Title column", "title_field"))
+            fields = readers.Fields(
+                text=pick("Text column", "text_field"),
+                id=pick("Id column", "id_field"),
+                title=pick("Title column", "title_field"),
+            )
     if st.button("Ingest", type="primary", disabled=not uploads, key="ingest"):
         files = [(f.name, f.getvalue()) for f in uploads]
         options = IngestOptions(int(chunk), int(overlap), split_records, encoding.strip() or None, fields)
         run_ingest(lambda progress: ingest_files(con, name, files, options, progress), "Reading files")
 
 with sample_tab:
-    st.write("47 passages on home bicycle maintenance, with 20 held-out test questions, to try the whole flow in minutes.")
+    st.write(
+        "47 passages on home bicycle maintenance, with 20 held-out test questions, to try the whole flow in minutes."
+    )
     if st.button("Load sample corpus", key="load_sample"):
         run_ingest(lambda progress: load_sample_corpus(con, progress), "Loading the sample corpus")
 

@@ -4,7 +4,15 @@ import streamlit as st
 
 from core.embed import BUNDLED
 from core.errors import QurateError
-from core.judge import LISTWISE_PROMPT, OFFLINE_RULE, POINTWISE_PROMPT, JudgeSettings, failed_labels, judge_candidates, training_counts
+from core.judge import (
+    LISTWISE_PROMPT,
+    OFFLINE_RULE,
+    POINTWISE_PROMPT,
+    JudgeSettings,
+    failed_labels,
+    judge_candidates,
+    training_counts,
+)
 from core.mine import mine_candidates, mining_summary, queries_to_mine
 from pages._review import agreement_panel, bulk_panel, review_panel, reviewer_name
 from pages._shared import llm_settings, meter_text, open_page, stop_button
@@ -26,27 +34,39 @@ def mine_and_judge() -> None:
 
     mined = mining_summary(con, corpus)
     st.subheader("1. Mine candidates")
-    st.caption("BM25 and a dense model rank the whole corpus for every kept query; their reciprocal rank fusion gives "
-               "each query's candidates, its source passage always among them. Queries whose source is not in the "
-               "top 20 are flagged 'not retrieved' (the round-trip filter).")
+    st.caption(
+        "BM25 and a dense model rank the whole corpus for every kept query; their reciprocal rank fusion gives "
+        "each query's candidates, its source passage always among them. Queries whose source is not in the "
+        "top 20 are flagged 'not retrieved' (the round-trip filter)."
+    )
     a, b = st.columns(2)
     k = a.number_input("Candidates per query", 5, 100, 30, key="mine_k")
     model = b.text_input("Dense model (name or folder)", BUNDLED, key="mine_model")
-    if st.button(f"Mine candidates for {kept:,} queries", type="primary" if not mined["queries"] else "secondary", key="mine"):
+    if st.button(
+        f"Mine candidates for {kept:,} queries", type="primary" if not mined["queries"] else "secondary", key="mine"
+    ):
         bar = st.progress(0.0, text="Starting")
         stop_button(st, "stop_mining", "the encoded passages and the queries' candidates")
         try:
-            report = mine_candidates(con, corpus, int(k), model.strip() or BUNDLED, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            report = mine_candidates(
+                con, corpus, int(k), model.strip() or BUNDLED, progress=lambda f, m: bar.progress(min(f, 1.0), text=m)
+            )
         except QurateError as err:
             st.error(str(err))
             return
-        st.session_state["last_mining"] = ("success", (
-            f"Mined {report.candidates:,} candidates for {report.queries:,} queries in {report.seconds:.1f} s; the source "
-            f"passage is in the top {int(k)} for {report.source_in_top_k:,}; {report.flagged_round_trip:,} queries flagged 'not retrieved'."))
+        st.session_state["last_mining"] = (
+            "success",
+            (
+                f"Mined {report.candidates:,} candidates for {report.queries:,} queries in {report.seconds:.1f} s; the source "
+                f"passage is in the top {int(k)} for {report.source_in_top_k:,}; {report.flagged_round_trip:,} queries flagged 'not retrieved'."
+            ),
+        )
         st.rerun()
     if mined["queries"]:
-        st.caption(f"{mined['queries']:,} queries have {mined['candidates']:,} candidates; source in the top 10 for "
-                   f"{mined['source_top10']:,} ({mined['source_top10'] / mined['queries']:.0%}).")
+        st.caption(
+            f"{mined['queries']:,} queries have {mined['candidates']:,} candidates; source in the top 10 for "
+            f"{mined['source_top10']:,} ({mined['source_top10'] / mined['queries']:.0%})."
+        )
 
     st.subheader("2. Judge")
     if not mined["queries"]:
@@ -54,9 +74,14 @@ def mine_and_judge() -> None:
         return
     config = llm_settings(con, "judge", default_concurrency=8, label="Judge")
     left, right = st.columns(2)
-    mode = left.radio("Calls", ["pointwise", "listwise"], horizontal=True, key="judge_calls",
-                      help="pointwise: one call per (query, passage); listwise: one call grades a query's whole list (cheaper).",
-                      disabled=config.offline)
+    mode = left.radio(
+        "Calls",
+        ["pointwise", "listwise"],
+        horizontal=True,
+        key="judge_calls",
+        help="pointwise: one call per (query, passage); listwise: one call grades a query's whole list (cheaper).",
+        disabled=config.offline,
+    )
     top_n = right.number_input("Judge each query's top", 1, 100, 20, key="judge_top_n")
     margin = 0.05
     if config.offline:
@@ -71,12 +96,16 @@ def mine_and_judge() -> None:
         bar = st.progress(0.0, text="Starting")
         stop_button(st, "stop_judging", "the labels")
         try:
-            report = judge_candidates(con, corpus, settings, lambda m: bar.progress(m.done / max(m.planned, 1), text=meter_text(m)))
+            report = judge_candidates(
+                con, corpus, settings, lambda m: bar.progress(m.done / max(m.planned, 1), text=meter_text(m))
+            )
         except QurateError as err:
             st.error(f"{err}\n\nLabels made before the error are kept; run again to resume.")
             return
-        message = (f"{report.judge}: {report.labelled:,} pairs labelled, {report.failed:,} failed, {report.skipped:,} already "
-                   f"judged; {meter_text(report.meter)}" + (f"; {report.meter.stopped}" if report.meter.stopped else ""))
+        message = (
+            f"{report.judge}: {report.labelled:,} pairs labelled, {report.failed:,} failed, {report.skipped:,} already "
+            f"judged; {meter_text(report.meter)}" + (f"; {report.meter.stopped}" if report.meter.stopped else "")
+        )
         st.session_state["last_judging"] = ("warning" if report.failed or report.meter.stopped else "success", message)
         st.rerun()
 
@@ -85,12 +114,22 @@ def mine_and_judge() -> None:
         return
     st.subheader("3. What the labels give training")
     cols = st.columns(6)
-    for col, (label, key) in zip(cols, [("Labelled queries", "labelled_queries"), ("Confirmed sources", "confirmed_sources"),
-                                        ("Bad queries", "bad_queries"), ("Rescued positives", "rescued_positives"),
-                                        ("Hard negatives", "hard_negatives"), ("Human-reviewed", "reviewed")]):
+    for col, (label, key) in zip(
+        cols,
+        [
+            ("Labelled queries", "labelled_queries"),
+            ("Confirmed sources", "confirmed_sources"),
+            ("Bad queries", "bad_queries"),
+            ("Rescued positives", "rescued_positives"),
+            ("Hard negatives", "hard_negatives"),
+            ("Human-reviewed", "reviewed"),
+        ],
+    ):
         col.metric(label, f"{counts[key]:,}")
-    st.caption("A source passage judged not relevant marks a bad query (left out of training); other candidates graded 2 "
-               "or 3 are extra positives, never negatives; candidates graded 0 are the hard negatives, best-ranked first.")
+    st.caption(
+        "A source passage judged not relevant marks a bad query (left out of training); other candidates graded 2 "
+        "or 3 are extra positives, never negatives; candidates graded 0 are the hard negatives, best-ranked first."
+    )
 
     failed = failed_labels(con, corpus)
     if not failed.empty:
@@ -98,7 +137,9 @@ def mine_and_judge() -> None:
             st.dataframe(failed, hide_index=True, width="stretch")
 
 
-mine_tab, review_tab, table_tab, agreement_tab = st.tabs(["Mine & judge", "Review", "Table & bulk edit", "Agreement & export"])
+mine_tab, review_tab, table_tab, agreement_tab = st.tabs(
+    ["Mine & judge", "Review", "Table & bulk edit", "Agreement & export"]
+)
 with mine_tab:
     mine_and_judge()
 reviewer = reviewer_name()

@@ -28,8 +28,13 @@ def store_answers(con: duckdb.DuckDBPyConnection, model: str, rows: list[tuple])
     frame["request"] = [json.dumps(m) for m in frame["request"]]
     frame["model"] = model
     frame = frame.drop_duplicates("key", keep="last")
-    insert_frame(con, "llm_cache", frame, ["key", "model", "request", "response", "error", "tokens_in", "tokens_out", "cost_usd"],
-                 replace=True)
+    insert_frame(
+        con,
+        "llm_cache",
+        frame,
+        ["key", "model", "request", "response", "error", "tokens_in", "tokens_out", "cost_usd"],
+        replace=True,
+    )
 
 
 def cached_vectors(con: duckdb.DuckDBPyConnection, model: str, hashes: list[str]) -> dict[str, np.ndarray]:

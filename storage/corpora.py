@@ -21,13 +21,16 @@ def corpus_id(con: duckdb.DuckDBPyConnection, name: str) -> int | None:
 def one_at_a_time(doing: str):
     """A long write step on a corpus (``fn(con, corpus id or name, ...)``) that runs alone: another
     session's step on the same corpus meanwhile gets Busy (``storage.db.exclusive``)."""
+
     def wrap(fn):
         @functools.wraps(fn)
         def step(con, corpus, *args, **kwargs):
             name = corpus if isinstance(corpus, str) else corpus_name(con, corpus)
             with exclusive(con, f"The corpus {str(name).strip()!r}", doing):
                 return fn(con, corpus, *args, **kwargs)
+
         return step
+
     return wrap
 
 
@@ -58,8 +61,9 @@ def list_corpora(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def passage_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[list[str], list[str]]:
     """Passage ids in order and the text models read for each (title. text)."""
-    rows = con.execute(f"SELECT p.passage_id, {PASSAGE_TEXT} FROM passages p WHERE p.corpus_id = ? ORDER BY p.passage_id",
-                       [corpus]).fetchall()
+    rows = con.execute(
+        f"SELECT p.passage_id, {PASSAGE_TEXT} FROM passages p WHERE p.corpus_id = ? ORDER BY p.passage_id", [corpus]
+    ).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
@@ -73,31 +77,44 @@ def title_openers(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
     """Ids of the passages that open a run of passages sharing a title, in the corpus's order (source file,
     document id, position in the document, as the Corpus page lists them): a document's first passage, unless
     the document before it has the same title (the sections of one document, or one document's answers)."""
-    return {r[0] for r in con.execute(
-        """SELECT passage_id FROM passages WHERE corpus_id = ?
+    return {
+        r[0]
+        for r in con.execute(
+            """SELECT passage_id FROM passages WHERE corpus_id = ?
            QUALIFY lower(trim(title)) IS DISTINCT FROM lag(lower(trim(title))) OVER (ORDER BY source, doc_id, position)""",
-        [corpus]).fetchall()}
+            [corpus],
+        ).fetchall()
+    }
 
 
 def matching_passages(con: duckdb.DuckDBPyConnection, corpus: int, contains: str = "") -> list[str]:
     """Ids of the passages whose title or text contains a string (all for an empty one), in order."""
     contains = contains.strip()
-    return [r[0] for r in con.execute(
-        "SELECT passage_id FROM passages WHERE corpus_id = ? AND (? = '' OR title ILIKE ? OR text ILIKE ?) ORDER BY passage_id",
-        [corpus, contains, f"%{contains}%", f"%{contains}%"]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT passage_id FROM passages WHERE corpus_id = ? AND (? = '' OR title ILIKE ? OR text ILIKE ?) ORDER BY passage_id",
+            [corpus, contains, f"%{contains}%", f"%{contains}%"],
+        ).fetchall()
+    ]
 
 
 def passages_by_id(con: duckdb.DuckDBPyConnection, corpus: int, ids: list[str]) -> list[tuple[str, str, str, str]]:
     """(passage id, title, text, content hash) of the given passages (unknown ids are skipped)."""
     return con.execute(
         "SELECT passage_id, title, text, text_hash FROM passages WHERE corpus_id = ? AND passage_id IN (SELECT unnest(?))",
-        [corpus, list(ids)]).fetchall()
+        [corpus, list(ids)],
+    ).fetchall()
 
 
 def held_out_texts(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
     """The texts of every test query of a corpus, lower-cased (training leaves them out)."""
-    return {t.strip().lower() for (t,) in con.execute(
-        "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]).fetchall()}
+    return {
+        t.strip().lower()
+        for (t,) in con.execute(
+            "SELECT q.text FROM test_queries q JOIN test_sets s ON s.id = q.test_set_id WHERE s.corpus_id = ?", [corpus]
+        ).fetchall()
+    }
 
 
 def test_set_name(con: duckdb.DuckDBPyConnection, test_set: int) -> str | None:
@@ -142,7 +159,9 @@ def record_files(con: duckdb.DuckDBPyConnection, corpus: int, files: list[dict])
         return
     frame = pd.DataFrame(files, columns=["filename", "kind", "n_bytes", "n_documents", "n_passages"])
     frame["corpus_id"] = corpus
-    insert_frame(con, "ingested_files", frame, ["corpus_id", "filename", "kind", "n_bytes", "n_documents", "n_passages"])
+    insert_frame(
+        con, "ingested_files", frame, ["corpus_id", "filename", "kind", "n_bytes", "n_documents", "n_passages"]
+    )
 
 
 def create_test_set(
@@ -191,7 +210,13 @@ def create_test_set(
            AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.corpus_id = ? AND p.doc_id = r.doc_id)""",
         [test_set, corpus],
     ).fetchone()[0]
-    return {"id": test_set, "name": name, "n_queries": len(judged), "n_qrels": len(qrel_rows), "n_missing_docs": missing}
+    return {
+        "id": test_set,
+        "name": name,
+        "n_queries": len(judged),
+        "n_qrels": len(qrel_rows),
+        "n_missing_docs": missing,
+    }
 
 
 def corpus_summary(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
@@ -211,8 +236,14 @@ def corpus_summary(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
         [corpus],
     ).fetchone()
     return {
-        "name": row[0], "passages": row[1], "documents": row[2], "tokens": int(row[3]),
-        "median_tokens": float(row[4]), "files": files, "test_sets": tests[0], "test_queries": tests[1],
+        "name": row[0],
+        "passages": row[1],
+        "documents": row[2],
+        "tokens": int(row[3]),
+        "median_tokens": float(row[4]),
+        "files": files,
+        "test_sets": tests[0],
+        "test_queries": tests[1],
     }
 
 
@@ -299,8 +330,10 @@ def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> list[str]:
     Returns the job folders the rows pointed at: the caller removes them once this has committed.
     """
     with transaction(con):
-        folders = [r[0] for r in con.execute("SELECT folder FROM jobs WHERE corpus_id = ? AND folder <> ''",
-                                             [corpus]).fetchall()]
+        folders = [
+            r[0]
+            for r in con.execute("SELECT folder FROM jobs WHERE corpus_id = ? AND folder <> ''", [corpus]).fetchall()
+        ]
         for table, rows in OWNED.items():
             con.execute(f"DELETE FROM {table} WHERE {rows}", [corpus] * rows.count("?"))
     return folders

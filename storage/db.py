@@ -58,13 +58,20 @@ def connect(path: str | Path, wait_s: float = 5.0) -> duckdb.DuckDBPyConnection:
 
 
 def _unusable(path: Path, why: str) -> BadWorkspace:
-    return BadWorkspace(f"The workspace database {path} cannot be used: {why}. Point QURATE_WORKSPACE at a folder Qurate "
-                        "can write to (a new or empty one starts a fresh workspace); a damaged workspace can be restored "
-                        "from a backup of its folder. Nothing was changed.")
+    return BadWorkspace(
+        f"The workspace database {path} cannot be used: {why}. Point QURATE_WORKSPACE at a folder Qurate "
+        "can write to (a new or empty one starts a fresh workspace); a damaged workspace can be restored "
+        "from a backup of its folder. Nothing was changed."
+    )
 
 
 def _foreign(con: duckdb.DuckDBPyConnection) -> bool:
-    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     return bool(tables) and "schema_migrations" not in tables
 
 
@@ -80,9 +87,11 @@ def _locked_message(path: Path, error: str) -> str:
         except OSError:
             command = ""
         holder = f"process {pid}" + (f" ({command[:120]})" if command else "")
-    return (f"The workspace {path.parent} is in use by {holder}. DuckDB lets one process open a workspace at a "
-            "time: stop that process (the app, or a command still running) or wait for it to finish, then try again; "
-            "or point QURATE_WORKSPACE at another folder. Nothing was changed.")
+    return (
+        f"The workspace {path.parent} is in use by {holder}. DuckDB lets one process open a workspace at a "
+        "time: stop that process (the app, or a command still running) or wait for it to finish, then try again; "
+        "or point QURATE_WORKSPACE at another folder. Nothing was changed."
+    )
 
 
 def _acquire(path: str | Path) -> tuple[str, duckdb.DuckDBPyConnection]:
@@ -149,9 +158,11 @@ def exclusive(con: duckdb.DuckDBPyConnection, subject: str, doing: str) -> Itera
         holder = _busy.get(key)
         if holder and holder[0] != me:
             since = time.strftime("%H:%M:%S", time.localtime(holder[2]))
-            raise Busy(f"{subject} is busy: another session has been {holder[1]} since {since}. Wait for it to finish "
-                       "(its page shows the progress), then run this again: it resumes where that one stopped and pays "
-                       "for nothing twice. Nothing was changed.")
+            raise Busy(
+                f"{subject} is busy: another session has been {holder[1]} since {since}. Wait for it to finish "
+                "(its page shows the progress), then run this again: it resumes where that one stopped and pays "
+                "for nothing twice. Nothing was changed."
+            )
         _busy[key] = (me, doing, holder[2] if holder else time.time(), (holder[3] if holder else 0) + 1)
     try:
         yield
@@ -165,7 +176,11 @@ def exclusive(con: duckdb.DuckDBPyConnection, subject: str, doing: str) -> Itera
 
 
 def _database_path(con: duckdb.DuckDBPyConnection) -> str:
-    return str(con.execute("SELECT coalesce(path, database_name) FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+    return str(
+        con.execute(
+            "SELECT coalesce(path, database_name) FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()[0]
+    )
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -210,12 +225,16 @@ def _no_room(err: Exception) -> bool:
 
 def _disk_full(con: duckdb.DuckDBPyConnection) -> DiskFull:
     try:
-        where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    except Exception:  # noqa: BLE001  (a connection whose write just failed may refuse any statement)
+        where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[
+            0
+        ]
+    except Exception:  # (a connection whose write just failed may refuse any statement)
         where = "the workspace"
-    return DiskFull(f"The disk holding {where} is full (or a file size limit was reached): this step's writes were "
-                    "undone and everything stored before is intact. Free some space (or point QURATE_WORKSPACE at a "
-                    "folder on a larger disk), then run the step again; it resumes where it stopped.")
+    return DiskFull(
+        f"The disk holding {where} is full (or a file size limit was reached): this step's writes were "
+        "undone and everything stored before is intact. Free some space (or point QURATE_WORKSPACE at a "
+        "folder on a larger disk), then run the step again; it resumes where it stopped."
+    )
 
 
 @contextmanager
@@ -250,8 +269,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("COMMIT")
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: list[str], ignore_duplicates: bool = False,
-                 replace: bool = False, on_conflict: str = "") -> None:
+def insert_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame,
+    columns: list[str],
+    ignore_duplicates: bool = False,
+    replace: bool = False,
+    on_conflict: str = "",
+) -> None:
     """Insert a DataFrame's ``columns`` into the same-named columns of ``table``, in one statement;
     rows whose key exists are skipped (``ignore_duplicates``), replace the old ones (``replace``) or
     meet an ``ON CONFLICT ...`` clause of the caller's (``on_conflict``).
@@ -265,11 +291,15 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame, columns: lis
     con.register(name, frame)
     try:
         listed = ", ".join(columns)
-        with _refused_disk_is_disk_full(con):  # bulk writes are where a disk fills; outside a transaction this commits itself
-            con.execute(f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) "
-                        f"SELECT {listed} FROM {name} {on_conflict}")
+        with _refused_disk_is_disk_full(
+            con
+        ):  # bulk writes are where a disk fills; outside a transaction this commits itself
+            con.execute(
+                f"INSERT {'OR IGNORE ' if ignore_duplicates else 'OR REPLACE ' if replace else ''}INTO {table} ({listed}) "
+                f"SELECT {listed} FROM {name} {on_conflict}"
+            )
     finally:
         try:
             con.unregister(name)
-        except Exception:  # noqa: BLE001  (after a failed write DuckDB refuses further work on this cursor)
+        except Exception:  # (after a failed write DuckDB refuses further work on this cursor)
             pass

@@ -8,7 +8,9 @@ import pandas as pd
 from core.vocabulary import METRICS
 
 
-def test_set_data(con: duckdb.DuckDBPyConnection, test_set: int) -> tuple[int, dict[str, str], dict[str, dict[str, int]]]:
+def test_set_data(
+    con: duckdb.DuckDBPyConnection, test_set: int
+) -> tuple[int, dict[str, str], dict[str, dict[str, int]]]:
     """(corpus id, query id -> text, query id -> {doc id: relevance}) of a test set."""
     row = con.execute("SELECT corpus_id FROM test_sets WHERE id = ?", [test_set]).fetchone()
     if row is None:
@@ -17,12 +19,16 @@ def test_set_data(con: duckdb.DuckDBPyConnection, test_set: int) -> tuple[int, d
         raise NotFound(f"no test set {test_set}")
     queries = dict(con.execute("SELECT query_id, text FROM test_queries WHERE test_set_id = ?", [test_set]).fetchall())
     qrels: dict[str, dict[str, int]] = {}
-    for q, d, r in con.execute("SELECT query_id, doc_id, relevance FROM qrels WHERE test_set_id = ?", [test_set]).fetchall():
+    for q, d, r in con.execute(
+        "SELECT query_id, doc_id, relevance FROM qrels WHERE test_set_id = ?", [test_set]
+    ).fetchall():
         qrels.setdefault(q, {})[d] = r
     return row[0], queries, qrels
 
 
-def save_run(con, test_set: int, system: str, settings: dict, metrics: dict, results: list[tuple], rankings: list[tuple]) -> int:
+def save_run(
+    con, test_set: int, system: str, settings: dict, metrics: dict, results: list[tuple], rankings: list[tuple]
+) -> int:
     """Store a run, its per-query (query, metric, value) results and (query, passage, rank, score) rankings."""
     from storage.db import insert_frame, transaction
 
@@ -60,12 +66,17 @@ def run_settings(con: duckdb.DuckDBPyConnection, run_id: int) -> dict:
 
 
 def per_query(con: duckdb.DuckDBPyConnection, run_id: int, metric: str) -> dict[str, float]:
-    return dict(con.execute("SELECT query_id, value FROM eval_results WHERE run_id = ? AND metric = ?", [run_id, metric]).fetchall())
+    return dict(
+        con.execute(
+            "SELECT query_id, value FROM eval_results WHERE run_id = ? AND metric = ?", [run_id, metric]
+        ).fetchall()
+    )
 
 
 def run_ranking(con: duckdb.DuckDBPyConnection, run_id: int, query_id: str) -> pd.DataFrame:
     return con.execute(
-        "SELECT passage_id, rank, score FROM eval_rankings WHERE run_id = ? AND query_id = ? ORDER BY rank", [run_id, query_id]
+        "SELECT passage_id, rank, score FROM eval_rankings WHERE run_id = ? AND query_id = ? ORDER BY rank",
+        [run_id, query_id],
     ).df()
 
 

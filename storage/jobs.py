@@ -10,8 +10,10 @@ from storage.db import transaction
 
 def create_job(con: duckdb.DuckDBPyConnection, kind: str, spec: dict) -> int:
     """A queued job row for the corpus ``spec["corpus_id"]``; its folder is set when it starts."""
-    return con.execute("INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, ?, 'queued', ?, '') RETURNING id",
-                       [int(spec["corpus_id"]), kind, json.dumps(spec)]).fetchall()[0][0]
+    return con.execute(
+        "INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, ?, 'queued', ?, '') RETURNING id",
+        [int(spec["corpus_id"]), kind, json.dumps(spec)],
+    ).fetchall()[0][0]
 
 
 def set_folder(con: duckdb.DuckDBPyConnection, job_id: int, folder: str) -> None:
@@ -19,24 +21,33 @@ def set_folder(con: duckdb.DuckDBPyConnection, job_id: int, folder: str) -> None
 
 
 def start_job(con: duckdb.DuckDBPyConnection, job_id: int, folder: str, pid: int) -> None:
-    con.execute("UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
-                [folder, pid, job_id])
+    con.execute(
+        "UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
+        [folder, pid, job_id],
+    )
 
 
 def get_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict | None:
-    """The job's row with its spec parsed and its model's id (None before one is registered)."""
+    """The job's row with its spec parsed, its model's id (None before one is registered) and how long it has run
+    (seconds from its start to its end, or to now; None before it starts)."""
     row = con.execute(
-        """SELECT j.id, j.kind, j.status, j.spec, j.folder, j.pid, j.error, m.id
-           FROM jobs j LEFT JOIN models m ON m.job_id = j.id WHERE j.id = ?""", [job_id]).fetchone()
+        """SELECT j.id, j.kind, j.status, j.spec, j.folder, j.pid, j.error, m.id,
+                  date_diff('second', j.started_at, coalesce(j.finished_at, current_timestamp::TIMESTAMP))
+           FROM jobs j LEFT JOIN models m ON m.job_id = j.id WHERE j.id = ?""",
+        [job_id],
+    ).fetchall()
+    row = row[0] if row else None
     if row is None:
         return None
-    keys = ("id", "kind", "status", "spec", "folder", "pid", "error", "model_id")
+    keys = ("id", "kind", "status", "spec", "folder", "pid", "error", "model_id", "seconds")
     job = dict(zip(keys, row))
     job["spec"] = json.loads(job["spec"])
     return job
 
 
-def finish_job(con: duckdb.DuckDBPyConnection, job_id: int, status: str, error: str | None, model: dict | None = None) -> None:
+def finish_job(
+    con: duckdb.DuckDBPyConnection, job_id: int, status: str, error: str | None, model: dict | None = None
+) -> None:
     """Record a job's outcome and, for a finished one, register its model, in one transaction.
 
     ``model``: {"kind", "name", "path", "base_model", "metrics"}.
@@ -45,21 +56,30 @@ def finish_job(con: duckdb.DuckDBPyConnection, job_id: int, status: str, error: 
     """
     try:
         with transaction(con):
-            recorded = con.execute("UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp "
-                                   "WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
-                                   [status, error, job_id]).fetchall()
+            recorded = con.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp "
+                "WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
+                [status, error, job_id],
+            ).fetchall()
             if recorded and model is not None:
-                con.execute("INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
-                            [job_id, model["kind"], model["name"], model["path"], model["base_model"],
-                             json.dumps(model["metrics"])])
+                con.execute(
+                    "INSERT INTO models (job_id, kind, name, path, base_model, metrics) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        job_id,
+                        model["kind"],
+                        model["name"],
+                        model["path"],
+                        model["base_model"],
+                        json.dumps(model["metrics"]),
+                    ],
+                )
     except duckdb.TransactionException:
         pass  # another process recorded this job at the same moment
 
 
 def corpus_job_ids(con: duckdb.DuckDBPyConnection, corpus: int) -> list[int]:
     """The corpus's jobs, newest first."""
-    return [r[0] for r in con.execute(
-        "SELECT id FROM jobs WHERE corpus_id = ? ORDER BY id DESC", [corpus]).fetchall()]
+    return [r[0] for r in con.execute("SELECT id FROM jobs WHERE corpus_id = ? ORDER BY id DESC", [corpus]).fetchall()]
 
 
 def record_result(con: duckdb.DuckDBPyConnection, job: dict, result: dict) -> None:
@@ -67,9 +87,16 @@ def record_result(con: duckdb.DuckDBPyConnection, job: dict, result: dict) -> No
     model = None
     if result["status"] == "done":
         spec = job["spec"]
-        path = result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")  # copied back
-        model = {"kind": job["kind"], "name": spec.get("name") or f"{job['kind']} #{job['id']} ({spec['method']})",
-                 "path": path, "base_model": spec["base_model"], "metrics": result["metrics"]}
+        path = (
+            result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")
+        )  # copied back
+        model = {
+            "kind": job["kind"],
+            "name": spec.get("name") or f"{job['kind']} #{job['id']} ({spec['method']})",
+            "path": path,
+            "base_model": spec["base_model"],
+            "metrics": result["metrics"],
+        }
     finish_job(con, job["id"], result["status"], result.get("error"), model)
 
 
@@ -85,8 +112,9 @@ def record_finished(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
     """Record every job of the corpus whose process has written its result: any reader of models calls this
     first, so a finished model is listed on whichever page or command is open, not only once the Train page
     polls its job. (A process that died without a result is found by ``core.jobs.poll_job``, which can tell.)"""
-    for (job_id,) in con.execute("SELECT id FROM jobs WHERE corpus_id = ? AND status IN ('queued', 'running') "
-                                 "AND folder <> ''", [corpus]).fetchall():
+    for (job_id,) in con.execute(
+        "SELECT id FROM jobs WHERE corpus_id = ? AND status IN ('queued', 'running') AND folder <> ''", [corpus]
+    ).fetchall():
         job = get_job(con, job_id)
         result = result_of(job["folder"])
         if result is not None:

@@ -5,9 +5,9 @@ import json
 import duckdb
 import pandas as pd
 
-from storage.db import insert_frame
 from core.vocabulary import RELEVANT
 from storage.corpora import PASSAGE_TEXT
+from storage.db import insert_frame
 from storage.queries import ACTIVE, QUERY_TEXT
 
 
@@ -29,7 +29,19 @@ def replace_candidates(con: duckdb.DuckDBPyConnection, query_ids: list[int], row
     """Replace the candidates of these queries by ``rows`` (run, query, passage, rank, bm25, dense, fused, is_source)."""
     con.execute("DELETE FROM candidates WHERE query_id IN (SELECT unnest(?))", [query_ids])
     if rows:
-        frame = pd.DataFrame(rows, columns=["run_id", "query_id", "passage_id", "rank", "bm25_score", "dense_score", "fused_score", "is_source"])
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "run_id",
+                "query_id",
+                "passage_id",
+                "rank",
+                "bm25_score",
+                "dense_score",
+                "fused_score",
+                "is_source",
+            ],
+        )
         insert_frame(con, "candidates", frame, list(frame.columns))
 
 
@@ -92,12 +104,27 @@ def judged_pairs(con: duckdb.DuckDBPyConnection, corpus: int, judge: str, versio
 
 def source_scores(con: duckdb.DuckDBPyConnection, query_ids: set[int]) -> list[dict]:
     """Each query's source-passage dense and BM25 scores."""
-    return con.execute(
-        "SELECT query_id, dense_score, bm25_score FROM candidates WHERE is_source AND query_id IN (SELECT unnest(?))", [sorted(query_ids)]
-    ).df().to_dict("records")
+    return (
+        con.execute(
+            "SELECT query_id, dense_score, bm25_score FROM candidates WHERE is_source AND query_id IN (SELECT unnest(?))",
+            [sorted(query_ids)],
+        )
+        .df()
+        .to_dict("records")
+    )
 
 
-LABEL_COLUMNS = ["query_id", "passage_id", "grade", "rationale", "judge", "prompt_version", "raw_response", "status", "error"]
+LABEL_COLUMNS = [
+    "query_id",
+    "passage_id",
+    "grade",
+    "rationale",
+    "judge",
+    "prompt_version",
+    "raw_response",
+    "status",
+    "error",
+]
 
 
 def insert_labels(con, rows: list[tuple]) -> None:
@@ -107,14 +134,21 @@ def insert_labels(con, rows: list[tuple]) -> None:
         return
     frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     frame["grade"] = frame["grade"].astype("Int64")
-    insert_frame(con, "labels", frame, LABEL_COLUMNS, on_conflict="""
+    insert_frame(
+        con,
+        "labels",
+        frame,
+        LABEL_COLUMNS,
+        on_conflict="""
         ON CONFLICT (query_id, passage_id, judge, prompt_version) DO UPDATE SET
             grade = excluded.grade, rationale = excluded.rationale, raw_response = excluded.raw_response,
             status = excluded.status, error = excluded.error, created_at = now()::TIMESTAMP
-        WHERE labels.status = 'failed'""")
+        WHERE labels.status = 'failed'""",
+    )
 
 
-EFFECTIVE = """
+EFFECTIVE = (
+    """
     WITH latest_label AS (
         SELECT query_id, passage_id, arg_max(grade, id) AS llm_grade, arg_max(rationale, id) AS rationale,
                arg_max(judge, id) AS judge, arg_max(status, id) AS status
@@ -127,7 +161,9 @@ EFFECTIVE = """
     FROM candidates c JOIN queries q ON q.id = c.query_id
     LEFT JOIN latest_label l ON l.query_id = c.query_id AND l.passage_id = c.passage_id
     LEFT JOIN latest_review r ON r.query_id = c.query_id AND r.passage_id = c.passage_id
-    WHERE q.corpus_id = ? AND """ + ACTIVE
+    WHERE q.corpus_id = ? AND """
+    + ACTIVE
+)
 
 
 def effective_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
@@ -153,7 +189,15 @@ def training_counts(con: duckdb.DuckDBPyConnection, corpus: int, positive: int =
             FROM ({EFFECTIVE})""",
         [positive, positive, positive, corpus],
     ).fetchone()
-    keys = ["labelled_queries", "confirmed_sources", "bad_queries", "rescued_positives", "hard_negatives", "unlabelled_or_ambiguous", "reviewed"]
+    keys = [
+        "labelled_queries",
+        "confirmed_sources",
+        "bad_queries",
+        "rescued_positives",
+        "hard_negatives",
+        "unlabelled_or_ambiguous",
+        "reviewed",
+    ]
     return dict(zip(keys, row))
 
 

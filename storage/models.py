@@ -40,5 +40,14 @@ def get_model(con: duckdb.DuckDBPyConnection, model_id: int) -> dict | None:
     ).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "name": row[1], "kind": row[2], "base_model": row[3], "path": row[4],
-            "metrics": json.loads(row[5] or "{}"), "method": row[6], "data_counts": json.loads(row[7] or "{}"), "corpus_id": row[8]}
+    return {
+        "id": row[0],
+        "name": row[1],
+        "kind": row[2],
+        "base_model": row[3],
+        "path": row[4],
+        "metrics": json.loads(row[5] or "{}"),
+        "method": row[6],
+        "data_counts": json.loads(row[7] or "{}"),
+        "corpus_id": row[8],
+    }

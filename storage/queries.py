@@ -13,7 +13,9 @@ QUERY_TEXT = "coalesce(q.edited_text, q.text)"  # a query's effective text: the 
 
 def existing_keys(con: duckdb.DuckDBPyConnection, corpus: int) -> set[str]:
     """Cache keys of the queries already made for a corpus (deleted ones included)."""
-    rows = con.execute("SELECT cache_key FROM queries WHERE corpus_id = ? AND cache_key IS NOT NULL", [corpus]).fetchall()
+    rows = con.execute(
+        "SELECT cache_key FROM queries WHERE corpus_id = ? AND cache_key IS NOT NULL", [corpus]
+    ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -38,18 +40,40 @@ def insert_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]
         con.execute(
             """INSERT OR IGNORE INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key, flags)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [corpus, r["passage_id"], r["text"], r["qtype"], r["origin"], r["generator"], r["prompt_version"], r["cache_key"], r["flags"]],
+            [
+                corpus,
+                r["passage_id"],
+                r["text"],
+                r["qtype"],
+                r["origin"],
+                r["generator"],
+                r["prompt_version"],
+                r["cache_key"],
+                r["flags"],
+            ],
         )
         return
     frame = pd.DataFrame(rows)
     frame["corpus_id"] = corpus
-    insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
-                                         "prompt_version", "cache_key", "flags"], ignore_duplicates=True)
+    insert_frame(
+        con,
+        "queries",
+        frame,
+        ["corpus_id", "passage_id", "text", "qtype", "origin", "generator", "prompt_version", "cache_key", "flags"],
+        ignore_duplicates=True,
+    )
 
 
 def list_queries(
-    con: duckdb.DuckDBPyConnection, corpus: int, *, qtypes: list[str] | None = None, show: str = "kept",
-    contains: str = "", passage_id: str | None = None, limit: int = 200, offset: int = 0,
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    *,
+    qtypes: list[str] | None = None,
+    show: str = "kept",
+    contains: str = "",
+    passage_id: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> tuple[pd.DataFrame, int]:
     """A page of a corpus's queries with their passage title.
 
@@ -61,8 +85,14 @@ def list_queries(
     """
     where = ["q.corpus_id = ?"]
     params: list = [corpus]
-    where.append({"kept": ACTIVE, "flagged": "NOT q.deleted AND len(q.flags) > 0 AND NOT q.restored",
-                  "deleted": "q.deleted", "all": "true"}[show])
+    where.append(
+        {
+            "kept": ACTIVE,
+            "flagged": "NOT q.deleted AND len(q.flags) > 0 AND NOT q.restored",
+            "deleted": "q.deleted",
+            "all": "true",
+        }[show]
+    )
     if qtypes:
         where.append("q.qtype IN (SELECT unnest(?))")
         params.append(qtypes)
@@ -128,27 +158,42 @@ def restore_query(con: duckdb.DuckDBPyConnection, query_id: int, restored: bool 
 
 
 def deleted_count_for_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str) -> int:
-    return con.execute("SELECT count(*) FROM queries WHERE corpus_id = ? AND passage_id = ? AND deleted", [corpus, passage_id]).fetchone()[0]
+    return con.execute(
+        "SELECT count(*) FROM queries WHERE corpus_id = ? AND passage_id = ? AND deleted", [corpus, passage_id]
+    ).fetchone()[0]
 
 
 def query_records(con: duckdb.DuckDBPyConnection, corpus: int) -> dict[int, dict]:
     """Every query of a corpus by id (deleted ones too): effective text, type, provenance and source passage."""
     frame = con.execute(
         f"""SELECT q.id, {QUERY_TEXT} AS text, q.qtype, q.origin, q.generator, q.prompt_version, q.passage_id
-            FROM queries q WHERE q.corpus_id = ?""", [corpus]).df()
-    frame["passage_id"] = frame["passage_id"].astype(object).where(frame["passage_id"].notna(), None)  # users' queries: None
+            FROM queries q WHERE q.corpus_id = ?""",
+        [corpus],
+    ).df()
+    frame["passage_id"] = (
+        frame["passage_id"].astype(object).where(frame["passage_id"].notna(), None)
+    )  # users' queries: None
     return {int(r.pop("id")): r for r in frame.to_dict("records")}
 
 
 def query_types(con: duckdb.DuckDBPyConnection, corpus: int) -> list[str]:
     """The query types present in a corpus."""
-    return [t for (t,) in con.execute("SELECT DISTINCT qtype FROM queries WHERE corpus_id = ? ORDER BY 1", [corpus]).fetchall()]
+    return [
+        t
+        for (t,) in con.execute(
+            "SELECT DISTINCT qtype FROM queries WHERE corpus_id = ? ORDER BY 1", [corpus]
+        ).fetchall()
+    ]
 
 
 def live_queries_of_passage(con: duckdb.DuckDBPyConnection, corpus: int, passage_id: str) -> list[int]:
     """The ids of a passage's queries that are not deleted."""
-    return [r[0] for r in con.execute(
-        "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT id FROM queries WHERE corpus_id = ? AND passage_id = ? AND NOT deleted", [corpus, passage_id]
+        ).fetchall()
+    ]
 
 
 def insert_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[dict]) -> None:
@@ -159,15 +204,33 @@ def insert_user_queries(con: duckdb.DuckDBPyConnection, corpus: int, rows: list[
     frame["corpus_id"], frame["passage_id"] = corpus, None
     frame["qtype"] = frame["origin"] = frame["generator"] = USERS
     frame["prompt_version"], frame["flags"] = "-", [[] for _ in range(len(frame))]
-    insert_frame(con, "queries", frame, ["corpus_id", "passage_id", "text", "qtype", "origin", "generator",
-                                         "prompt_version", "cache_key", "flags", "metadata"], ignore_duplicates=True)
+    insert_frame(
+        con,
+        "queries",
+        frame,
+        [
+            "corpus_id",
+            "passage_id",
+            "text",
+            "qtype",
+            "origin",
+            "generator",
+            "prompt_version",
+            "cache_key",
+            "flags",
+            "metadata",
+        ],
+        ignore_duplicates=True,
+    )
 
 
 def user_query_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
     """Users' queries of a corpus: stored (not deleted), with mined candidates, with at least one expert grade."""
     row = con.execute(
-        f"""SELECT count(*),
+        """SELECT count(*),
                    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM candidates c WHERE c.query_id = q.id)),
                    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM reviews r WHERE r.query_id = q.id AND r.new_grade IS NOT NULL))
-            FROM queries q WHERE q.corpus_id = ? AND q.origin = ? AND NOT q.deleted""", [corpus, USERS]).fetchone()
+            FROM queries q WHERE q.corpus_id = ? AND q.origin = ? AND NOT q.deleted""",
+        [corpus, USERS],
+    ).fetchone()
     return {"queries": row[0], "mined": row[1], "expert_graded": row[2]}

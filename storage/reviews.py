@@ -7,14 +7,14 @@ The effective label of a pair is the latest human decision, else the judge's lab
 import duckdb
 import pandas as pd
 
+from core.errors import InvalidInput
 from core.vocabulary import ACTIONS, RELEVANT, USERS
 from storage.labels import EFFECTIVE
 from storage.queries import QUERY_TEXT
-from core.errors import InvalidInput
 
 QUEUES = {
     "your users' queries": "the top 10 candidates of your users' real queries, the queries the teacher (dense + BM25) is "
-                           "least sure of first: what an expert's decision teaches training most",
+    "least sure of first: what an expert's decision teaches training most",
     "spot-check": "a random sample of labelled pairs (an honest measure of the judge's accuracy)",
     "low confidence": "middle grades (1, 2) and pairs the judge left unsure",
     "judge vs rank": "graded 0 though ranked in the top 3, or graded 2-3 though ranked below 10",
@@ -25,8 +25,13 @@ QUEUES = {
 
 
 def record_review(
-    con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, reviewer: str, action: str,
-    note: str = "", queue: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    query_id: int,
+    passage_id: str | None,
+    reviewer: str,
+    action: str,
+    note: str = "",
+    queue: str | None = None,
 ) -> int:
     """Append a human decision; returns its id.
 
@@ -50,8 +55,10 @@ def record_review(
         if action == "undo":  # takes back the latest decision still standing: the one before it stands again, or none
             standing = []
             for kind, grade in con.execute(
-                    """SELECT action, new_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
-                       ORDER BY id""", [query_id, passage_id]).fetchall():
+                """SELECT action, new_grade FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?
+                       ORDER BY id""",
+                [query_id, passage_id],
+            ).fetchall():
                 if kind != "undo":
                     standing.append(grade)
                 elif standing:
@@ -100,10 +107,18 @@ def effective_grade(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: s
 
 
 def queue(
-    con: duckdb.DuckDBPyConnection, corpus: int, name: str, *, qtype: str | None = None, grade: int | None = None,
-    limit: int = 50, seed: float = 0.42, include_reviewed: bool = False,
+    con: duckdb.DuckDBPyConnection,
+    corpus: int,
+    name: str,
+    *,
+    qtype: str | None = None,
+    grade: int | None = None,
+    limit: int = 50,
+    seed: float = 0.42,
+    include_reviewed: bool = False,
 ) -> pd.DataFrame:
-    """The items of a review queue (query, passage, labels), unreviewed first unless asked.
+    """The items of a review queue (query, passage, labels), unreviewed first unless asked; ``waiting`` on each row
+    is how many items the whole queue holds (the rows are its first ``limit``).
 
     Raises:
         ValueError: an unknown queue name.
@@ -131,15 +146,18 @@ def queue(
     if grade is not None:
         where.append("l.grade = ?")
         params.append(grade)
-    order = {"spot-check": f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')",
-             "your users' queries": "l.margin, l.query_id, l.rank"}.get(name, "l.query_id, l.rank")
+    order = {
+        "spot-check": f"hash(l.query_id::VARCHAR || l.passage_id || '{float(seed)}')",
+        "your users' queries": "l.margin, l.query_id, l.rank",
+    }.get(name, "l.query_id, l.rank")
     # pick the page of items from the effective labels first, then fetch texts for those few rows only
     return con.execute(
-        f"""WITH picked AS (SELECT l.* FROM ({TEACHER_MARGIN if name == "your users' queries" else EFFECTIVE}) l
+        f"""WITH picked AS (SELECT l.*, count(*) OVER () AS waiting
+                            FROM ({TEACHER_MARGIN if name == "your users' queries" else EFFECTIVE}) l
                             JOIN queries q ON q.id = l.query_id
-                            WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?)
+                            WHERE {" AND ".join(where)} ORDER BY {order} LIMIT ?)
             SELECT l.query_id, l.passage_id, {QUERY_TEXT} AS query, q.qtype, q.origin, l.rank, l.is_source,
-                   l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage
+                   l.llm_grade, l.rationale, l.judge, l.human_grade, l.grade, p.title, p.text AS passage, l.waiting
             FROM picked l JOIN queries q ON q.id = l.query_id
             JOIN passages p ON p.corpus_id = q.corpus_id AND p.passage_id = l.passage_id
             ORDER BY {order}""",
@@ -175,9 +193,13 @@ def history(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str) -> p
 
 
 def review_counts(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
+    """Decisions recorded (undos included), the (query, passage) pairs they are on, and the reviewers."""
     row = con.execute(
-        """SELECT count(*), count(DISTINCT (r.query_id, r.passage_id)), count(DISTINCT r.reviewer)
-           FROM reviews r JOIN queries q ON q.id = r.query_id WHERE q.corpus_id = ?""", [corpus]).fetchone()
+        """SELECT count(*), count(DISTINCT (r.query_id, r.passage_id)) FILTER (WHERE r.passage_id IS NOT NULL),
+                  count(DISTINCT r.reviewer)
+           FROM reviews r JOIN queries q ON q.id = r.query_id WHERE q.corpus_id = ?""",
+        [corpus],
+    ).fetchone()
     return {"decisions": row[0], "pairs": row[1], "reviewers": row[2]}
 
 
@@ -200,7 +222,8 @@ def reviewed_pairs(con: duckdb.DuckDBPyConnection, corpus: int) -> pd.DataFrame:
                            AND r.queue = 'spot-check') AS spot_check
             FROM ({EFFECTIVE}) l JOIN queries q ON q.id = l.query_id
             WHERE l.llm_grade IS NOT NULL AND l.human_grade IS NOT NULL""",
-        [corpus]).df()
+        [corpus],
+    ).df()
 
 
 def latest_decisions(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[int, str, str, str, int]]:
@@ -218,14 +241,19 @@ def latest_decisions(con: duckdb.DuckDBPyConnection, corpus: int) -> list[tuple[
 
 def latest_review_id(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None) -> int:
     """The id of the newest decision on a pair (0 when none): what a reviewer saw when the item was shown."""
-    return con.execute("SELECT coalesce(max(id), 0) FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?",
-                       [query_id, passage_id]).fetchone()[0]
+    return con.execute(
+        "SELECT coalesce(max(id), 0) FROM reviews WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ?",
+        [query_id, passage_id],
+    ).fetchone()[0]
 
 
-def decisions_between(con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, after: int, before: int) -> list[dict]:
+def decisions_between(
+    con: duckdb.DuckDBPyConnection, query_id: int, passage_id: str | None, after: int, before: int
+) -> list[dict]:
     """The decisions on a pair with ids in (after, before), oldest first."""
     frame = con.execute(
         """SELECT id, reviewer, action, new_grade, created_at FROM reviews
            WHERE query_id = ? AND passage_id IS NOT DISTINCT FROM ? AND id > ? AND id < ? ORDER BY id""",
-        [query_id, passage_id, after, before]).df()
+        [query_id, passage_id, after, before],
+    ).df()
     return frame.to_dict("records")

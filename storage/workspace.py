@@ -31,8 +31,12 @@ def flow_counts(con: duckdb.DuckDBPyConnection, corpus: int | None) -> dict[str,
         "passages": one("SELECT count(*) FROM passages WHERE corpus_id = ?"),
         "users": one(f"SELECT count(*) FROM queries WHERE corpus_id = ? AND NOT deleted AND origin = '{USERS}'"),
         "queries": one("SELECT count(*) FROM queries WHERE corpus_id = ? AND NOT deleted"),
-        "labels": one(f"SELECT count(DISTINCT (query_id, passage_id)) FROM labels WHERE status = 'ok' AND query_id IN ({queries})"),
+        "labels": one(
+            f"SELECT count(DISTINCT (query_id, passage_id)) FROM labels WHERE status = 'ok' AND query_id IN ({queries})"
+        ),
         "reviewed": one(f"SELECT count(DISTINCT (query_id, passage_id)) FROM reviews WHERE query_id IN ({queries})"),
         "models": one("SELECT count(*) FROM models m JOIN jobs j ON m.job_id = j.id WHERE j.corpus_id = ?"),
-        "eval_runs": one("SELECT count(*) FROM eval_runs e JOIN test_sets t ON e.test_set_id = t.id WHERE t.corpus_id = ?"),
+        "eval_runs": one(
+            "SELECT count(*) FROM eval_runs e JOIN test_sets t ON e.test_set_id = t.id WHERE t.corpus_id = ?"
+        ),
     }

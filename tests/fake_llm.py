@@ -26,11 +26,19 @@ def normal(body, nth):
 def completion(content: str, model: str = "fake", text: bool = False) -> dict:
     """A chat completion's body, or with ``text`` a text completion's (/v1/completions)."""
     if text:
-        return {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "text": content, "finish_reason": "stop", "logprobs": None}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
+        return {
+            "id": "cmpl-fake",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "text": content, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
     }
@@ -79,8 +87,11 @@ class FakeLLM:
                     status, reply, delay = fake.behaviour(body, nth)
                     time.sleep(delay)
                     if isinstance(reply, str):
-                        reply = completion(reply, body.get("model", "fake"), text=self.path.endswith("/completions")
-                                           and not self.path.endswith("/chat/completions"))
+                        reply = completion(
+                            reply,
+                            body.get("model", "fake"),
+                            text=self.path.endswith("/completions") and not self.path.endswith("/chat/completions"),
+                        )
                     data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

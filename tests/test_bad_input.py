@@ -1,6 +1,5 @@
 """Every kind of bad upload gets a clear error naming the file, and stores nothing."""
 
-
 import pytest
 
 from core.errors import BadUpload, InvalidInput
@@ -41,7 +40,12 @@ def test_empty_file(con, before):
 
 
 def test_binary_file_renamed_txt(con, before):
-    assert_refused(con, before, [("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)], r"photo\.txt: this looks like a binary file")
+    assert_refused(
+        con,
+        before,
+        [("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)],
+        r"photo\.txt: this looks like a binary file",
+    )
 
 
 def test_wrong_encoding_names_the_line_and_the_fix(con, before):
@@ -71,12 +75,16 @@ def test_jsonl_line_that_is_not_an_object(con, before):
 
 
 def test_missing_text_column_lists_the_columns(con, before):
-    assert_refused(con, before, [("t.csv", b"key,body_text\n1,abc\n")], r"t\.csv: no text field found among \['key', 'body_text'\]")
+    assert_refused(
+        con, before, [("t.csv", b"key,body_text\n1,abc\n")], r"t\.csv: no text field found among \['key', 'body_text'\]"
+    )
 
 
 def test_picked_column_that_does_not_exist(con, before):
     options = IngestOptions(fields=Fields(text="content"))
-    assert_refused(con, before, [("t.csv", b"text\nabc\n")], r"has no text field 'content'; its fields are \['text'\]", options)
+    assert_refused(
+        con, before, [("t.csv", b"text\nabc\n")], r"has no text field 'content'; its fields are \['text'\]", options
+    )
 
 
 def test_jsonl_record_missing_the_text_field(con, before):
@@ -113,7 +121,9 @@ def test_zip_member_with_a_bad_crc(con, before):
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("notes.txt", b"Chains need oil every month and a wipe after rain.")
     damaged = buffer.getvalue().replace(b"Chains need oil", b"Chains need OIL")
-    assert_refused(con, before, [("damaged.zip", damaged)], r"damaged\.zip: member 'notes.txt' cannot be unpacked \(Bad CRC-32")
+    assert_refused(
+        con, before, [("damaged.zip", damaged)], r"damaged\.zip: member 'notes.txt' cannot be unpacked \(Bad CRC-32"
+    )
 
 
 def test_zip_unpacking_beyond_the_limit(con, before, monkeypatch):
@@ -131,12 +141,19 @@ def test_pdf_without_text_layer(con, before):
 
 
 def test_corrupt_pdf(con, before):
-    assert_refused(con, before, [("broken.pdf", b"%PDF-1.4\nthis is not really a pdf")], r"broken\.pdf: cannot read this PDF")
+    assert_refused(
+        con, before, [("broken.pdf", b"%PDF-1.4\nthis is not really a pdf")], r"broken\.pdf: cannot read this PDF"
+    )
 
 
 def test_upload_above_the_size_limit(con, before, monkeypatch):
     monkeypatch.setenv("QURATE_MAX_UPLOAD_MB", "0.001")
-    assert_refused(con, before, [("big.txt", b"word " * 1000)], r"big\.txt: is 0\.0 MB, above the limit of 0\.0 MB.*QURATE_MAX_UPLOAD_MB")
+    assert_refused(
+        con,
+        before,
+        [("big.txt", b"word " * 1000)],
+        r"big\.txt: is 0\.0 MB, above the limit of 0\.0 MB.*QURATE_MAX_UPLOAD_MB",
+    )
 
 
 def test_unsupported_type(con, before):
@@ -178,14 +195,20 @@ def test_a_stray_quote_in_a_csv_is_refused_with_its_line_instead_of_swallowing_t
 
 def test_a_jsonl_text_that_is_an_object_is_refused_not_stored_as_a_repr(con, before):
     data = b'{"_id": "a", "text": "Plain text."}\n{"_id": "b", "text": {"body": "nested"}}\n'
-    assert_refused(con, before, [("nested.jsonl", data)], r"nested\.jsonl, line 2: field 'text' holds an object, not text")
+    assert_refused(
+        con, before, [("nested.jsonl", data)], r"nested\.jsonl, line 2: field 'text' holds an object, not text"
+    )
 
 
 def test_an_upload_whose_every_member_is_skipped_says_why(con, before):
     archive = make_zip({"inner.zip": make_zip({"a.txt": b"text"}), "tool.exe": b"MZ binary"})
-    assert_refused(con, before, [("outer.zip", archive)],
-                   r"no text was found in the upload \(skipped outer\.zip/inner\.zip: a zip inside a zip is not opened .*"
-                   r"skipped outer\.zip/tool\.exe: not a supported type \(\.csv, .*\.txt\)\)")
+    assert_refused(
+        con,
+        before,
+        [("outer.zip", archive)],
+        r"no text was found in the upload \(skipped outer\.zip/inner\.zip: a zip inside a zip is not opened .*"
+        r"skipped outer\.zip/tool\.exe: not a supported type \(\.csv, .*\.txt\)\)",
+    )
 
 
 def test_uploading_the_same_files_again_records_no_empty_file(con, before):
@@ -194,10 +217,13 @@ def test_uploading_the_same_files_again_records_no_empty_file(con, before):
     assert state[2][0] == len({r[0] for r in con.execute("SELECT filename FROM ingested_files").fetchall()})
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--sample", "-5"], "a sample needs at least 1 passage, got -5"),
-    (["--types", "question=100000"], "ask for 0 to 5 queries of each type per passage"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sample", "-5"], "a sample needs at least 1 passage, got -5"),
+        (["--types", "question=100000"], "ask for 0 to 5 queries of each type per passage"),
+    ],
+)
 def test_generate_refuses_a_negative_sample_and_an_uncapped_count(argv, message, capsys):
     from core.cli import main
     from core.settings import database_path

@@ -33,7 +33,10 @@ def test_generate_offline_from_the_command_line(capsys):
     assert main(["generate", "Sample: home bicycle maintenance", "--types", "question=1,web=2", "--sample", "10"]) == 0
     assert "30 queries made" in capsys.readouterr().out
     con = connect(database_path())
-    assert con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL ORDER BY ALL").fetchall() == [("question", 10), ("web", 20)]
+    assert con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL ORDER BY ALL").fetchall() == [
+        ("question", 10),
+        ("web", 20),
+    ]
     con.close()
     assert main(["generate", "nope"]) == 2
     assert main(["generate", "Sample: home bicycle maintenance", "--types", "question"]) == 2
@@ -42,15 +45,27 @@ def test_generate_offline_from_the_command_line(capsys):
     assert main(["generate", "Sample: home bicycle maintenance"]) == 0
     con = connect(database_path())
     counts = dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall())
-    turns = dict(con.execute("SELECT qtype, count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual') "
-                             "GROUP BY ALL").fetchall())
+    turns = dict(
+        con.execute(
+            "SELECT qtype, count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual') GROUP BY ALL"
+        ).fetchall()
+    )
     assert counts["web"] == 20 and counts["casual"] > 10 and counts["question"] >= 10
-    assert con.execute("SELECT count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual')").fetchone()[0] == 47
+    assert (
+        con.execute("SELECT count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual')").fetchone()[
+            0
+        ]
+        == 47
+    )
     assert turns["casual"] + turns["question"] <= 47 + 10  # only the 10 sampled passages may have both
     con.close()
     assert main(["generate", "Sample: home bicycle maintenance", "--no-in-turn"]) == 0  # both for every passage
     con = connect(database_path())
-    assert dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall()) == {"casual": 47, "question": 47, "web": 20}
+    assert dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall()) == {
+        "casual": 47,
+        "question": 47,
+        "web": 20,
+    }
     con.close()
 
 
@@ -81,13 +96,15 @@ def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     assert json.loads((folder / "spec.json").read_text())["teacher"] == f"rerank:{model}"
     assert main(["train", name, "--method", "distill", "--prepare-only"]) == 0
     default = __import__("pathlib").Path(capsys.readouterr().out.split(" prepared in ")[1].split("\n")[0])
-    taught, ensemble = ([json.loads(line)["teacher"] for line in open(f / "train_lists.jsonl")] for f in (folder, default))
+    taught, ensemble = (
+        [json.loads(line)["teacher"] for line in open(f / "train_lists.jsonl")] for f in (folder, default)
+    )
     assert len(taught) == len(ensemble) and taught != ensemble
     assert main(["train", name, "--method", "distill", "--teacher", "rerank:999", "--prepare-only"]) == 2
     assert "not a model of this corpus" in capsys.readouterr().err
     assert main(["evaluate", name, "--systems", f"bm25,rerank:{model}"]) == 0
     board = capsys.readouterr().out
-    assert "MiniLM (baseline)" in board and f"(rerank)" in board and "20 queries" in board
+    assert "MiniLM (baseline)" in board and "(rerank)" in board and "20 queries" in board
     assert main(["compare", name, "how do I clean a chain", "--right", f"rerank:{model}"]) == 0
     assert " 1. " in capsys.readouterr().out
     assert main(["export", name, "model", "--model", str(model)]) == 0
@@ -119,8 +136,21 @@ def test_train_prepare_only_writes_a_job_folder_and_the_commands_to_run_it(capsy
 
 
 def _llm_generate(fake, *extra):
-    return main(["generate", "Sample: home bicycle maintenance", "--types", "question=1", "--sample", "3",
-                 "--model", "openai/gpt-4o-mini", "--api-base", fake.url, *extra])
+    return main(
+        [
+            "generate",
+            "Sample: home bicycle maintenance",
+            "--types",
+            "question=1",
+            "--sample",
+            "3",
+            "--model",
+            "openai/gpt-4o-mini",
+            "--api-base",
+            fake.url,
+            *extra,
+        ]
+    )
 
 
 def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsys):
@@ -146,14 +176,32 @@ def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsy
     assert "3 failed" in captured.out and "first failure:" in captured.err and "Traceback" not in captured.err
     assert queries() == 0
 
-    with FakeLLM(lambda body, nth: (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)) as fake:
+    with FakeLLM(
+        lambda body, nth: (
+            (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)
+        )
+    ) as fake:
         assert _llm_generate(fake) == 0  # retried with backoff, then answered
         assert len(fake.calls) == 6
     assert "3 queries made" in capsys.readouterr().out and queries() == 3
 
     with FakeLLM(lambda body, nth: (200, answer_for(body), 5.0)) as fake:  # a server that hangs past the timeout
-        assert main(["generate", "Sample: home bicycle maintenance", "--types", "keywords=1", "--sample", "1",
-                     "--model", "openai/gpt-4o-mini", "--api-base", fake.url, "--timeout", "0.5"]) in (1, 2)
+        assert main(
+            [
+                "generate",
+                "Sample: home bicycle maintenance",
+                "--types",
+                "keywords=1",
+                "--sample",
+                "1",
+                "--model",
+                "openai/gpt-4o-mini",
+                "--api-base",
+                fake.url,
+                "--timeout",
+                "0.5",
+            ]
+        ) in (1, 2)
     err = capsys.readouterr().err
     assert ("time" in err.lower() or "failure" in err.lower()) and "Traceback" not in err
     assert queries() == 3  # what was made before is kept
@@ -176,3 +224,21 @@ def test_steps_out_of_order_say_what_to_do_first(capsys):
     assert "epochs must be above 0" in capsys.readouterr().err
     assert main(["train", name, "--spec", '{"learning_rate": "abc"}', "--prepare-only"]) == 2
     assert "learning_rate must be a number" in capsys.readouterr().err
+
+
+def test_a_corpus_by_id_or_the_start_of_its_name_and_systems_checked_before_anything_loads(tmp_path, capsys):
+    assert main(["sample"]) == 0
+    (tmp_path / "a.txt").write_text("Chains need oil.")
+    assert main(["ingest", "Sampler notes", str(tmp_path / "a.txt")]) == 0
+    capsys.readouterr()
+    assert main(["compare", "1", "chain oil", "--right", "bm25"]) == 0  # by id
+    assert "BM25" in capsys.readouterr().out
+    assert main(["compare", "sample:", "chain oil", "--right", "bm25"]) == 0  # the one name starting so, any case
+    assert main(["compare", "Sampl", "chain oil"]) == 2
+    assert "several corpora start with 'Sampl'" in capsys.readouterr().err
+    assert main(["compare", "1", "chain oil", "--right", "rerank:3"]) == 2
+    err = capsys.readouterr().err
+    assert "rerank:3 is not a system of this corpus" in err and "hybrid" in err
+    assert main(["evaluate", "1", "--systems", "bm25"]) == 0
+    table = capsys.readouterr().out
+    assert "BM25" in table and "MiniLM (baseline)" in table and "score mix" not in table

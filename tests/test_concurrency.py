@@ -33,7 +33,7 @@ def two_sessions(step, first_call: threading.Event) -> list:
         try:
             with db.held(database_path()) as con:  # as a page run holds the workspace
                 outcomes[i] = step(con)
-        except Exception as err:  # noqa: BLE001  (the test asserts what each session met)
+        except Exception as err:  # (the test asserts what each session met)
             outcomes[i] = err
 
     first = threading.Thread(target=session, args=(0,))
@@ -63,11 +63,17 @@ def test_two_sessions_generating_and_judging_one_corpus_store_and_pay_once():
         generation = GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config)
         outcomes = two_sessions(lambda con: generate_queries(con, corpus, passages, generation), called)
         assert outcomes[0].made == 12, outcomes
-        assert isinstance(outcomes[1], Busy) and "generating queries" in str(outcomes[1]) and "Sample: home bicycle" in str(outcomes[1])
+        assert (
+            isinstance(outcomes[1], Busy)
+            and "generating queries" in str(outcomes[1])
+            and "Sample: home bicycle" in str(outcomes[1])
+        )
         assert len(fake.calls) == 12 and max(fake.seen.values()) == 1
         with db.held(database_path()) as con:  # the refused session, run again once the first is done, pays for nothing
             again = generate_queries(con, corpus, passages, generation)
-            rows = con.execute("SELECT count(*), count(DISTINCT cache_key) FROM queries WHERE corpus_id = ?", [corpus]).fetchone()
+            rows = con.execute(
+                "SELECT count(*), count(DISTINCT cache_key) FROM queries WHERE corpus_id = ?", [corpus]
+            ).fetchone()
             mine_candidates(con, corpus, k=3)
         assert again.made == 0 and len(fake.calls) == 12
         assert rows == (12, 12)
@@ -93,7 +99,7 @@ def test_two_sessions_ingesting_one_new_corpus_name_make_one_corpus():
             start.wait()
             with db.held(database_path()) as con:
                 outcomes.append(ingest_files(con, "notes", files))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             outcomes.append(err)
 
     threads = [threading.Thread(target=session) for _ in range(2)]
@@ -112,8 +118,16 @@ def test_two_sessions_ingesting_one_new_corpus_name_make_one_corpus():
 def test_the_schema_refuses_a_second_query_of_one_request_and_a_second_label_of_one_judge(con):
     corpus = ingest_files(con, "c", [("a.txt", b"Spokes break when the wheel is out of true.")]).corpus_id
     passage = con.execute("SELECT passage_id FROM passages").fetchall()[0][0]
-    row = {"passage_id": passage, "text": "why do spokes break", "qtype": "question", "origin": "llm",
-           "generator": "m", "prompt_version": "v", "cache_key": "k1", "flags": []}
+    row = {
+        "passage_id": passage,
+        "text": "why do spokes break",
+        "qtype": "question",
+        "origin": "llm",
+        "generator": "m",
+        "prompt_version": "v",
+        "cache_key": "k1",
+        "flags": [],
+    }
     qstore.insert_queries(con, corpus, [row])
     qstore.insert_queries(con, corpus, [row, {**row, "cache_key": "k2"}])  # a late second session's batch
     assert con.execute("SELECT cache_key FROM queries ORDER BY id").fetchall() == [("k1",), ("k2",)]
@@ -150,4 +164,7 @@ def test_a_step_refused_as_busy_changes_nothing_and_names_the_other_step(con):
         release.set()
         thread.join()
     assert con.execute("SELECT count(*) FROM queries").fetchone()[0] == 0
-    assert generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1})).made == 1
+    assert (
+        generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1})).made
+        == 1
+    )

@@ -17,14 +17,22 @@ import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing the process
 resource.setrlimit(resource.RLIMIT_FSIZE, (6_000_000, 6_000_000))
 """
-CLI = LIMITED + """
+CLI = (
+    LIMITED
+    + """
 from core.cli import main
 sys.exit(main(["ingest", "big", sys.argv[1]]))
 """
+)
+
 
 def big_corpus(tmp_path) -> Path:
     path = tmp_path / "big.jsonl"
-    path.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"Passage number {i} about wheels. " * 30}) + "\n" for i in range(12000)))
+    path.write_text(
+        "".join(
+            json.dumps({"_id": f"d{i}", "text": f"Passage number {i} about wheels. " * 30}) + "\n" for i in range(12000)
+        )
+    )
     return path
 
 
@@ -34,7 +42,9 @@ def test_a_full_disk_during_ingest_is_a_message_and_nothing_half_written(tmp_pat
     from storage.db import close_shared
 
     close_shared()
-    result = subprocess.run([sys.executable, "-c", CLI, str(big_corpus(tmp_path))], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", CLI, str(big_corpus(tmp_path))], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "is full" in result.stderr and "Free some space" in result.stderr and "Traceback" not in result.stderr
     assert main(["corpora"]) == 0
@@ -42,7 +52,8 @@ def test_a_full_disk_during_ingest_is_a_message_and_nothing_half_written(tmp_pat
     assert SAMPLE_NAME in listing and "big" not in listing  # the earlier corpus intact, nothing of the failed one
 
 
-MINE = """
+MINE = (
+    """
 from core.generate import GenerationSettings, generate_queries, select_passages
 from core.ingest import load_sample_corpus
 from core.settings import database_path
@@ -52,7 +63,9 @@ con = connect(database_path())
 corpus = load_sample_corpus(con).corpus_id
 generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}))
 con.close()
-""" + LIMITED.replace("6_000_000", "20_000") + """
+"""
+    + LIMITED.replace("6_000_000", "20_000")
+    + """
 from core.errors import DiskFull
 from core.mine import mine_candidates
 try:
@@ -61,6 +74,7 @@ try:
 except DiskFull as err:
     print("DISKFULL", err)
 """
+)
 
 
 def test_a_full_disk_during_mining_raises_the_named_error_and_the_workspace_reopens(capsys):

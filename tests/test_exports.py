@@ -31,7 +31,9 @@ sys.exit(main(sys.argv[2:]))
 def limited_cli(limit: int, *args: str) -> subprocess.CompletedProcess:
     """The command line in a process that cannot write a file beyond ``limit`` bytes."""
     close_shared()
-    return subprocess.run([sys.executable, "-c", LIMITED, str(limit), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED, str(limit), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -44,7 +46,9 @@ def model(tmp_path):
     folder.mkdir()
     (folder / "model.safetensors").write_bytes(os.urandom(1_000_000))  # weights do not compress
     job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce"})
-    jobs.finish_job(con, job, "done", None, {"kind": "reranker", "name": "m", "path": str(folder), "base_model": "b", "metrics": {}})
+    jobs.finish_job(
+        con, job, "done", None, {"kind": "reranker", "name": "m", "path": str(folder), "base_model": "b", "metrics": {}}
+    )
     model_id = con.execute("SELECT max(id) FROM models").fetchall()[0][0]
     con.close()
     return corpus, other, model_id
@@ -67,7 +71,11 @@ def test_a_full_disk_during_a_model_export_keeps_the_earlier_zip(model, workspac
     zipped = workspace / "exports" / f"model-{model_id}.zip"
     before = zipped.read_bytes()
     result = limited_cli(200_000, "export", "Sample: home bicycle maintenance", "model", "--model", str(model_id))
-    assert result.returncode == 2 and f"The disk holding {zipped.parent} is full" in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert (
+        result.returncode == 2
+        and f"The disk holding {zipped.parent} is full" in result.stderr
+        and "Traceback" not in result.stderr
+    ), result.stderr[-2000:]
     assert zipped.read_bytes() == before
     assert [p.name for p in zipped.parent.iterdir()] == [zipped.name]  # no stage left behind
 
@@ -87,6 +95,10 @@ def test_a_data_export_refuses_a_file_or_an_unwritable_place_and_survives_a_full
     assert main(["export", name, "data", "--to", str(target)]) == 0
     before = (target / "training.jsonl").read_text()
     result = limited_cli(100_000, "export", name, "data", "--to", str(target))  # training.jsonl is larger
-    assert result.returncode == 2 and f"The disk holding {target} is full" in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert (
+        result.returncode == 2
+        and f"The disk holding {target} is full" in result.stderr
+        and "Traceback" not in result.stderr
+    ), result.stderr[-2000:]
     assert (target / "training.jsonl").read_text() == before
     assert sorted(p.name for p in target.iterdir()) == ["beir", "hf", "mine.txt", "training.jsonl"]

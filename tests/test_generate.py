@@ -24,7 +24,10 @@ def fake_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
 
 
-CSV = ("id,title,text\n" + "".join(f"p{i},Passage {i},\"Text of passage {i} about wheel number {i} and its spokes.\"\n" for i in range(6))).encode()
+CSV = (
+    "id,title,text\n"
+    + "".join(f'p{i},Passage {i},"Text of passage {i} about wheel number {i} and its spokes."\n' for i in range(6))
+).encode()
 
 
 @pytest.fixture
@@ -39,7 +42,9 @@ def settings(fake, **llm) -> GenerationSettings:
 
 
 def stored(con, corpus):
-    return con.execute("SELECT passage_id, qtype, text, flags FROM queries WHERE corpus_id = ? ORDER BY ALL", [corpus]).fetchall()
+    return con.execute(
+        "SELECT passage_id, qtype, text, flags FROM queries WHERE corpus_id = ? ORDER BY ALL", [corpus]
+    ).fetchall()
 
 
 def test_normal_answers_become_queries_with_provenance(con, corpus):
@@ -63,7 +68,9 @@ def test_the_prompt_carries_the_passage_and_the_key_is_never_stored(con, corpus)
 
 
 def test_rate_limit_then_success_is_retried(con, corpus):
-    behaviour = lambda body, nth: (429, {"error": {"message": "slow down", "type": "rate_limit"}}, 0) if nth == 0 else normal(body, nth)
+    def behaviour(body, nth):
+        return (429, {"error": {"message": "slow down", "type": "rate_limit"}}, 0) if nth == 0 else normal(body, nth)
+
     with FakeLLM(behaviour) as fake:
         report = generate_queries(con, corpus, ["p0", "p1"], settings(fake))
     assert report.made == 4 and not report.failures
@@ -119,7 +126,9 @@ def test_broken_json_from_the_server_is_a_recorded_failure(con, corpus):
 
 
 def test_a_wrong_key_stops_the_run_with_a_clear_error(con, corpus):
-    with FakeLLM(lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)) as fake:
+    with FakeLLM(
+        lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)
+    ) as fake:
         with pytest.raises(LLMUnavailable, match="check the model name and its API key"):
             generate_queries(con, corpus, ["p0"], settings(fake))
 
@@ -137,7 +146,9 @@ def test_a_slow_server_is_used_concurrently(con, corpus):
 def test_budget_stops_the_run_cleanly(con, corpus):
     # gpt-4o-mini: 100 tokens in, 20 out per call -> 2.7e-5 USD a call
     with FakeLLM() as fake:
-        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=1, budget_usd=1e-4))
+        report = generate_queries(
+            con, corpus, select_passages(con, corpus), settings(fake, concurrency=1, budget_usd=1e-4)
+        )
     assert report.meter.stopped == "budget reached"
     assert 3 <= report.made <= 4 and len(fake.calls) == report.made
     assert report.meter.cost_usd >= 1e-4
@@ -151,8 +162,13 @@ def test_stop_then_resume_matches_an_uninterrupted_run_without_paying_twice(con,
     uninterrupted = stored(other, other_corpus)
     with FakeLLM() as fake:
         polls = iter(range(100))
-        report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=2),
-                                  should_stop=lambda: next(polls) >= 5)
+        report = generate_queries(
+            con,
+            corpus,
+            select_passages(con, corpus),
+            settings(fake, concurrency=2),
+            should_stop=lambda: next(polls) >= 5,
+        )
         assert report.meter.stopped == "stopped by user" and 0 < report.made < 12
         report = generate_queries(con, corpus, select_passages(con, corpus), settings(fake, concurrency=2))
         assert report.skipped > 0
@@ -165,7 +181,12 @@ def _generate_in_a_process(db_path: str, url: str) -> None:
     con = connect(db_path)
     corpus = con.execute("SELECT id FROM corpora").fetchone()[0]
     config = LLMConfig(model="openai/gpt-4o-mini", api_base=url, concurrency=1, backoff_s=0.01)
-    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config))
+    generate_queries(
+        con,
+        corpus,
+        select_passages(con, corpus),
+        GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config),
+    )
 
 
 def test_a_killed_run_resumes_to_the_same_queries(tmp_path):
@@ -176,7 +197,9 @@ def test_a_killed_run_resumes_to_the_same_queries(tmp_path):
     con.execute("DELETE FROM passages WHERE corpus_id = ? AND passage_id NOT IN (SELECT unnest(?))", [corpus, ids])
     con.close()
     with FakeLLM(lambda body, nth: normal(body, nth)[:2] + (0.15,)) as fake:
-        process = multiprocessing.get_context("spawn").Process(target=_generate_in_a_process, args=(str(path), fake.url))
+        process = multiprocessing.get_context("spawn").Process(
+            target=_generate_in_a_process, args=(str(path), fake.url)
+        )
         process.start()
         deadline = time.time() + 60
         while len(fake.calls) < 6 and time.time() < deadline:
@@ -187,8 +210,15 @@ def test_a_killed_run_resumes_to_the_same_queries(tmp_path):
         made_before = con.execute("SELECT count(*) FROM queries").fetchone()[0]
         assert 0 < made_before < 16
         calls_before = len(fake.calls)
-        generate_queries(con, corpus, ids, GenerationSettings(per_type={"question": 1, "keywords": 1},
-                         llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01)))
+        generate_queries(
+            con,
+            corpus,
+            ids,
+            GenerationSettings(
+                per_type={"question": 1, "keywords": 1},
+                llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01),
+            ),
+        )
     rows = con.execute("SELECT passage_id, qtype, text FROM queries ORDER BY ALL").fetchall()
     assert len(rows) == 16 and len(set(rows)) == 16
     assert all(text.startswith("synthetic query") for _, _, text in rows)
@@ -219,7 +249,9 @@ def test_regenerate_one_passage_asks_again(con, corpus):
 
 def test_offline_generator_makes_every_type_without_network(con):
     corpus = load_sample_corpus(con).corpus_id
-    report = generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES}))
+    report = generate_queries(
+        con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES})
+    )
     rows = con.execute("SELECT qtype, text, origin, generator FROM queries").fetchall()
     assert report.made == 47 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
     assert all(r[1].strip() for r in rows)
@@ -229,7 +261,9 @@ def test_offline_generator_makes_every_type_without_network(con):
 def test_offline_generator_on_medquad_passages(con, medquad):
     lines = (medquad / "corpus.jsonl").read_bytes().splitlines()[:300]
     corpus = ingest_files(con, "m", [("corpus.jsonl", b"\n".join(lines))]).corpus_id
-    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES}))
+    generate_queries(
+        con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES})
+    )
     rows = con.execute("SELECT qtype, text FROM queries").fetchall()
     assert len(rows) == 300 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
     assert all(len(r[1].split()) >= 1 for r in rows)
@@ -275,13 +309,22 @@ def test_offline_questions_end_where_a_question_can_and_phrases_stay_inside_a_cl
     sentence that is already a question is not turned into another ("What can I find ...")."""
     from core.offline import FUNCTION_WORDS, OfflineGenerator
 
-    texts = ["A sample of citations was analysed by subject, bibliographic form, country of origin and language.",
-             "How can I find more information on the treatment of citation bias? You can find journal articles here.",
-             "Our experiment was based on one volume of abstracts. The indexing terms were weighted by frequency.",
-             "Although the catalogue is large, retrieval can be fast. Readers can search the catalogue by title.",
-             "Search the catalogue with the subject headings. Readers may also browse the shelves.",
-             "People who have borrowed books can renew them online."]
-    titles = ["Citation analysis", "Citation bias", "Term weighting", "Catalogue search", "Subject headings", "Renewals"]
+    texts = [
+        "A sample of citations was analysed by subject, bibliographic form, country of origin and language.",
+        "How can I find more information on the treatment of citation bias? You can find journal articles here.",
+        "Our experiment was based on one volume of abstracts. The indexing terms were weighted by frequency.",
+        "Although the catalogue is large, retrieval can be fast. Readers can search the catalogue by title.",
+        "Search the catalogue with the subject headings. Readers may also browse the shelves.",
+        "People who have borrowed books can renew them online.",
+    ]
+    titles = [
+        "Citation analysis",
+        "Citation bias",
+        "Term weighting",
+        "Catalogue search",
+        "Subject headings",
+        "Renewals",
+    ]
     gen = OfflineGenerator(texts, titles)
     scores = gen.aspect_scores(titles[0], texts[0])
     clauses = [c.strip().lower() for c in texts[0].rstrip(".").split(",")]
@@ -294,7 +337,9 @@ def test_offline_questions_end_where_a_question_can_and_phrases_stay_inside_a_cl
             query = gen.make(title, text, qtype).rstrip("?")
             words = asked(query, gen.topic(title))
             assert words and words[-1] not in FUNCTION_WORDS, query
-            assert not query.lower().startswith(("what can i find", "what was our", "what is although", "how do i people")), query
+            assert not query.lower().startswith(
+                ("what can i find", "what was our", "what is although", "how do i people")
+            ), query
 
 
 def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
@@ -303,11 +348,13 @@ def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
     no passage opens so) is no question, and "of" shared with the topic does not count as naming it."""
     from core.offline import OfflineGenerator
 
-    texts = ["This condition is inherited in an autosomal recessive pattern.",
-             "This condition affects the skin and the hair of young children.",
-             "The incidence of this condition is about one in ten thousand newborns.",
-             "The purpose of this article is to discuss the library environment and its readers.",
-             "Oil keeps a bicycle chain quiet."]
+    texts = [
+        "This condition is inherited in an autosomal recessive pattern.",
+        "This condition affects the skin and the hair of young children.",
+        "The incidence of this condition is about one in ten thousand newborns.",
+        "The purpose of this article is to discuss the library environment and its readers.",
+        "Oil keeps a bicycle chain quiet.",
+    ]
     titles = ["Tietz syndrome", "Tietz syndrome", "Galloway-Mowat syndrome", "The Ecology of Privacy", "Chains"]
     gen = OfflineGenerator([f"{title}. {text}" for title, text in zip(titles, texts)], titles)
     assert gen.anaphors == {"condition"}
@@ -318,14 +365,17 @@ def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
 
 
 def test_a_title_that_is_a_clause_yields_its_subject_as_the_topic():
-    """"What I need to know about Gas" is about gas, "Kidney Failure: What to Expect" about kidney failure; a
+    """ "What I need to know about Gas" is about gas, "Kidney Failure: What to Expect" about kidney failure; a
     title without such a clause, colon or not, keeps its words; a title that is a question stays one."""
     from core.offline import OfflineGenerator
 
     gen = OfflineGenerator(["Gas is air in the digestive tract."], ["What I need to know about Gas"])
     assert gen.topic("What I need to know about Gas") == "gas"
     assert gen.topic("Kidney Failure: What to Expect") == "kidney failure"
-    assert gen.topic("Diabetic Neuropathies: The Nerve Damage of Diabetes") == "diabetic neuropathies the nerve damage of diabetes"
+    assert (
+        gen.topic("Diabetic Neuropathies: The Nerve Damage of Diabetes")
+        == "diabetic neuropathies the nerve damage of diabetes"
+    )
     assert gen.topic("What do Chemists Read?") == "what do chemists read"
     assert gen.make("What I need to know about Gas", "Gas is air in the digestive tract.", "casual").endswith("gas")
 
@@ -338,22 +388,45 @@ def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad)
     for folder in (medquad, medquad.parent / "cisi"):
         rows = [json.loads(line) for line in (folder / "corpus.jsonl").read_text().splitlines()[:1000]]
         gen = OfflineGenerator([f"{r['title']}. {r['text']}" for r in rows], [r["title"] for r in rows])
-        queries = [(gen.make(r["title"], r["text"], qtype), gen.topic(r["title"])) for r in rows for qtype in ("question", "casual")]
+        queries = [
+            (gen.make(r["title"], r["text"], qtype), gen.topic(r["title"]))
+            for r in rows
+            for qtype in ("question", "casual")
+        ]
         cut = [q for q, topic in queries if asked(q, topic)[-1] in FUNCTION_WORDS]
         assert len(queries) == 2000 and cut == [], cut[:5]
 
 
 def test_several_api_bases_share_one_run_and_a_dead_one_is_routed_around(con, corpus):
     with FakeLLM() as first, FakeLLM() as second:
-        config = LLMConfig(model="openai/gpt-4o-mini", api_base=f"{first.url}, {second.url}", concurrency=4, backoff_s=0.01, timeout_s=5)
-        report = generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config))
+        config = LLMConfig(
+            model="openai/gpt-4o-mini",
+            api_base=f"{first.url}, {second.url}",
+            concurrency=4,
+            backoff_s=0.01,
+            timeout_s=5,
+        )
+        report = generate_queries(
+            con,
+            corpus,
+            select_passages(con, corpus),
+            GenerationSettings(per_type={"question": 1, "keywords": 1}, llm=config),
+        )
     assert report.made == 12 and report.failures == []
     assert len(first.calls) > 0 and len(second.calls) > 0 and len(first.calls) + len(second.calls) == 12
     with FakeLLM() as alive:
         dead = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
-        config = LLMConfig(model="openai/gpt-4o-mini", api_base=f"{dead},{alive.url}", concurrency=2, backoff_s=0.01, timeout_s=5, max_tries=6)
-        report = generate_queries(con, corpus, select_passages(con, corpus),
-                                  GenerationSettings(per_type={"title": 1}, llm=config))
+        config = LLMConfig(
+            model="openai/gpt-4o-mini",
+            api_base=f"{dead},{alive.url}",
+            concurrency=2,
+            backoff_s=0.01,
+            timeout_s=5,
+            max_tries=6,
+        )
+        report = generate_queries(
+            con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"title": 1}, llm=config)
+        )
     assert report.made == 6 and report.failures == [] and len(alive.calls) == 6
 
 
@@ -375,20 +448,46 @@ def test_types_in_turn_give_each_passage_one_type_and_keep_it_on_a_rerun(con):
 def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_title(con):
     """'What is wheel care?' fits every passage titled Wheel care; the offline generator gives it to the passage
     that opens a run of them (a document's introduction) and asks the others about what sets them apart."""
-    docs = [("a1", "Wheel care", "Wheel care is the upkeep of a bicycle's wheels by its rider. Riders check spokes before rides."),
-            ("a2", "Wheel care", "Wheel care is cheap. Truing moves the rim sideways with a spoke key until the rim runs straight."),
-            ("a3", "Wheel care", "Wheel care is simple. Building laces new spokes in a cross pattern around the hub flanges."),
-            ("b1", "Chains", "Chains need oil after rain."),
-            ("c1", "Wheel care", "Wheel care is what keeps a wheel round and true for years of riding."),  # another document's introduction
-            ("c2", "Wheel care", "Wheel care is quick. Replacing a broken spoke means removing the tyre and threading a new nipple.")]
-    lines = "".join(json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in reversed(docs))  # backwards: the corpus orders by document id
+    docs = [
+        (
+            "a1",
+            "Wheel care",
+            "Wheel care is the upkeep of a bicycle's wheels by its rider. Riders check spokes before rides.",
+        ),
+        (
+            "a2",
+            "Wheel care",
+            "Wheel care is cheap. Truing moves the rim sideways with a spoke key until the rim runs straight.",
+        ),
+        (
+            "a3",
+            "Wheel care",
+            "Wheel care is simple. Building laces new spokes in a cross pattern around the hub flanges.",
+        ),
+        ("b1", "Chains", "Chains need oil after rain."),
+        (
+            "c1",
+            "Wheel care",
+            "Wheel care is what keeps a wheel round and true for years of riding.",
+        ),  # another document's introduction
+        (
+            "c2",
+            "Wheel care",
+            "Wheel care is quick. Replacing a broken spoke means removing the tyre and threading a new nipple.",
+        ),
+    ]
+    lines = "".join(
+        json.dumps({"_id": i, "title": t, "text": x}) + "\n" for i, t, x in reversed(docs)
+    )  # backwards: the corpus orders by document id
     corpus = ingest_files(con, "w", [("corpus.jsonl", lines.encode())]).corpus_id
     generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 1}))
     asked = dict(con.execute("SELECT p.doc_id, q.text FROM queries q JOIN passages p USING (passage_id)").fetchall())
     assert asked["a1"] == asked["c1"] == "What is wheel care?"
     for sibling in ("a2", "a3", "c2"):
         assert asked[sibling] != "What is wheel care?" and "wheel care" in asked[sibling].lower(), asked
-        assert set(asked[sibling].lower().rstrip("?").split()) - {"what", "is", "are", "the", "for", "wheel", "care"}, asked
+        assert set(asked[sibling].lower().rstrip("?").split()) - {"what", "is", "are", "the", "for", "wheel", "care"}, (
+            asked
+        )
 
 
 def test_a_self_hosted_server_needs_no_key_and_errors_print_no_litellm_banner(con, corpus, monkeypatch, capfd):
@@ -396,7 +495,9 @@ def test_a_self_hosted_server_needs_no_key_and_errors_print_no_litellm_banner(co
     with FakeLLM() as fake:
         report = generate_queries(con, corpus, ["p0", "p1"], settings(fake))
     assert report.made == 4 and report.failures == [] and set(fake.authorizations) == {"Bearer no-key"}
-    with FakeLLM(lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)) as fake:
+    with FakeLLM(
+        lambda body, nth: (401, {"error": {"message": "bad key", "type": "invalid_request_error"}}, 0)
+    ) as fake:
         with pytest.raises(LLMUnavailable):
             generate_queries(con, corpus, ["p2"], settings(fake))
     printed = capfd.readouterr()
@@ -414,25 +515,46 @@ def test_a_hosted_model_without_its_key_is_a_user_error_said_at_once(con, corpus
 def test_a_base_model_gets_few_shot_completion_prompts_and_its_debris_is_flagged(con, corpus):
     answers = iter(["how many spokes does wheel 0 have", "<<SYS>> I am glad to help", "what makes corals bleach"])
     with FakeLLM(lambda body, nth: (200, next(answers), 0)) as fake:
-        config = LLMConfig(model="openai/some-base-model", api_base=fake.url, completion=True, concurrency=1, max_tokens=32)
-        report = generate_queries(con, corpus, ["p0", "p1", "p2"], GenerationSettings(per_type={"question": 1}, llm=config))
+        config = LLMConfig(
+            model="openai/some-base-model", api_base=fake.url, completion=True, concurrency=1, max_tokens=32
+        )
+        report = generate_queries(
+            con, corpus, ["p0", "p1", "p2"], GenerationSettings(per_type={"question": 1}, llm=config)
+        )
     assert report.made == 3 and all("prompt" in c and "messages" not in c for c in fake.calls)
     assert all(c["stop"] == ["\n"] and c["max_tokens"] == 32 for c in fake.calls)
     prompt = fake.calls[0]["prompt"]
     assert prompt.count("Document:") == 4 and prompt.endswith("Question:") and "Text of passage 0" in prompt
     flags = dict(con.execute("SELECT text, flags FROM queries").fetchall())
-    assert flags == {"how many spokes does wheel 0 have": [], "<<SYS>> I am glad to help": ["not a query"],
-                     "what makes corals bleach": ["echoes the prompt"]}  # a shot's own query, copied
+    assert flags == {
+        "how many spokes does wheel 0 have": [],
+        "<<SYS>> I am glad to help": ["not a query"],
+        "what makes corals bleach": ["echoes the prompt"],
+    }  # a shot's own query, copied
 
 
 def test_a_provider_error_that_echoes_the_key_is_stored_and_shown_without_it(con, corpus, monkeypatch):
     from tests.fake_llm import FakeLLM
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdef")
-    echo = lambda body, nth: (500, {"error": {"message": "upstream failed for Authorization: Bearer sk-live-0123456789abcdef "  # noqa: E731
-                                                        "(key sk-live-0123456789abcdef)", "type": "server_error"}}, 0)
+
+    def echo(body, nth):
+        return (
+            500,
+            {
+                "error": {
+                    "message": "upstream failed for Authorization: Bearer sk-live-0123456789abcdef "
+                    "(key sk-live-0123456789abcdef)",
+                    "type": "server_error",
+                }
+            },
+            0,
+        )
+
     with FakeLLM(echo) as fake:
         report = generate_queries(con, corpus, ["p0"], settings(fake, max_tries=1))
-    assert report.failures and "sk-live" not in report.failures[0]["error"] and "[redacted]" in report.failures[0]["error"]
+    assert (
+        report.failures and "sk-live" not in report.failures[0]["error"] and "[redacted]" in report.failures[0]["error"]
+    )
     stored = json.dumps(con.execute("SELECT * FROM llm_cache").fetchall(), default=str)
     assert "upstream failed" in stored and "sk-live-0123456789abcdef" not in stored

@@ -22,15 +22,32 @@ def sample_job(folder: Path, method: str, tune: str) -> list[dict]:
     passages its negatives."""
     passages = [json.loads(line) for line in SAMPLE.read_text().splitlines() if line.strip()]
     texts = [p["text"] for p in passages]
-    groups = [{"query": p["title"], "positive": p["text"], "negatives": [t for t in texts if t != p["text"]][i % 3::3][:7]}
-              for i, p in enumerate(passages)]
-    lists = [{"query": g["query"], "candidates": [g["positive"], *g["negatives"]], "teacher": [3.0] + [0.0] * len(g["negatives"])}
-             for g in groups]
+    groups = [
+        {"query": p["title"], "positive": p["text"], "negatives": [t for t in texts if t != p["text"]][i % 3 :: 3][:7]}
+        for i, p in enumerate(passages)
+    ]
+    lists = [
+        {
+            "query": g["query"],
+            "candidates": [g["positive"], *g["negatives"]],
+            "teacher": [3.0] + [0.0] * len(g["negatives"]),
+        }
+        for g in groups
+    ]
     folder.mkdir(parents=True)
     (folder / "train_groups.jsonl").write_text("".join(json.dumps(g) + "\n" for g in groups))
     (folder / "train_lists.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lists))
-    spec = {"method": method, "tune": tune, "max_steps": 12, "batch_size": 8, "group_size": 4, "list_size": 8,
-            "max_length": 64, "learning_rate": 1e-4, "dev_fraction": 0.0}
+    spec = {
+        "method": method,
+        "tune": tune,
+        "max_steps": 12,
+        "batch_size": 8,
+        "group_size": 4,
+        "list_size": 8,
+        "max_length": 64,
+        "learning_rate": 1e-4,
+        "dev_fraction": 0.0,
+    }
     (folder / "spec.json").write_text(json.dumps(spec))
     return groups
 
@@ -59,11 +76,15 @@ def test_a_job_trains_on_the_gpu_in_bf16_and_lowers_its_loss(tmp_path, method, t
     folder = tmp_path / "job"
     groups = sample_job(folder, method, tune)
     result = run(folder)
-    assert result["status"] == "done", (folder / "train.log").read_text()[-2000:] if (folder / "train.log").exists() else result
+    assert result["status"] == "done", (
+        (folder / "train.log").read_text()[-2000:] if (folder / "train.log").exists() else result
+    )
     start = next(json.loads(line) for line in (folder / "progress.jsonl").read_text().splitlines() if '"start"' in line)
     assert start["device"] == "cuda"
     assert start["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
-    losses = [json.loads(line)["loss"] for line in (folder / "progress.jsonl").read_text().splitlines() if '"loss"' in line]
+    losses = [
+        json.loads(line)["loss"] for line in (folder / "progress.jsonl").read_text().splitlines() if '"loss"' in line
+    ]
     assert losses and all(loss == loss and abs(loss) != float("inf") for loss in losses)  # no NaN or overflow
     base = SentenceTransformer(str(bundled_model_path()), device="cpu")
     tuned = SentenceTransformer(str(folder / "model"), device="cpu")

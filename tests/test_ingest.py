@@ -38,7 +38,7 @@ def test_pdf_text_layer_is_read(con):
 
 
 def test_csv_with_picked_columns(con):
-    data = b"key,heading,body,other\nk1,First,Alpha text,x\nk2,Second,\"Beta, with comma\",y\n"
+    data = b'key,heading,body,other\nk1,First,Alpha text,x\nk2,Second,"Beta, with comma",y\n'
     assert table_columns("t.csv", data) == ["key", "heading", "body", "other"]
     ingest_files(con, "c", [("t.csv", data)], IngestOptions(fields=Fields(text="body", id="key", title="heading")))
     assert stored(con, "c") == [("k1", "k1", "First", "Alpha text"), ("k2", "k2", "Second", "Beta, with comma")]
@@ -66,24 +66,35 @@ def test_jsonl_beir_fields_and_a_picked_field(con):
 def test_long_records_stay_whole_unless_asked(con):
     record = json.dumps({"_id": "long", "text": " ".join(f"Sentence {i} has words." for i in range(60))}).encode()
     ingest_files(con, "whole", [("l.jsonl", record)], IngestOptions(chunk_tokens=50, overlap_tokens=0))
-    ingest_files(con, "split", [("l.jsonl", record)], IngestOptions(chunk_tokens=50, overlap_tokens=0, split_records=True))
+    ingest_files(
+        con, "split", [("l.jsonl", record)], IngestOptions(chunk_tokens=50, overlap_tokens=0, split_records=True)
+    )
     assert [r[0] for r in stored(con, "whole")] == ["long"]
     assert len(stored(con, "split")) > 1
 
 
 def test_zip_of_mixed_files(con):
-    archive = make_zip({"docs/a.txt": b"Alpha text.", "docs/b.md": b"# B\nBeta text.", "docs/c.csv": b"text\nGamma\n", "__MACOSX/._a.txt": b"junk"})
+    archive = make_zip(
+        {
+            "docs/a.txt": b"Alpha text.",
+            "docs/b.md": b"# B\nBeta text.",
+            "docs/c.csv": b"text\nGamma\n",
+            "__MACOSX/._a.txt": b"junk",
+        }
+    )
     report = ingest_files(con, "c", [("bundle.zip", archive)])
     assert report.n_passages == 3
     assert sorted(f["kind"] for f in report.files) == ["csv", "md", "txt"]
 
 
 def test_beir_zip_keeps_queries_and_qrels_as_test_set(con):
-    archive = make_zip({
-        "mini/corpus.jsonl": b'{"_id": "d1", "text": "chains"}\n{"_id": "d2", "text": "brakes"}\n',
-        "mini/queries.jsonl": b'{"_id": "q1", "text": "oil?"}\n{"_id": "q9", "text": "unjudged"}\n',
-        "mini/qrels/test.tsv": b"query-id\tcorpus-id\tscore\nq1\td1\t1\n",
-    })
+    archive = make_zip(
+        {
+            "mini/corpus.jsonl": b'{"_id": "d1", "text": "chains"}\n{"_id": "d2", "text": "brakes"}\n',
+            "mini/queries.jsonl": b'{"_id": "q1", "text": "oil?"}\n{"_id": "q9", "text": "unjudged"}\n',
+            "mini/qrels/test.tsv": b"query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+        }
+    )
     report = ingest_files(con, "c", [("mini.zip", archive)])
     assert report.n_passages == 2
     assert report.test_set["n_queries"] == 1 and report.test_set["n_qrels"] == 1
@@ -122,7 +133,9 @@ def test_medquad_as_a_beir_folder(con, medquad):
 
 
 def test_search_and_pages(con):
-    ingest_files(con, "c", [("t.csv", b"text\n" + b"".join(b"row %d about chains\n" % i for i in range(30)) + b"brakes only\n")])
+    ingest_files(
+        con, "c", [("t.csv", b"text\n" + b"".join(b"row %d about chains\n" % i for i in range(30)) + b"brakes only\n")]
+    )
     corpus = corpora.corpus_id(con, "c")
     page, total = corpora.search_passages(con, corpus, "CHAINS", offset=20, limit=20)
     assert total == 30 and len(page) == 10
@@ -150,8 +163,13 @@ def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, t
         folder = tmp_path / f"job-{job}"
         (folder / "model").mkdir(parents=True)
         jobs.start_job(con, job, str(folder), pid=0)
-        jobs.finish_job(con, job, "done", None, {"kind": "reranker", "name": f"m{job}", "path": str(folder / "model"),
-                                                 "base_model": "base", "metrics": {}})
+        jobs.finish_job(
+            con,
+            job,
+            "done",
+            None,
+            {"kind": "reranker", "name": f"m{job}", "path": str(folder / "model"), "base_model": "base", "metrics": {}},
+        )
         folders[corpus] = folder
 
     assert delete_corpus(con, doomed) == 1
@@ -167,35 +185,53 @@ def test_deleting_a_corpus_leaves_no_row_of_it_in_any_table_and_takes_nothing_of
     and its model) leaves none of its rows once deleted, and the corpus beside it keeps all of its own."""
     from core.evaluate import evaluate
     from core.generate import GenerationSettings, generate_queries, select_passages
-    from core.workspace import delete_corpus
     from core.judge import JudgeSettings, judge_candidates
     from core.mine import mine_candidates
+    from core.workspace import delete_corpus
     from storage import jobs
     from storage.reviews import record_review
     from tests.conftest import judged_sample
 
     con, doomed = judged_sample("question")
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    assert tables == set(corpora.OWNED) | corpora.SHARED, "a table neither owned by a corpus nor shared: say which in OWNED"
+    tables = {
+        r[0]
+        for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()
+    }
+    assert tables == set(corpora.OWNED) | corpora.SHARED, (
+        "a table neither owned by a corpus nor shared: say which in OWNED"
+    )
     kept = ingest_files(con, "other", [("a.txt", b"Chains need oil every month. " * 40)]).corpus_id
     generate_queries(con, kept, select_passages(con, kept), GenerationSettings(per_type={"question": 1}))
     mine_candidates(con, kept, k=5)
     judge_candidates(con, kept, JudgeSettings(max_candidates=5))
     for corpus in (doomed, kept):
-        query, passage = con.execute("SELECT l.query_id, l.passage_id FROM labels l JOIN queries q ON q.id = l.query_id "
-                                     "WHERE q.corpus_id = ? LIMIT 1", [corpus]).fetchall()[0]
+        query, passage = con.execute(
+            "SELECT l.query_id, l.passage_id FROM labels l JOIN queries q ON q.id = l.query_id "
+            "WHERE q.corpus_id = ? LIMIT 1",
+            [corpus],
+        ).fetchall()[0]
         record_review(con, query, passage, "ana", "relevant")
         job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "base"})
         jobs.start_job(con, job, "", pid=0)
-        jobs.finish_job(con, job, "done", None, {"kind": "reranker", "name": f"m{job}", "path": "", "base_model": "b", "metrics": {}})
+        jobs.finish_job(
+            con,
+            job,
+            "done",
+            None,
+            {"kind": "reranker", "name": f"m{job}", "path": "", "base_model": "b", "metrics": {}},
+        )
     evaluate(con, int(corpora.test_sets(con, doomed)["id"][0]), ["bm25"])
 
     def rows(corpus):
-        return {t: con.execute(f"SELECT count(*) FROM {t} WHERE {where}", [corpus] * where.count("?")).fetchall()[0][0]
-                for t, where in corpora.OWNED.items()}
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t} WHERE {where}", [corpus] * where.count("?")).fetchall()[0][0]
+            for t, where in corpora.OWNED.items()
+        }
 
     before = rows(kept)
-    assert all(rows(doomed).values()), f"the test's corpus has no row in: {[t for t, n in rows(doomed).items() if not n]}"
+    assert all(rows(doomed).values()), (
+        f"the test's corpus has no row in: {[t for t, n in rows(doomed).items() if not n]}"
+    )
     delete_corpus(con, doomed)
     assert not any(rows(doomed).values()) and rows(kept) == before
     orphans = con.execute("SELECT count(*) FROM labels WHERE query_id NOT IN (SELECT id FROM queries)").fetchall()[0][0]

@@ -5,14 +5,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # bench/review_fixture.py fills a workspace with synthetic rows by SQL for the review benchmark: a fixture, not the product
-APP_CODE = sorted({*ROOT.glob("core/**/*.py"), *ROOT.glob("pages/*.py"), *ROOT.glob("bench/*.py"), ROOT / "app.py"}
-                  - {ROOT / "bench" / "review_fixture.py"})
+APP_CODE = sorted(
+    {*ROOT.glob("core/**/*.py"), *ROOT.glob("pages/*.py"), *ROOT.glob("bench/*.py"), ROOT / "app.py"}
+    - {ROOT / "bench" / "review_fixture.py"}
+)
 
 
 def _calls_execute(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [node.lineno for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "executemany", "sql")]
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("execute", "executemany", "sql")
+    ]
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -35,8 +42,10 @@ def test_no_sql_outside_storage():
 def test_pages_import_core_not_storage():
     pages = sorted([*ROOT.glob("pages/*.py"), ROOT / "app.py", ROOT / "core" / "cli.py"])  # the entry points
     assert len(pages) >= 8
-    offenders = {str(p.relative_to(ROOT)): sorted(m for m in _imported_modules(p) if m.split(".")[0] in ("storage", "duckdb"))
-                 for p in pages}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(m for m in _imported_modules(p) if m.split(".")[0] in ("storage", "duckdb"))
+        for p in pages
+    }
     assert {k: v for k, v in offenders.items() if v} == {}, "pages call core functions; core calls storage"
 
 
@@ -49,13 +58,20 @@ def test_the_guards_see_a_violation(tmp_path):
 
 def _module_graph() -> dict[str, set[str]]:
     """core.* and storage.* modules and the ones of them each imports, at the top or inside a function."""
-    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts): p
-               for p in [*ROOT.glob("core/*.py"), *ROOT.glob("storage/*.py")] if p.name != "__init__.py"}
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts): p
+        for p in [*ROOT.glob("core/*.py"), *ROOT.glob("storage/*.py")]
+        if p.name != "__init__.py"
+    }
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
-                       for n in ast.walk(block)}
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+            for n in ast.walk(block)
+        }
         imported = set()
         for node in ast.walk(tree):
             if id(node) in typing_only:
@@ -78,7 +94,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         state[node] = "closed"
@@ -95,8 +111,12 @@ def test_no_import_circle_in_core_and_storage():
     graph = _module_graph()
     assert len(graph) > 25 and "core.embed" in graph["core.systems"]
     assert _cycle(graph) == [], "modules import each other (inside functions too): move what both need down a layer"
-    assert not any(m.startswith("core.") for deps in [graph[n] for n in graph if n.startswith("storage.")] for m in deps
-                   if m not in ("core.errors", "core.vocabulary", "core.settings")), "storage reads core's errors and words only"
+    assert not any(
+        m.startswith("core.")
+        for deps in [graph[n] for n in graph if n.startswith("storage.")]
+        for m in deps
+        if m not in ("core.errors", "core.vocabulary", "core.settings")
+    ), "storage reads core's errors and words only"
 
 
 def test_the_circle_guard_sees_a_circle():

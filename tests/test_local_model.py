@@ -29,7 +29,9 @@ def test_generate_judge_train_and_evaluate_with_the_real_local_model(monkeypatch
     kept = [text for text, flags, *_ in rows if not flags]
     assert len(kept) >= 12, rows  # most lines a 270M base model writes for a passage are queries
     assert not [t for t in kept if any(bad in t for bad in ("<", "[INST", "Document:", "Relevant"))], kept
-    answers = con.execute("SELECT count(*), count(*) FILTER (WHERE error IS NULL), sum(cost_usd) FROM llm_cache").fetchone()
+    answers = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE error IS NULL), sum(cost_usd) FROM llm_cache"
+    ).fetchone()
     assert answers == (24, 24, 0.0)  # every call answered, for nothing
     con.close()
     assert main(["generate", name, "--model", "local", "--sample", "24"]) == 0  # cached: the server is not even started
@@ -42,8 +44,10 @@ def test_generate_judge_train_and_evaluate_with_the_real_local_model(monkeypatch
     con.close()
     assert graded and "labelled" in out, out
     # llama.cpp's server sends the first token's probabilities: every grade is round(3 P(yes))
-    assert all(reason.startswith("the model's P(yes)") and grade == round(3 * float(reason.rsplit(" ", 1)[1]))
-               for grade, reason in graded), graded[:5]
+    assert all(
+        reason.startswith("the model's P(yes)") and grade == round(3 * float(reason.rsplit(" ", 1)[1]))
+        for grade, reason in graded
+    ), graded[:5]
     assert main(["train", name, "--epochs", "1", "--max-steps", "3", "--spec", '{"batch_size": 8}']) == 0
     con = connect(database_path())
     model = con.execute("SELECT max(id) FROM models").fetchone()[0]

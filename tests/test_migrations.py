@@ -72,23 +72,40 @@ def test_duplicates_stored_by_two_sessions_before_version_8_are_merged_into_the_
     monkeypatch.setattr(db, "MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 7])
     db.migrate(con)
     con.execute("INSERT INTO corpora (name) VALUES ('c')")
-    for text, key in [("first", "k"), ("second", "k"), ("third", "k"), ("other", "k2"), ("typed by hand", None), ("also by hand", None)]:
-        con.execute("""INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key)
-                       VALUES (1, 'p', ?, 'question', 'llm', 'm', 'v', ?)""", [text, key])
+    for text, key in [
+        ("first", "k"),
+        ("second", "k"),
+        ("third", "k"),
+        ("other", "k2"),
+        ("typed by hand", None),
+        ("also by hand", None),
+    ]:
+        con.execute(
+            """INSERT INTO queries (corpus_id, passage_id, text, qtype, origin, generator, prompt_version, cache_key)
+                       VALUES (1, 'p', ?, 'question', 'llm', 'm', 'v', ?)""",
+            [text, key],
+        )
     con.execute("UPDATE queries SET edited_text = 'an expert''s edit' WHERE text = 'second'")
     con.execute("INSERT INTO mining_runs (corpus_id, settings) VALUES (1, '{}')")
     for query in (1, 2, 3):
         con.execute("INSERT INTO candidates VALUES (1, ?, 'p', 1, 1, 1, 1, true)", [query])
     labels = [(1, "judge", "failed", None), (2, "judge", "ok", 3), (3, "judge", "ok", 1), (2, "other judge", "ok", 2)]
     for query, judge, status, grade in labels:
-        con.execute("""INSERT INTO labels (query_id, passage_id, grade, judge, prompt_version, status)
-                       VALUES (?, 'p', ?, ?, 'v', ?)""", [query, grade, judge, status])
-    con.execute("INSERT INTO reviews (query_id, passage_id, reviewer, new_grade, action) VALUES (3, 'p', 'ada', 0, 'not relevant')")
+        con.execute(
+            """INSERT INTO labels (query_id, passage_id, grade, judge, prompt_version, status)
+                       VALUES (?, 'p', ?, ?, 'v', ?)""",
+            [query, grade, judge, status],
+        )
+    con.execute(
+        "INSERT INTO reviews (query_id, passage_id, reviewer, new_grade, action) VALUES (3, 'p', 'ada', 0, 'not relevant')"
+    )
     con.close()
 
     monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
     con = db.connect(path)
-    assert con.execute("SELECT id, text, edited_text FROM queries WHERE cache_key = 'k'").fetchall() == [(1, "first", "an expert's edit")]
+    assert con.execute("SELECT id, text, edited_text FROM queries WHERE cache_key = 'k'").fetchall() == [
+        (1, "first", "an expert's edit")
+    ]
     assert con.execute("SELECT count(*) FROM queries").fetchone()[0] == 4  # k2 and the two keyless ones untouched
     assert con.execute("SELECT query_id FROM candidates").fetchall() == [(1,)]
     kept = con.execute("SELECT query_id, judge, status, grade FROM labels ORDER BY judge").fetchall()

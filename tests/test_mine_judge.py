@@ -6,9 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from core.errors import InvalidInput
 from core import embed
-from core.errors import LLMUnavailable
+from core.errors import InvalidInput, LLMUnavailable
 from core.ingest import load_sample_corpus
 from core.judge import OFFLINE_JUDGE, JudgeSettings, judge_candidates, parse_grade, parse_list
 from core.llm import LLMConfig
@@ -25,8 +24,22 @@ def fake_key(monkeypatch):
 
 
 def add_query(con, corpus, passage_id, text):
-    qstore.insert_queries(con, corpus, [{"passage_id": passage_id, "text": text, "qtype": "question", "origin": "human",
-                                         "generator": "test", "prompt_version": "-", "cache_key": text, "flags": []}])
+    qstore.insert_queries(
+        con,
+        corpus,
+        [
+            {
+                "passage_id": passage_id,
+                "text": text,
+                "qtype": "question",
+                "origin": "human",
+                "generator": "test",
+                "prompt_version": "-",
+                "cache_key": text,
+                "flags": [],
+            }
+        ],
+    )
 
 
 @pytest.fixture
@@ -98,7 +111,9 @@ def test_offline_judge_follows_its_documented_rule(con, mined):
 
 
 def llm_judge(fake, mode="pointwise", **llm):
-    return JudgeSettings(mode=mode, max_candidates=3, llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01, **llm))
+    return JudgeSettings(
+        mode=mode, max_candidates=3, llm=LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01, **llm)
+    )
 
 
 def grade_by_passage(body, nth):
@@ -114,7 +129,9 @@ def test_pointwise_llm_judging_stores_grade_reason_and_provenance(con, mined):
     with FakeLLM(grade_by_passage) as fake:
         report = judge_candidates(con, corpus, llm_judge(fake))
     assert report.labelled == 9 and report.failed == 0 and len(fake.calls) == 9
-    rows = con.execute("SELECT passage_id, grade, rationale, judge, prompt_version, raw_response FROM labels ORDER BY query_id, passage_id").fetchall()
+    rows = con.execute(
+        "SELECT passage_id, grade, rationale, judge, prompt_version, raw_response FROM labels ORDER BY query_id, passage_id"
+    ).fetchall()
     assert {r[3] for r in rows} == {"openai/gpt-4o-mini"} and all(r[4] and r[5] for r in rows)
     assert {(r[0], r[1]) for r in rows if r[1] == 3} == {("valves", 3), ("pedals", 3), ("torque", 3)}
     counts = store.training_counts(con, corpus)
@@ -123,8 +140,19 @@ def test_pointwise_llm_judging_stores_grade_reason_and_provenance(con, mined):
 
 def test_malformed_out_of_range_and_refusals_are_recorded_as_failed(con, mined):
     corpus, _ = mined
-    answers = iter(['{"grade": 2, "reason": "partly"}', "Grade: 7", "I cannot help with that.", "", "not json {",
-                    '{"grade": "high"}', '{"grade": 1}', "grade: 0 - unrelated", '{"grade": 3, "reason": "yes"}'])
+    answers = iter(
+        [
+            '{"grade": 2, "reason": "partly"}',
+            "Grade: 7",
+            "I cannot help with that.",
+            "",
+            "not json {",
+            '{"grade": "high"}',
+            '{"grade": 1}',
+            "grade: 0 - unrelated",
+            '{"grade": 3, "reason": "yes"}',
+        ]
+    )
     lock = threading.Lock()
 
     def behaviour(body, nth):
@@ -137,7 +165,11 @@ def test_malformed_out_of_range_and_refusals_are_recorded_as_failed(con, mined):
     assert len(rows) == 9 and report.labelled + report.failed == 9
     errors = sorted(r[2] for r in rows if r[0] == "failed")
     assert report.failed == 5 and len(errors) == 5
-    assert any("outside 0-3" in e for e in errors) and any("refusal" in e for e in errors) and any("empty" in e for e in errors)
+    assert (
+        any("outside 0-3" in e for e in errors)
+        and any("refusal" in e for e in errors)
+        and any("empty" in e for e in errors)
+    )
     assert any("not a number" in e for e in errors)
     assert sorted(r[1] for r in rows if r[0] == "ok") == [0, 1, 2, 3]
 
@@ -186,7 +218,10 @@ def test_a_refused_key_stops_judging(con, mined):
 def test_parsers():
     assert parse_grade('Sure: {"grade": 2, "reason": "partly"}') == (2, "partly", None)
     assert parse_grade("grade: 4")[2] == "grade 4 is outside 0-3"
-    assert parse_list('[{"id": 2, "grade": 1, "reason": "r"}]', 2) == {1: (None, "", "missing from the list answer"), 2: (1, "r", None)}
+    assert parse_list('[{"id": 2, "grade": 1, "reason": "r"}]', 2) == {
+        1: (None, "", "missing from the list answer"),
+        2: (1, "r", None),
+    }
     with pytest.raises(InvalidInput, match="pointwise or listwise"):
         JudgeSettings(mode="pairwise")
 
@@ -203,7 +238,10 @@ def test_a_model_trained_again_into_the_same_folder_is_never_served_from_the_old
     model.save(str(folder))
     before = embed.encode(con, ["chain wear", "brake pads"], str(folder))
     calls = embed.encode_calls
-    assert np.allclose(embed.encode(con, ["chain wear", "brake pads"], str(folder)), before) and embed.encode_calls == calls
+    assert (
+        np.allclose(embed.encode(con, ["chain wear", "brake pads"], str(folder)), before)
+        and embed.encode_calls == calls
+    )
     with torch.no_grad():  # "train again": other weights, saved into the same folder
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -218,7 +256,9 @@ def test_mining_stopped_midway_keeps_what_it_stored_and_resumes(con, monkeypatch
     from core.generate import GenerationSettings, generate_queries, select_passages
 
     corpus = load_sample_corpus(con).corpus_id
-    generate_queries(con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 2, "keywords": 2}))
+    generate_queries(
+        con, corpus, select_passages(con, corpus), GenerationSettings(per_type={"question": 2, "keywords": 2})
+    )
     monkeypatch.setattr(mine, "BATCH", 64)
 
     class Stopped(Exception):
@@ -235,7 +275,9 @@ def test_mining_stopped_midway_keeps_what_it_stored_and_resumes(con, monkeypatch
     calls = embed.encode_calls
     report = mine_candidates(con, corpus, k=5)
     assert report.queries == con.execute("SELECT count(DISTINCT query_id) FROM candidates").fetchone()[0] > 64
-    assert embed.encode_calls - calls == (report.queries - 1) // 64  # the passages and the first batch come from the cache
+    assert (
+        embed.encode_calls - calls == (report.queries - 1) // 64
+    )  # the passages and the first batch come from the cache
 
 
 def test_a_mining_run_stopped_before_its_first_candidates_leaves_no_run_behind(con):
@@ -283,7 +325,9 @@ def test_a_base_model_that_sends_probabilities_grades_by_p_yes():
     from tests.conftest import judged_sample
     from tests.fake_llm import FakeLLM, completion
 
-    assert p_yes({" yes": math.log(0.6), " Yes": math.log(0.1), " no": math.log(0.3), " it": -1.0}) == pytest.approx(0.7)
+    assert p_yes({" yes": math.log(0.6), " Yes": math.log(0.1), " no": math.log(0.3), " it": -1.0}) == pytest.approx(
+        0.7
+    )
     assert p_yes({" maybe": -0.1}) is None
     con, corpus = judged_sample("question")
     shares = [0.95, 0.6, 0.3, 0.05]  # P(yes) among yes and no: graded 3, 2, 1, 0
@@ -291,9 +335,14 @@ def test_a_base_model_that_sends_probabilities_grades_by_p_yes():
     def answer(body, nth):
         share = shares[len(body["prompt"]) % 4]
         reply = completion(" yes" if share >= 0.5 else " no", text=True)
-        reply["choices"][0]["logprobs"] = {"tokens": [" yes"], "token_logprobs": [math.log(share * 0.9)], "text_offset": [0],
-                                           "top_logprobs": [{" yes": math.log(share * 0.9), " no": math.log((1 - share) * 0.9),
-                                                             " the": math.log(0.1)}]}
+        reply["choices"][0]["logprobs"] = {
+            "tokens": [" yes"],
+            "token_logprobs": [math.log(share * 0.9)],
+            "text_offset": [0],
+            "top_logprobs": [
+                {" yes": math.log(share * 0.9), " no": math.log((1 - share) * 0.9), " the": math.log(0.1)}
+            ],
+        }
         return 200, reply, 0
 
     with FakeLLM(answer) as fake:

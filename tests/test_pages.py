@@ -10,7 +10,14 @@ from storage.db import shared_cursor
 from tests.conftest import make_zip
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/corpus.py", "pages/queries.py", "pages/labels.py", "pages/train.py", "pages/evaluate.py", "pages/compare.py"]
+PAGES = [
+    "pages/corpus.py",
+    "pages/queries.py",
+    "pages/labels.py",
+    "pages/train.py",
+    "pages/evaluate.py",
+    "pages/compare.py",
+]
 
 
 def app() -> AppTest:
@@ -28,7 +35,9 @@ def passages_in_workspace() -> int:
 def test_home_shows_a_count_and_a_link_per_step():
     at = app()
     assert not at.exception
-    assert sorted(m.label for m in at.metric) == sorted(["Passages", "Synthetic queries", "Labelled pairs", "Reviewed labels", "Fine-tuned models", "Evaluation runs"])
+    assert sorted(m.label for m in at.metric) == sorted(
+        ["Passages", "Synthetic queries", "Labelled pairs", "Reviewed labels", "Fine-tuned models", "Evaluation runs"]
+    )
     assert len(at.get("page_link")) == 7  # one per step, and one to the next step
     assert all(m.value == "0" for m in at.metric)
     assert "Upload files or load the sample corpus" in at.info[0].value and "Free" in at.info[0].value
@@ -44,9 +53,13 @@ def test_home_says_what_the_next_step_costs():
     text = at.info[1].value
     passages = int(at.metric[0].value.replace(",", ""))
     assert "Next: Generate queries" in text
-    assert f"{passages:,} queries for {passages:,} passages offline" in text and "no LLM" in text  # question or casual, in turn
-    assert re.search(rf"with an LLM, {6 * passages:,} \(one of each type\): {6 * passages:,} calls \(about \$[\d.]+ with gpt-4o-mini\)",
-                     text), text
+    assert (
+        f"{passages:,} queries for {passages:,} passages offline" in text and "no LLM" in text
+    )  # question or casual, in turn
+    assert re.search(
+        rf"with an LLM, {6 * passages:,} \(one of each type\): {6 * passages:,} calls \(about \$[\d.]+ with gpt-4o-mini\)",
+        text,
+    ), text
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -76,10 +89,12 @@ def test_load_sample_corpus_fills_the_page_and_the_dashboard():
 def test_upload_text_files_with_progress_and_preview():
     at = corpus_page()
     at.text_input(key="corpus_name").input("Field notes").run()
-    at.file_uploader(key="uploads").set_value([
-        ("a.txt", b"Chains need oil after rain. Wipe off the excess.", "text/plain"),
-        ("b.md", b"# Brakes\nPads wear out and need replacing.", "text/markdown"),
-    ]).run()
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("a.txt", b"Chains need oil after rain. Wipe off the excess.", "text/plain"),
+            ("b.md", b"# Brakes\nPads wear out and need replacing.", "text/markdown"),
+        ]
+    ).run()
     at.button(key="ingest").click().run()
     assert not at.exception and not at.error
     assert "Stored 2 passages from 2 documents in “Field notes”" in at.success[0].value
@@ -102,10 +117,12 @@ def test_bad_upload_shows_an_error_and_keeps_what_was_stored():
     at = corpus_page()
     at.button(key="load_sample").click().run()
     before = passages_in_workspace()
-    at.file_uploader(key="uploads").set_value([
-        ("good.txt", b"Fine text.", "text/plain"),
-        ("evil.zip", make_zip({"../escape.txt": b"x"}), "application/zip"),
-    ]).run()
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("good.txt", b"Fine text.", "text/plain"),
+            ("evil.zip", make_zip({"../escape.txt": b"x"}), "application/zip"),
+        ]
+    ).run()
     at.button(key="ingest").click().run()
     assert not at.exception
     assert "unsafe path" in at.error[0].value and "Nothing from this upload was stored" in at.error[0].value
@@ -146,3 +163,19 @@ def test_the_app_listens_on_this_machine_only_by_default():
 
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] in ("localhost", "127.0.0.1")
+
+
+def test_the_next_step_never_loops_back_to_a_step_passed_over(workspace):
+    from core.workspace import next_step
+    from storage import jobs
+    from tests.conftest import judged_sample
+
+    con, corpus = judged_sample("question")
+    assert next_step(con, corpus).key == "reviewed"  # labelled, nothing reviewed yet: review is next
+    job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "b"})
+    jobs.start_job(con, job, "", pid=0)
+    jobs.finish_job(
+        con, job, "done", None, {"kind": "reranker", "name": "m", "path": "", "base_model": "b", "metrics": {}}
+    )
+    assert next_step(con, corpus).key == "eval_runs"  # a model trained without review: evaluation is next
+    con.close()

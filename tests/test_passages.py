@@ -41,7 +41,9 @@ def test_empty_document_gives_no_passage():
     assert make_passages(Document("d", "   \n "), split=True) == []
 
 
-@pytest.mark.parametrize("chunk, overlap, message", [(8, 0, "at least 16"), (100, 60, "between 0 and half"), (100, -1, "between 0")])
+@pytest.mark.parametrize(
+    "chunk, overlap, message", [(8, 0, "at least 16"), (100, 60, "between 0 and half"), (100, -1, "between 0")]
+)
 def test_impossible_sizes_say_what_to_change(chunk, overlap, message):
     with pytest.raises(InvalidInput, match=message):
         check_sizes(chunk, overlap)

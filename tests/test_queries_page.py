@@ -25,12 +25,15 @@ def test_offline_generation_shows_counts_chart_and_preview():
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
     assert f"{OFFLINE_NAME}: made 47 queries" in at.success[0].value and "no LLM" in OFFLINE_NAME
-    assert db().execute("SELECT count(DISTINCT passage_id), max(n) FROM (SELECT passage_id, count(*) n FROM queries GROUP BY 1)").fetchone() == (47, 1)
+    assert db().execute(
+        "SELECT count(DISTINCT passage_id), max(n) FROM (SELECT passage_id, count(*) n FROM queries GROUP BY 1)"
+    ).fetchone() == (47, 1)
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
     assert table is not None
-    assert db().execute("SELECT list(DISTINCT qtype ORDER BY qtype), min(origin), max(origin) FROM queries").fetchone() == (
-        ["casual", "question"], "offline", "offline")
+    assert db().execute(
+        "SELECT list(DISTINCT qtype ORDER BY qtype), min(origin), max(origin) FROM queries"
+    ).fetchone() == (["casual", "question"], "offline", "offline")
 
 
 def test_sample_and_types_shape_the_plan():
@@ -169,7 +172,11 @@ def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch)
     assert "12 calls failed" in at.error[0].value and "First failure:" in at.error[0].value
     assert db().execute("SELECT count(*) FROM queries").fetchone()[0] == 0
 
-    with FakeLLM(lambda body, nth: (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)) as fake:
+    with FakeLLM(
+        lambda body, nth: (
+            (429, {"error": {"message": "Rate limit reached"}}, 0) if nth == 0 else (200, answer_for(body), 0)
+        )
+    ) as fake:
         at = llm_page(fake)
         at.button(key="generate").click().run()  # each call is refused once, then answered
     assert not at.exception and "made 12 queries" in at.success[0].value and len(fake.calls) == 24
@@ -188,13 +195,18 @@ def test_llm_garbage_rate_limits_and_a_hung_server_through_the_page(monkeypatch)
 def test_users_queries_are_asked_for_first_and_added_from_a_paste():
     at = queries_page()
     assert at.expander[0].label.startswith("Your users' queries (0)")
-    at.text_area(key="users_pasted").input("why does my chain skip\nWhy does my chain  skip\nbrakes squeal when wet").run()
+    at.text_area(key="users_pasted").input(
+        "why does my chain skip\nWhy does my chain  skip\nbrakes squeal when wet"
+    ).run()
     at.button(key="add_users").click().run()
     assert not at.exception and not at.error
     assert "2 users' queries stored; 1 were there already or repeated" in at.success[0].value
     assert at.expander[0].label.startswith("Your users' queries (2)")
     assert db().execute("SELECT list(text ORDER BY id), min(origin), count(passage_id) FROM queries").fetchone() == (
-        ["why does my chain skip", "brakes squeal when wet"], "users", 0)
+        ["why does my chain skip", "brakes squeal when wet"],
+        "users",
+        0,
+    )
     at.multiselect(key="q_types").select("users").run()
     assert "2 queries match" in at.caption[-1].value or any("2 queries match" in c.value for c in at.caption)
 

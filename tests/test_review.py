@@ -23,7 +23,9 @@ def judged(workspace):
 
 
 def a_negative(con):
-    return con.execute("SELECT query_id, passage_id FROM labels WHERE grade = 0 ORDER BY query_id, passage_id LIMIT 1").fetchone()
+    return con.execute(
+        "SELECT query_id, passage_id FROM labels WHERE grade = 0 ORDER BY query_id, passage_id LIMIT 1"
+    ).fetchone()
 
 
 def test_the_latest_human_decision_wins_and_the_judge_label_stays(judged):
@@ -66,7 +68,10 @@ def test_concurrent_overrides_from_two_connections_are_all_kept(judged):
         except Exception as err:  # collect to assert below: a lost decision must fail the test
             errors.append(err)
 
-    threads = [threading.Thread(target=review, args=("ada", "relevant")), threading.Thread(target=review, args=("bob", "not relevant"))]
+    threads = [
+        threading.Thread(target=review, args=("ada", "relevant")),
+        threading.Thread(target=review, args=("bob", "not relevant")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -83,7 +88,10 @@ def test_queues_select_what_they_promise(judged):
     assert rescued.empty  # the offline judge grades only sources as relevant
     spot = reviews.queue(con, corpus, "spot-check", limit=20)
     assert len(spot) == 20 and spot["llm_grade"].notna().all()
-    assert reviews.queue(con, corpus, "spot-check", limit=20, seed=0.42)["passage_id"].tolist() == spot["passage_id"].tolist()
+    assert (
+        reviews.queue(con, corpus, "spot-check", limit=20, seed=0.42)["passage_id"].tolist()
+        == spot["passage_id"].tolist()
+    )
     q, p = spot.iloc[0]["query_id"], spot.iloc[0]["passage_id"]
     reviews.record_review(con, int(q), p, "ada", "not relevant", queue="spot-check")
     again = reviews.queue(con, corpus, "spot-check", limit=20)
@@ -100,7 +108,11 @@ def test_agreement_kappa_and_spot_check_interval(judged):
     for i, (_, item) in enumerate(items.iterrows()):
         agree = i < 8
         judge_relevant = item["llm_grade"] >= 2
-        action = ("relevant" if judge_relevant else "not relevant") if agree else ("not relevant" if judge_relevant else "relevant")
+        action = (
+            ("relevant" if judge_relevant else "not relevant")
+            if agree
+            else ("not relevant" if judge_relevant else "relevant")
+        )
         reviews.record_review(con, int(item["query_id"]), item["passage_id"], "ada", action, queue="spot-check")
     figures = agreement(con, corpus)
     assert figures["overall"]["n"] == 10 and figures["overall"]["agreement"] == pytest.approx(0.8)
@@ -116,7 +128,9 @@ def test_bad_query_verdict_and_overrides_reach_training_and_export(judged, tmp_p
     q, p = a_negative(con)
     reviews.record_review(con, q, p, "ada", "bad query")
     assert build_training_data(con, corpus, dev_fraction=0.0).counts["train_queries"] == before - 1
-    other = con.execute("SELECT query_id, passage_id FROM labels WHERE grade = 0 AND query_id <> ? LIMIT 1", [q]).fetchone()
+    other = con.execute(
+        "SELECT query_id, passage_id FROM labels WHERE grade = 0 AND query_id <> ? LIMIT 1", [q]
+    ).fetchone()
     reviews.record_bulk(con, "ada", [(other[0], other[1], 3)])
     paths = export_training_set(con, corpus, tmp_path / "export")
     records = [json.loads(line) for line in paths["jsonl"].read_text().splitlines()]
@@ -144,7 +158,9 @@ def test_review_page_review_undo_and_filter():
     at.button(key="act_not relevant").click().run()
     db = shared_cursor(database_path())
     assert db.execute("SELECT reviewer, action, queue FROM reviews ORDER BY id").fetchall() == [
-        ("Ada", "relevant", "spot-check"), ("Ada", "not relevant", "spot-check")]
+        ("Ada", "relevant", "spot-check"),
+        ("Ada", "not relevant", "spot-check"),
+    ]
     at.button(key="act_undo").click().run()
     assert db.execute("SELECT action FROM reviews ORDER BY id DESC LIMIT 1").fetchone()[0] == "undo"
     at.selectbox(key="review_type").select("web").run()
@@ -162,8 +178,12 @@ def test_reviewed_queries_become_a_test_set_and_leave_training(judged):
     con, corpus = judged
     with pytest.raises(QurateError, match="review some pairs first"):
         freeze_reviewed_queries(con, corpus)
-    source = con.execute("SELECT query_id, passage_id FROM candidates WHERE is_source ORDER BY query_id LIMIT 1").fetchone()
-    negative = con.execute("SELECT passage_id FROM labels WHERE query_id = ? AND grade = 0 LIMIT 1", [source[0]]).fetchone()[0]
+    source = con.execute(
+        "SELECT query_id, passage_id FROM candidates WHERE is_source ORDER BY query_id LIMIT 1"
+    ).fetchone()
+    negative = con.execute(
+        "SELECT passage_id FROM labels WHERE query_id = ? AND grade = 0 LIMIT 1", [source[0]]
+    ).fetchone()[0]
     reviews.record_review(con, source[0], source[1], "ada", "relevant")
     reviews.record_review(con, source[0], negative, "ada", "not relevant")
     before = build_training_data(con, corpus, dev_fraction=0.0).counts
@@ -211,7 +231,9 @@ def test_an_undone_decision_no_longer_counts_and_undo_walks_back_one_decision_at
     figures = agreement(con, corpus)
     assert figures["overall"]["n"] == 0 and figures["spot_check"]["n"] == 0  # an undone pair is no spot-check
     assert reviews.latest_decisions(con, corpus) == []
-    assert (q, p) in set(zip(*reviews.queue(con, corpus, "not yet reviewed", limit=10_000)[["query_id", "passage_id"]].T.values))
+    assert (q, p) in set(
+        zip(*reviews.queue(con, corpus, "not yet reviewed", limit=10_000)[["query_id", "passage_id"]].T.values)
+    )
     with pytest.raises(InvalidInput, match="nothing to undo"):
         reviews.record_review(con, q, p, "ada", "undo")
 
@@ -238,10 +260,14 @@ def test_the_review_panel_shows_stored_text_as_text_not_markdown():
 
     payload = "Brakes ![beacon](http://203.0.113.9/a.png) :red[fake warning] $x^2$ <b>bold</b> [link](http://x.test)"
     assert "](" not in highlight(payload, "the brakes") and ":red[" not in highlight(payload, "")
-    assert highlight(payload, "the brakes").startswith("**Brakes**") and "**the**" not in highlight("the brakes", "the brakes")
+    assert highlight(payload, "the brakes").startswith("**Brakes**") and "**the**" not in highlight(
+        "the brakes", "the brakes"
+    )
     db = shared_cursor(database_path())
-    rows = "".join(f'{{"_id": "d{i}", "title": "T{i} :blue[x]", "text": "{payload} number {i} about brake pads and cables"}}\n'
-                   for i in range(6)).encode()
+    rows = "".join(
+        f'{{"_id": "d{i}", "title": "T{i} :blue[x]", "text": "{payload} number {i} about brake pads and cables"}}\n'
+        for i in range(6)
+    ).encode()
     corpus = ingest_files(db, "payloads", [("c.jsonl", rows)]).corpus_id
     generate_queries(db, corpus, select_passages(db, corpus), GenerationSettings(per_type={"question": 1}))
     mine_candidates(db, corpus, k=5)
@@ -251,3 +277,16 @@ def test_the_review_panel_shows_stored_text_as_text_not_markdown():
     assert len(shown) == 2 and not at.exception, [m.value for m in at.markdown]
     for source in shown:  # every markup character arrives escaped: Markdown shows it, reads nothing
         assert not re.search(r"(?<!\\)[!\[\]()$:<>]", source.replace("**", "")), source
+
+
+def test_a_queue_says_how_many_items_it_holds_and_the_count_falls_with_each_decision(judged):
+    con, corpus = judged
+    everything = reviews.queue(con, corpus, "spot-check", limit=100_000)
+    first = reviews.queue(con, corpus, "spot-check", limit=5)
+    assert len(first) == 5 and set(first["waiting"]) == {len(everything)} and len(everything) > 5
+    q, p = int(first.iloc[0]["query_id"]), first.iloc[0]["passage_id"]
+    reviews.record_review(con, q, p, "ada", "relevant", queue="spot-check")
+    assert reviews.queue(con, corpus, "spot-check", limit=5)["waiting"].iloc[0] == len(everything) - 1
+    reviews.record_review(con, q, None, "ada", "bad query", queue="spot-check")
+    counts = reviews.review_counts(con, corpus)
+    assert counts == {"decisions": 2, "pairs": 1, "reviewers": 1}  # a verdict on the query is on no pair

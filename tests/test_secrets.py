@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from core.evaluate import evaluate
 from core.export import export_training_set
 from core.generate import GenerationSettings, generate_queries, select_passages
@@ -33,7 +31,12 @@ def test_the_key_appears_in_no_file_and_no_table_of_the_workspace(workspace, mon
     corpus = load_sample_corpus(con).corpus_id
     with FakeLLM(grade_or_query) as fake:
         config = LLMConfig(model="openai/gpt-4o-mini", api_base=fake.url, backoff_s=0.01)
-        generate_queries(con, corpus, select_passages(con, corpus, "sample", 10), GenerationSettings(per_type={"question": 1}, llm=config))
+        generate_queries(
+            con,
+            corpus,
+            select_passages(con, corpus, "sample", 10),
+            GenerationSettings(per_type={"question": 1}, llm=config),
+        )
         mine_candidates(con, corpus, k=10)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=3, llm=config))
         assert len(fake.calls) > 10  # the key was sent to the server: it was in play

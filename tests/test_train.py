@@ -70,11 +70,15 @@ def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
     queries = {"x": torch.tensor([[1.0, 0.0], [0.0, 2.0]])}
     group = torch.tensor([[0, 1, 3], [1, 2, 0]])
     cosine = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.8, 0.0]])
-    assert float(FrozenDocumentLoss(Identity(), documents, "lce")([queries], group)) == pytest.approx(float(lce(cosine * 20.0)))
+    assert float(FrozenDocumentLoss(Identity(), documents, "lce")([queries], group)) == pytest.approx(
+        float(lce(cosine * 20.0))
+    )
     teacher = torch.tensor([[3.0, 0.5, 0.0], [3.5, 1.0, 0.0]])
     packed = torch.cat([group.float(), teacher], dim=1)
     expected = listwise_distillation(cosine, teacher)
-    assert float(FrozenDocumentLoss(Identity(), documents, "distill")([queries], packed)) == pytest.approx(float(expected))
+    assert float(FrozenDocumentLoss(Identity(), documents, "distill")([queries], packed)) == pytest.approx(
+        float(expected)
+    )
     with pytest.raises(ValueError, match="lce or distill"):
         FrozenDocumentLoss(Identity(), documents, "mse")
 
@@ -99,8 +103,15 @@ def test_with_in_batch_negatives_the_batchs_documents_join_each_group_but_the_qu
     assert FrozenDocumentLoss(Identity(), documents, "lce", in_batch=True).get_config_dict()["in_batch"] is True
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs CUDA")])])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+        ),
+    ],
+)
 def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32(device):
     """Training runs under bf16 autocast on a GPU and where the CPU has it: only the encoder's arithmetic may round;
     the cosine scores (about 3 significant digits in bf16, then times 20) and the loss are computed in fp32."""
@@ -124,7 +135,9 @@ def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32(device):
         query, others = encoder(queries)["sentence_embedding"], [encoder(c)["sentence_embedding"] for c in columns]
     assert query.dtype == torch.bfloat16  # autocast was on for the encoder
     query, others = F.normalize(query.float(), dim=-1), torch.stack([F.normalize(c.float(), dim=-1) for c in others], 1)
-    expected_frozen = lce(torch.einsum("qd,qkd->qk", query, documents[group]) * 20.0)  # the same embeddings, fp32 scores
+    expected_frozen = lce(
+        torch.einsum("qd,qkd->qk", query, documents[group]) * 20.0
+    )  # the same embeddings, fp32 scores
     expected_both = lce(torch.einsum("qd,qkd->qk", query, others) * 20.0)
     assert frozen.dtype == both.dtype == torch.float32
     assert float(frozen) == pytest.approx(float(expected_frozen), rel=1e-5)
@@ -168,12 +181,15 @@ def test_a_tiny_training_run_lowers_the_loss_and_gives_a_loadable_model(labelled
     assert job["model_id"] is not None
     assert [p["step"] for p in job["progress"] if "loss" in p] == list(range(1, 9))
     groups = build_training_data(con, corpus, group_size=4, dev_fraction=0.0).groups  # the whole training set
-    base, tuned = SentenceTransformer(str(bundled_model_path())), SentenceTransformer(os.path.join(job["folder"], "model"))
+    base, tuned = (
+        SentenceTransformer(str(bundled_model_path())),
+        SentenceTransformer(os.path.join(job["folder"], "model")),
+    )
     assert tuned.max_seq_length == base.max_seq_length > TINY["max_length"]  # trained short, kept at the base's length
     base.max_seq_length = tuned.max_seq_length = TINY["max_length"]  # the length it was trained at
     before, after = group_loss(base, groups), group_loss(tuned, groups)
     assert after < before
-    assert (os.path.exists(os.path.join(job["folder"], "model", "QURATE.md")))
+    assert os.path.exists(os.path.join(job["folder"], "model", "QURATE.md"))
     model_row = con.execute("SELECT kind, base_model FROM models WHERE id = ?", [job["model_id"]]).fetchone()
     assert model_row == ("reranker", "all-MiniLM-L6-v2 (bundled)")
     test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
@@ -191,7 +207,9 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     from core.losses import FrozenDocumentLoss
 
     con, corpus = labelled
-    job = wait_for(con, launch_job(con, corpus, {"method": "lce", **TINY, "dev_fraction": 0.2, "eval_steps": 4}), timeout_s=400)
+    job = wait_for(
+        con, launch_job(con, corpus, {"method": "lce", **TINY, "dev_fraction": 0.2, "eval_steps": 4}), timeout_s=400
+    )
     assert job["status"] == "done", (job["error"], open(os.path.join(job["folder"], "train.log")).read()[-2000:])
     folder = job["folder"]
     metrics = json.loads(con.execute("SELECT metrics FROM models WHERE id = ?", [job["model_id"]]).fetchone()[0])
@@ -200,7 +218,9 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     # the dev score reported (and the flag) is the kept model's: the chosen mix, not the unmixed fine-tune
     assert metrics["dev_ndcg@10"] == metrics["dev_ndcg@10_by_mix"][str(metrics["weight_mix"])]
     assert metrics["worse_than_baseline"] == (metrics["dev_ndcg@10"] < metrics["baseline_dev_ndcg@10"])
-    assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {"document_encoder": DEFAULTS["base_model"]}
+    assert json.loads(open(os.path.join(folder, "model", "qurate.json")).read()) == {
+        "document_encoder": DEFAULTS["base_model"]
+    }
     texts = [json.loads(line) for line in open(os.path.join(folder, "documents.jsonl"))]
     vectors = np.load(os.path.join(folder, "documents.npy"))
     assert np.allclose(vectors, embed.encode(con, texts), atol=1e-6)  # the base model's cached vectors, exported
@@ -210,9 +230,16 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
 
     def loss_of(model):
         with torch.no_grad():
-            return float(FrozenDocumentLoss(model, torch.from_numpy(vectors))([model.tokenize([g["query"] for g in groups])], labels))
+            return float(
+                FrozenDocumentLoss(model, torch.from_numpy(vectors))(
+                    [model.tokenize([g["query"] for g in groups])], labels
+                )
+            )
 
-    base, tuned = SentenceTransformer(str(embed.bundled_model_path())), SentenceTransformer(os.path.join(folder, "model"))
+    base, tuned = (
+        SentenceTransformer(str(embed.bundled_model_path())),
+        SentenceTransformer(os.path.join(folder, "model")),
+    )
     assert loss_of(tuned) < loss_of(base)
     # documents of a query-only model are the base model's: evaluating it encodes no passage again
     calls = embed.encode_calls
@@ -229,14 +256,16 @@ def test_the_distillation_teacher_is_the_grade_plus_the_rankers_normalised_score
     con, corpus = labelled
     data = build_training_data(con, corpus, dev_fraction=0.0, list_size=30)
     labels = effective_labels(con, corpus)
-    texts = dict(con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+    texts = dict(
+        con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()
+    )
     for entry in data.lists[:5]:
         rows = labels[(labels["query_id"] == entry["query_id"]) & labels["grade"].notna()].sort_values("rank")
         unit = lambda v: (v - v.min()) / (v.max() - v.min())  # noqa: E731
         expected = rows["grade"].astype(float) + 0.5 * (unit(rows["dense_score"]) + unit(rows["bm25_score"]))
-        assert entry["candidates"][:len(rows)] == [texts[p] for p in rows["passage_id"]]
-        assert entry["teacher"][:len(rows)] == pytest.approx(expected.tolist())
-        assert entry["teacher"][len(rows):] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
+        assert entry["candidates"][: len(rows)] == [texts[p] for p in rows["passage_id"]]
+        assert entry["teacher"][: len(rows)] == pytest.approx(expected.tolist())
+        assert entry["teacher"][len(rows) :] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
         source = rows["is_source"].to_numpy().nonzero()[0][0]
         assert max(entry["teacher"]) == entry["teacher"][source]  # the graded answer stays on top
 
@@ -248,26 +277,36 @@ def test_a_text_asked_of_two_passages_has_both_for_answers_and_neither_is_the_ot
     from storage.queries import edit_query, query_records
 
     con, corpus = labelled
-    texts = dict(con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall())
+    texts = dict(
+        con.execute("SELECT passage_id, title || '. ' || text FROM passages WHERE corpus_id = ?", [corpus]).fetchall()
+    )
     records = query_records(con, corpus)
     labels = effective_labels(con, corpus)
     sources = labels[labels["is_source"] & (labels["grade"] >= 2)]
     kept = dict(zip(sources["query_id"], sources["passage_id"]))  # queries whose own source was judged relevant
     before = build_training_data(con, corpus, dev_fraction=0.0)
     # a query A, and among its group's negatives the source passage of another query B
-    a, b = next((g["query_id"], q) for g in before.groups for q, p in kept.items()
-                if q != g["query_id"] and p != kept.get(g["query_id"]) and texts[p] in g["negatives"])
+    a, b = next(
+        (g["query_id"], q)
+        for g in before.groups
+        for q, p in kept.items()
+        if q != g["query_id"] and p != kept.get(g["query_id"]) and texts[p] in g["negatives"]
+    )
     a_source, b_source = kept[a], kept[b]
     assert before.counts["shared_text_positives"] == 0
 
-    edit_query(con, b, "  " + records[a]["text"].upper())  # B now asks what A asks: the same query, case and spacing aside
+    edit_query(
+        con, b, "  " + records[a]["text"].upper()
+    )  # B now asks what A asks: the same query, case and spacing aside
     after = build_training_data(con, corpus, dev_fraction=0.0)
     group_a = next(g for g in after.groups if g["query_id"] == a)
     group_b = next(g for g in after.groups if g["query_id"] == b)
     assert (group_a["positive"], group_b["positive"]) == (texts[a_source], texts[b_source])
     assert texts[b_source] not in group_a["negatives"] and texts[a_source] not in group_b["negatives"]
     assert after.counts["shared_text_positives"] >= 1
-    exported = next(r for r in training_records(con, corpus) if r["query_id"] == a)  # the export says what training reads
+    exported = next(
+        r for r in training_records(con, corpus) if r["query_id"] == a
+    )  # the export says what training reads
     assert b_source in {p["passage_id"] for p in exported["positives"]}
     assert b_source not in {n["passage_id"] for n in exported["negatives"]}
     lists = {r["query_id"]: r for r in after.lists}
@@ -300,16 +339,18 @@ def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
         rows = labels[(labels["query_id"] == entry["query_id"]) & labels["grade"].notna()].sort_values("rank")
         scores = bm25_index(con, corpus).scores([entry["query"]])[0][[index[p] for p in rows["passage_id"]]]
         unit = (scores - scores.min()) / (scores.max() - scores.min())
-        assert entry["teacher"][:len(rows)] == pytest.approx((rows["grade"].to_numpy() + unit).tolist())
-        assert entry["teacher"][len(rows):] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
+        assert entry["teacher"][: len(rows)] == pytest.approx((rows["grade"].to_numpy() + unit).tolist())
+        assert entry["teacher"][len(rows) :] == [0.0] * (len(entry["teacher"]) - len(rows))  # random padding
         changed += entry["teacher"] != pytest.approx(default["teacher"])
     assert changed > 0  # BM25 alone orders some lists unlike the ensemble
     jobs = con.execute("SELECT count(*) FROM jobs").fetchone()[0]
-    for spec, says in (({"method": "lce", "teacher": "bm25"}, "distillation only"),
-                       ({"method": "distill", "teacher": "rerank:999"}, "not a model of this corpus"),
-                       ({"method": "distill", "teacher": "best"}, "unknown system"),
-                       ({"method": "distill", "in_batch": True}, "query-only LCE"),
-                       ({"method": "lce", "tune": "full", "in_batch": True}, "query-only LCE")):
+    for spec, says in (
+        ({"method": "lce", "teacher": "bm25"}, "distillation only"),
+        ({"method": "distill", "teacher": "rerank:999"}, "not a model of this corpus"),
+        ({"method": "distill", "teacher": "best"}, "unknown system"),
+        ({"method": "distill", "in_batch": True}, "query-only LCE"),
+        ({"method": "lce", "tune": "full", "in_batch": True}, "query-only LCE"),
+    ):
         with pytest.raises(InvalidInput, match=says):
             prepare_job(con, corpus, spec)
     assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs  # a refused spec leaves no job behind
@@ -362,9 +403,28 @@ def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
     job_id, folder = prepare_job(con, corpus, {"method": "lce", **TINY, "max_steps": 4})
     assert poll_job(con, job_id)["status"] == "queued"
     accelerate = Path(sys.executable).with_name("accelerate")
-    run = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "core.train", str(folder)],
-                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=500)
+    run = subprocess.run(
+        [
+            str(accelerate),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "core.train",
+            str(folder),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     job = poll_job(con, job_id)
     assert job["status"] == "done" and job["model_id"] is not None, job["error"]
@@ -381,7 +441,11 @@ def test_the_weight_mix_stays_near_the_base_unless_dev_says_more_helps():
 
     rng = np.random.default_rng(0)
     base = rng.uniform(0.3, 0.9, 400)
-    noisy = {0.25: base + 0.05, 0.5: base + 0.055 + rng.normal(0, 0.1, 400), 1.0: base + 0.056 + rng.normal(0, 0.1, 400)}
+    noisy = {
+        0.25: base + 0.05,
+        0.5: base + 0.055 + rng.normal(0, 0.1, 400),
+        1.0: base + 0.056 + rng.normal(0, 0.1, 400),
+    }
     assert max(noisy, key=lambda w: noisy[w].mean()) != 0.25
     assert closest_to_base(noisy) == 0.25  # a gain within noise does not buy a step away from the base
     clear = {0.25: base + 0.01, 0.5: base + 0.05, 1.0: base + 0.03 + rng.normal(0, 0.001, 400)}
@@ -403,8 +467,14 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
     queries = {q["_id"]: q["text"] for q in map(json.loads, open(sample / "queries.jsonl"))}
     qrels = [line.split("\t")[:2] for line in open(sample / "qrels" / "test.tsv").read().splitlines()[1:25]]
     others = sorted(passages)
-    dev = [{"query": queries[q], "positive": [passages[p]],
-            "negative": [passages[o] for o in others if o != p][i % 7::7][:6]} for i, (q, p) in enumerate(qrels)]
+    dev = [
+        {
+            "query": queries[q],
+            "positive": [passages[p]],
+            "negative": [passages[o] for o in others if o != p][i % 7 :: 7][:6],
+        }
+        for i, (q, p) in enumerate(qrels)
+    ]
     base = SentenceTransformer(str(embed.bundled_model_path()))
     tuned = copy.deepcopy(base)
     generator = torch.Generator().manual_seed(0)
@@ -416,8 +486,11 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
     metrics = _mix_with_base({"base_model": DEFAULTS["base_model"]}, tuned, dev)
 
     def dev_ndcg(model):
-        rows = [model.encode(d["positive"] + d["negative"], normalize_embeddings=True)
-                @ model.encode(d["query"], normalize_embeddings=True) for d in dev]
+        rows = [
+            model.encode(d["positive"] + d["negative"], normalize_embeddings=True)
+            @ model.encode(d["query"], normalize_embeddings=True)
+            for d in dev
+        ]
         return mean_ndcg_at_10(rows, [{0} for _ in dev])
 
     by_mix, chosen = metrics["dev_ndcg@10_by_mix"], metrics["weight_mix"]
@@ -437,7 +510,9 @@ def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
     from core.jobs import prepare_job
 
     con, corpus = labelled
-    _, folder = prepare_job(con, corpus, {"method": "distill", "tune": "full", **TINY, "dev_fraction": 0.3, "eval_steps": 2})
+    _, folder = prepare_job(
+        con, corpus, {"method": "distill", "tune": "full", **TINY, "dev_fraction": 0.3, "eval_steps": 2}
+    )
     before = sorted(p.name for p in folder.iterdir())
     row = time_job(folder, {"max_steps": 2, "tune": "query"})  # query-only on a folder written without frozen vectors
     assert row["status"] == "done" and row["steps"] == 2 and row["tune"] == "query" and row["device"] == "cpu"
@@ -466,29 +541,39 @@ def test_training_time_is_estimated_per_text_through_the_model_from_the_measured
     assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
     queries = 1000
     query_only = queries * DEFAULTS["epochs"]  # only the queries pass through the model
-    assert estimate_seconds({}, queries, cores=2) == pytest.approx(query_only / (2 * CPU_RATE_PER_CORE["fp32"]["query"]))
+    assert estimate_seconds({}, queries, cores=2) == pytest.approx(
+        query_only / (2 * CPU_RATE_PER_CORE["fp32"]["query"])
+    )
     assert estimate_seconds({}, queries, cores=2, precision="bf16") == pytest.approx(
-        query_only / (2 * CPU_RATE_PER_CORE["bf16"]["query"]))
+        query_only / (2 * CPU_RATE_PER_CORE["bf16"]["query"])
+    )
     assert estimate_seconds({}, queries, cores=2, precision="bf16") < estimate_seconds({}, queries, cores=2)
     assert estimate_seconds({}, queries, cuda=True) == pytest.approx(query_only / GPU_RATE["query"])
     full = {"tune": "full", "epochs": 1}
-    assert estimate_seconds(full, queries, cuda=True) == pytest.approx(queries * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"])
+    assert estimate_seconds(full, queries, cuda=True) == pytest.approx(
+        queries * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"]
+    )
     assert estimate_seconds({**full, "method": "distill"}, queries, cuda=True) == pytest.approx(
-        queries * (1 + DEFAULTS["list_size"]) / GPU_RATE["full"])  # a list passes whole
+        queries * (1 + DEFAULTS["list_size"]) / GPU_RATE["full"]
+    )  # a list passes whole
     assert estimate_seconds({**full, "max_steps": 2}, queries, cuda=True) == pytest.approx(
-        2 * DEFAULTS["batch_size"] * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"])
+        2 * DEFAULTS["batch_size"] * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"]
+    )
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"tune": "fulll"}, "unknown tune 'fulll'"),
-    ({"method": "lcee"}, "unknown method 'lcee'"),
-    ({"epochs": -1}, "epochs must be above 0"),
-    ({"learning_rate": "abc"}, "learning_rate must be a number"),
-    ({"batch_size": 2.5}, "batch_size must be a whole number"),
-    ({"users_weight": 0}, "users_weight must be at least 1"),
-    ({"dev_fraction": 1.0}, "dev_fraction must be below 1"),
-    ([1], "a training spec is a JSON object"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"tune": "fulll"}, "unknown tune 'fulll'"),
+        ({"method": "lcee"}, "unknown method 'lcee'"),
+        ({"epochs": -1}, "epochs must be above 0"),
+        ({"learning_rate": "abc"}, "learning_rate must be a number"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
+        ({"users_weight": 0}, "users_weight must be at least 1"),
+        ({"dev_fraction": 1.0}, "dev_fraction must be below 1"),
+        ([1], "a training spec is a JSON object"),
+    ],
+)
 def test_a_bad_spec_is_refused_before_any_job_row_or_folder_exists(spec, message):
     from core.jobs import prepare_job
     from core.settings import workspace_dir
@@ -531,9 +616,16 @@ def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
     job = jobstore.create_job(con, "reranker", {"corpus_id": 1, "method": "lce", "base_model": "base"})
     jobstore.start_job(con, job, str(folder), os.getpid())  # its process looks alive: only the result tells
     assert list_models(con, 1).empty
-    (folder / "result.json").write_text(json.dumps({"status": "done", "model_path": str(folder / "model"),
-                                                    "metrics": {"dev_ndcg@10": 0.5}}))
+    (folder / "result.json").write_text(
+        json.dumps({"status": "done", "model_path": str(folder / "model"), "metrics": {"dev_ndcg@10": 0.5}})
+    )
     assert list_models(con, 1)["name"].tolist() == ["reranker #1 (lce)"] and list_models(con, 2).empty
     assert jobstore.get_job(con, job)["status"] == "done"
+    from core.jobs import model_card
+
+    polled = poll_job(con, job)
+    assert polled["seconds"] >= 0 and model_card(polled) is None  # no card written
+    (folder / "model" / "QURATE.md").write_text("# Qurate lce model")
+    assert model_card(poll_job(con, job)) == "# Qurate lce model"
     jobstore.record_result(con, jobstore.get_job(con, job), {"status": "done", "model_path": "", "metrics": {}})
     assert con.execute("SELECT count(*) FROM models").fetchall()[0][0] == 1

@@ -18,15 +18,27 @@ from storage.corpora import held_out_texts
 from storage.db import connect
 from tests.conftest import judged_sample
 
-LOG = ["how do i fix a flat tyre", "why does my chain skip", "brakes squeal when wet", "adjust rear derailleur",
-       "tubeless sealant how often", "bike creaks when pedalling", "how tight should a headset be",
-       "disc brake rub after wheel change", "what pressure for gravel tyres", "clean a dirty cassette",
-       "true a wobbly wheel at home", "when to replace brake pads"]
+LOG = [
+    "how do i fix a flat tyre",
+    "why does my chain skip",
+    "brakes squeal when wet",
+    "adjust rear derailleur",
+    "tubeless sealant how often",
+    "bike creaks when pedalling",
+    "how tight should a headset be",
+    "disc brake rub after wheel change",
+    "what pressure for gravel tyres",
+    "clean a dirty cassette",
+    "true a wobbly wheel at home",
+    "when to replace brake pads",
+]
 
 
 def stored(con, corpus) -> list[tuple]:
-    return con.execute("SELECT text, passage_id, qtype, origin, metadata FROM queries WHERE corpus_id = ? AND origin = ? "
-                       "ORDER BY id", [corpus, USERS]).fetchall()
+    return con.execute(
+        "SELECT text, passage_id, qtype, origin, metadata FROM queries WHERE corpus_id = ? AND origin = ? ORDER BY id",
+        [corpus, USERS],
+    ).fetchall()
 
 
 def with_log(lines=LOG):
@@ -40,21 +52,34 @@ def with_log(lines=LOG):
 
 def grade_top(con, corpus, query_text: str, relevant: int = 1, n: int = 4) -> list[str]:
     """An expert's decisions on a user's query: its top ``relevant`` candidates relevant, the next ones not."""
-    query_id = con.execute("SELECT id FROM queries WHERE corpus_id = ? AND text = ?", [corpus, query_text]).fetchone()[0]
-    passages = [p for (p,) in con.execute("SELECT passage_id FROM candidates WHERE query_id = ? ORDER BY rank LIMIT ?",
-                                          [query_id, n]).fetchall()]
+    query_id = con.execute("SELECT id FROM queries WHERE corpus_id = ? AND text = ?", [corpus, query_text]).fetchone()[
+        0
+    ]
+    passages = [
+        p
+        for (p,) in con.execute(
+            "SELECT passage_id FROM candidates WHERE query_id = ? ORDER BY rank LIMIT ?", [query_id, n]
+        ).fetchall()
+    ]
     for i, passage in enumerate(passages):
-        decide(con, query_id, passage, "ann", "relevant" if i < relevant else "not relevant", queue="your users' queries")
+        decide(
+            con, query_id, passage, "ann", "relevant" if i < relevant else "not relevant", queue="your users' queries"
+        )
     return passages
 
 
 def test_a_log_is_stored_once_without_a_source_and_test_queries_are_refused():
     con, corpus = judged_sample("question")
     test_query = sorted(held_out_texts(con, corpus))[0]
-    data = "\n".join(["how do i fix a flat tyre", "  How do I  fix a flat TYRE ", "", test_query, "why does my chain skip"]).encode()
+    data = "\n".join(
+        ["how do i fix a flat tyre", "  How do I  fix a flat TYRE ", "", test_query, "why does my chain skip"]
+    ).encode()
     report = add_user_queries(con, corpus, "log.txt", data)
     assert (report.added, report.duplicates, report.in_test_set) == (2, 1, [test_query])
-    assert stored(con, corpus) == [("how do i fix a flat tyre", None, USERS, USERS, None), ("why does my chain skip", None, USERS, USERS, None)]
+    assert stored(con, corpus) == [
+        ("how do i fix a flat tyre", None, USERS, USERS, None),
+        ("why does my chain skip", None, USERS, USERS, None),
+    ]
     again = add_user_queries(con, corpus, "log.txt", data)
     assert (again.added, again.duplicates) == (0, 3)
     assert user_query_counts(con, corpus) == {"queries": 2, "mined": 0, "expert_graded": 0}
@@ -62,7 +87,7 @@ def test_a_log_is_stored_once_without_a_source_and_test_queries_are_refused():
 
 def test_a_table_of_queries_keeps_its_other_columns_as_metadata():
     con, corpus = judged_sample("question")
-    csv = b"id,query,count\n7,adjust rear derailleur,12\n8,\"tubeless sealant, how often\",3\n"
+    csv = b'id,query,count\n7,adjust rear derailleur,12\n8,"tubeless sealant, how often",3\n'
     assert add_user_queries(con, corpus, "log.csv", csv).added == 2
     rows = stored(con, corpus)
     assert [r[0] for r in rows] == ["adjust rear derailleur", "tubeless sealant, how often"]
@@ -71,12 +96,15 @@ def test_a_table_of_queries_keeps_its_other_columns_as_metadata():
     assert add_user_queries(con, corpus, "log.jsonl", jsonl, text_field="q").added == 1
 
 
-@pytest.mark.parametrize("name, data, message", [
-    ("log.pdf", b"%PDF-1.4", "come as .txt"),
-    ("log.csv", b"id,body\n1,hello\n", "no query column among \\['id', 'body'\\]"),
-    ("log.txt", b"  \n \n", "the file is empty"),
-    ("log.csv", b"query\nfine\n\"unterminated, quote\n", "quoted cell opened on line 3"),
-])
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("log.pdf", b"%PDF-1.4", "come as .txt"),
+        ("log.csv", b"id,body\n1,hello\n", "no query column among \\['id', 'body'\\]"),
+        ("log.txt", b"  \n \n", "the file is empty"),
+        ("log.csv", b'query\nfine\n"unterminated, quote\n', "quoted cell opened on line 3"),
+    ],
+)
 def test_a_bad_file_is_refused_with_what_to_do_and_stores_nothing(name, data, message):
     con, corpus = judged_sample("question")
     before = con.execute("SELECT count(*) FROM queries").fetchone()[0]
@@ -92,7 +120,9 @@ def test_users_queries_are_mined_without_a_round_trip_flag_and_left_to_the_exper
                   count(*) FILTER (WHERE l.grade IS NOT NULL), count(*) FILTER (WHERE l.status = 'unsure')
            FROM queries q JOIN candidates c ON c.query_id = q.id
            LEFT JOIN labels l ON l.query_id = c.query_id AND l.passage_id = c.passage_id
-           WHERE q.origin = ?""", [USERS]).fetchone()
+           WHERE q.origin = ?""",
+        [USERS],
+    ).fetchone()
     assert rows == (len(LOG), len(LOG) * 30, 0, 0, 0, len(LOG) * 30)
     assert user_query_counts(con, corpus) == {"queries": len(LOG), "mined": len(LOG), "expert_graded": 0}
 
@@ -125,7 +155,11 @@ def test_an_experts_grades_make_lce_groups_and_the_teacher_scores_the_rest(monke
     assert set(lists) == set(LOG)  # every log query teaches the retriever: graded, or by the teacher alone
     assert sorted(lists[LOG[0]][:5], reverse=True)[:2] == [lists[LOG[0]][0], lists[LOG[0]][1]] and lists[LOG[0]][0] >= 3
     assert max(lists[LOG[1]]) <= 1.0  # no grade: the dense + BM25 ensemble alone, in [0, 1]
-    assert (plain.counts["users_queries"], plain.counts["expert_grades"], plain.counts["dev_from"]) == (1, 5, "generated")
+    assert (plain.counts["users_queries"], plain.counts["expert_grades"], plain.counts["dev_from"]) == (
+        1,
+        5,
+        "generated",
+    )
     weighted = build_training_data(con, corpus, users_weight=3)
     assert len([g for g in weighted.groups if g["qtype"] == USERS]) == 6
     assert len(weighted.groups) - 6 == len(plain.groups) - 2

@@ -28,7 +28,9 @@ con.close()
 
 @pytest.fixture
 def holder(workspace):
-    process = subprocess.Popen([sys.executable, "-c", HOLD], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "holding"
     yield process
     if process.poll() is None:
@@ -69,9 +71,13 @@ def test_the_app_and_the_command_line_write_one_workspace_in_turn(workspace):
     assert "Traceback" not in result.stderr and "in use by" not in result.stderr
     at.switch_page("pages/queries.py").run()  # the same app session reads what the command wrote
     assert not at.exception and not at.error
-    made, flagged = (int(n.replace(",", "")) for n in re.search(r"([\d,]+) queries made \(([\d,]+) flagged", result.stdout).groups())
+    made, flagged = (
+        int(n.replace(",", "")) for n in re.search(r"([\d,]+) queries made \(([\d,]+) flagged", result.stdout).groups()
+    )
     assert made > 0 and any(c.value.startswith(f"{made - flagged:,} queries match") for c in at.caption)
-    result = subprocess.run([sys.executable, "-m", "core.cli", "corpora"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "corpora"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and SAMPLE_NAME in result.stdout  # the app's corpus, read by another process
 
 
@@ -97,15 +103,20 @@ def _foreign(folder: Path) -> bytes:
     return (folder / "qurate.duckdb").read_bytes()
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("garbage", "not a valid DuckDB database file"),
-    ("truncated", "Could not read enough bytes"),
-    ("foreign", "a DuckDB database of another program"),
-    ("directory", "Is a directory"),
-    ("file as workspace", "is a file, not a folder"),
-    ("unwritable", "cannot be made"),
-])
-def test_a_workspace_that_cannot_be_used_is_a_message_and_exit_2_and_stays_as_it_was(case, expected, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("garbage", "not a valid DuckDB database file"),
+        ("truncated", "Could not read enough bytes"),
+        ("foreign", "a DuckDB database of another program"),
+        ("directory", "Is a directory"),
+        ("file as workspace", "is a file, not a folder"),
+        ("unwritable", "cannot be made"),
+    ],
+)
+def test_a_workspace_that_cannot_be_used_is_a_message_and_exit_2_and_stays_as_it_was(
+    case, expected, tmp_path, monkeypatch, capsys
+):
     folder = tmp_path / "ws"
     before = None
     if case == "garbage":

@@ -9,8 +9,10 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, ROOT, go, no_error
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)"),
+]
 
 HOLD = """
 import sys
@@ -34,8 +36,9 @@ def test_failures_a_browser_shows(page, server, browser_workspace):
 
     # a file that is not what its name says: an error that says what to do, nothing stored
     go(page, "Corpus")
-    page.locator("input[type='file']").set_input_files(files=[{"name": "report.pdf", "mimeType": "application/pdf",
-                                                               "buffer": b"this is not a PDF at all"}])
+    page.locator("input[type='file']").set_input_files(
+        files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"this is not a PDF at all"}]
+    )
     page.get_by_role("button", name="Ingest").click()
     page.wait_for_selector("[data-testid='stAlertContentError']")
     assert "report.pdf" in alerts(page, "Error")
@@ -54,8 +57,14 @@ def test_failures_a_browser_shows(page, server, browser_workspace):
     no_error(page, "f2-written-by-the-command-line")
 
     # a process holding the workspace: the page names it; once it lets go, the page works and the data is there
-    holder = subprocess.Popen([sys.executable, "-c", HOLD], cwd=ROOT, env={**os.environ, **env},
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         page.get_by_role("link", name="Queries", exact=True).first.click()

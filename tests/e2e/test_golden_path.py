@@ -9,8 +9,10 @@ import pytest
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, go, no_error
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)"),
+]
 
 
 @pytest.mark.timeout(1800)
@@ -28,7 +30,9 @@ def test_the_whole_flow(page, server):
 
     go(page, "Queries")
     page.get_by_role("button", name="Generate", exact=True).click()
-    page.wait_for_selector("text=made 47 queries", timeout=120_000)  # offline: a question or a casual search each, in turn
+    page.wait_for_selector(
+        "text=made 47 queries", timeout=120_000
+    )  # offline: a question or a casual search each, in turn
     page.wait_for_selector("[data-testid='stPlotlyChart']")
     no_error(page, "03-queries")
 
@@ -42,10 +46,21 @@ def test_the_whole_flow(page, server):
     page.get_by_role("textbox", name="Reviewer name").fill("Ada")
     page.get_by_role("textbox", name="Reviewer name").press("Enter")
     page.get_by_role("button", name="Relevant (3)").click()
-    page.wait_for_selector("text=1 decisions on 1 pairs")
+    page.wait_for_selector("text=1 decision on 1 pair by 1 reviewer")
     page.get_by_role("button", name="Not relevant (0)").click()
     page.wait_for_selector("text=2 decisions on 2 pairs")
+    page.keyboard.press("b")  # the keyboard's "Bad query": a verdict on the query, no pair
+    page.wait_for_selector("text=3 decisions on 2 pairs")
+    page.get_by_role("button", name="Undo last").click()  # undoes the verdict on the query
+    page.wait_for_selector("text=4 decisions on 2 pairs")
     no_error(page, "05-review")
+    page.get_by_role("tab", name="Agreement & export").click()
+    page.wait_for_selector("text=From 2 random spot-checks")  # the two graded pairs; the verdict and its undo not
+    reviewed = page.locator("[data-testid='stMetric']", has_text="Reviewed pairs").locator(
+        "[data-testid='stMetricValue']"
+    )
+    assert reviewed.inner_text() == "2"
+    no_error(page, "05b-agreement")
 
     go(page, "Train")
     slider = page.get_by_role("slider").first  # the dev split: none, for a 3-step trial
@@ -76,7 +91,9 @@ def test_the_whole_flow(page, server):
     page.wait_for_selector("text=Ranked in")
     page.wait_for_function("document.querySelectorAll(\"[data-testid='stExpander']\").length >= 20")
     marks = page.locator("[data-testid='stExpander'] summary").all_inner_texts()
-    assert any(" relevant " in f" {m} " for m in marks) and any("not judged" in m or "not relevant" in m for m in marks), marks
+    assert any(" relevant " in f" {m} " for m in marks) and any(
+        "not judged" in m or "not relevant" in m for m in marks
+    ), marks
     no_error(page, "08-compare")
 
 

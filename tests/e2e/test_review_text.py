@@ -13,8 +13,10 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, ROOT, go, no_error
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)"),
+]
 
 
 class Beacon:
@@ -51,14 +53,23 @@ def planted(server, browser_workspace, tmp_path_factory) -> Beacon:
     """A corpus whose passages carry Markdown and HTML aimed at the reviewer's browser, judged offline by the
     command line before any page is open (the app would hold the workspace meanwhile)."""
     beacon = Beacon()
-    payload = (f"Chains wear out. ![tracker]({beacon.url}/beacon.png) $x^2$ :red[alarm] "
-               f"[click here]({beacon.url}/link) <img src='{beacon.url}/raw.png'>")
+    payload = (
+        f"Chains wear out. ![tracker]({beacon.url}/beacon.png) $x^2$ :red[alarm] "
+        f"[click here]({beacon.url}/link) <img src='{beacon.url}/raw.png'>"
+    )
     folder = tmp_path_factory.mktemp("docs")
     for i in range(3):
         (folder / f"d{i}.txt").write_text(f"Passage {i} on chain wear and lubrication. {payload}")
     env = {**os.environ, "QURATE_WORKSPACE": str(browser_workspace)}
-    for command in (["ingest", "planted", str(folder)], ["generate", "planted"], ["mine", "planted", "--k", "3"], ["judge", "planted"]):
-        result = subprocess.run([sys.executable, "-m", "core.cli", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    for command in (
+        ["ingest", "planted", str(folder)],
+        ["generate", "planted"],
+        ["mine", "planted", "--k", "3"],
+        ["judge", "planted"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr[-2000:]
     return beacon
 
@@ -74,7 +85,9 @@ def test_stored_text_is_shown_as_text_and_the_app_listens_on_this_machine_only(p
     page.wait_for_selector("text=![tracker](")  # the Markdown is shown as its characters
     shown = page.inner_text("body")
     assert "$x^2$" in shown and ":red[alarm]" in shown and "[click here](" in shown
-    assert page.locator(f"img[src^='{beacon.url}']").count() == 0 and page.locator(f"a[href^='{beacon.url}']").count() == 0
+    assert (
+        page.locator(f"img[src^='{beacon.url}']").count() == 0 and page.locator(f"a[href^='{beacon.url}']").count() == 0
+    )
     page.wait_for_timeout(1000)
     assert beacon.hits == []  # the reviewer's browser asked the planted host for nothing
     no_error(page, "r1-planted-text")

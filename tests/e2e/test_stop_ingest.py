@@ -5,8 +5,10 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM, ROOT, go
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: `apt-get install chromium` (.ci/run does this)"),
+]
 
 
 @pytest.mark.timeout(600)
@@ -17,8 +19,14 @@ def test_an_upload_stopped_midway_stores_nothing(page, browser_workspace, monkey
 
     page.wait_for_selector("text=Turn your own documents")
     go(page, "Corpus")
-    files = [{"name": f"part-{n}.txt", "mimeType": "text/plain",  # 30 distinct files: about 8 s of reading and splitting
-              "buffer": " ".join(f"word{i % 5000} file{n} sentence{i % 77}." for i in range(60_000)).encode()} for n in range(30)]
+    files = [
+        {
+            "name": f"part-{n}.txt",
+            "mimeType": "text/plain",  # 30 distinct files: about 8 s of reading and splitting
+            "buffer": " ".join(f"word{i % 5000} file{n} sentence{i % 77}." for i in range(60_000)).encode(),
+        }
+        for n in range(30)
+    ]
     page.locator("input[type='file']").set_input_files(files=files)
     page.get_by_role("button", name="Ingest").click()
     page.locator(".st-key-stop_ingest").get_by_role("button", name="Stop").click()  # ours, not the toolbar's Stop
