@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput, NotFound
-from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
+from core.retrieve import first_stage, passage_texts
 from core.systems import BASELINE, System
 from core.vocabulary import HEADLINE, METRICS, USERS
 from storage import corpora
@@ -172,17 +172,14 @@ def evaluate(
         batch = ids[start : start + QUERY_BATCH]
         texts_q = [queries[q] for q in batch]
         progress(start / len(ids), f"first stage for queries {start + 1:,}-{start + len(batch):,} of {len(ids):,}")
-        bm25 = bm25_index(con, corpus).scores(texts_q)
-        dense = dense_scores(con, corpus, texts_q)
-        fused = rrf(bm25, dense)
-        first_stage = {"bm25": bm25, "dense": dense, "fused": fused}
-        order = np.argsort(-fused, axis=1, kind="stable")[:, :DEPTH]
+        scores_first = first_stage(con, corpus, texts_q)
+        order = np.argsort(-scores_first["fused"], axis=1, kind="stable")[:, :DEPTH]
         pools = order[:, :k]
         pool_hits += sum(len(set(docs[p]) & set(qrels[q])) / len(qrels[q]) for q, p in zip(batch, pools))
         for index, system in enumerate(parsed):
             progress((start + len(batch) * index / len(parsed)) / len(ids), f"ranking with {system.label(con)}")
             t = time.perf_counter()
-            scores = system.score(con, texts_q, pools, texts, first_stage)
+            scores = system.score(con, texts_q, pools, texts, scores_first)
             seconds[system] += time.perf_counter() - t
             for row, q in enumerate(batch):
                 ranked = np.argsort(-scores[row], kind="stable")
@@ -328,13 +325,11 @@ def side_by_side(
     started = time.perf_counter()
     passage_ids, texts = passage_texts(con, corpus)
     info = corpora.passage_records(con, corpus)
-    bm25 = bm25_index(con, corpus).scores([query])
-    dense = dense_scores(con, corpus, [query])
-    first_stage = {"bm25": bm25, "dense": dense, "fused": rrf(bm25, dense)}
-    order = np.argsort(-first_stage["fused"], axis=1, kind="stable")[:, :DEPTH]
+    scores_first = first_stage(con, corpus, [query])
+    order = np.argsort(-scores_first["fused"], axis=1, kind="stable")[:, :DEPTH]
     result = {}
     for side, system in (("left", left), ("right", right)):
-        scores = System.parse(system).score(con, [query], order[:, :k], texts, first_stage)[0]
+        scores = System.parse(system).score(con, [query], order[:, :k], texts, scores_first)[0]
         ranked = list(order[0, :k][np.argsort(-scores, kind="stable")]) + list(order[0, k:])
         by_index = dict(zip(order[0, :k], scores))
         rows = []
@@ -348,7 +343,7 @@ def side_by_side(
                     "doc_id": doc,
                     "title": title,
                     "text": text,
-                    "score": float(by_index.get(i, first_stage["fused"][0, i])),
+                    "score": float(by_index.get(i, scores_first["fused"][0, i])),
                     "relevance": (qrels or {}).get(doc) if qrels is not None else None,
                 }
             )

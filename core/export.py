@@ -108,7 +108,9 @@ def export_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Pat
 
 def _write_training_set(con: duckdb.DuckDBPyConnection, corpus: int, folder: Path) -> None:
     from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
 
+    disable_progress_bar()  # the library's own bar would reach the terminal and the server log; the caller reports
     records = training_records(con, corpus)
     jsonl = folder / "training.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -99,6 +99,15 @@ class Ranked:
         return list(np.argsort(-scores, kind="stable")[:k])
 
 
+def first_stage(con, corpus: int, queries: list[str], fused: bool = True) -> dict[str, np.ndarray]:
+    """The scores every ranking system reorders, (queries, passages) each: ``bm25``, ``dense`` (the bundled MiniLM)
+    and, unless ``fused`` is False (the fusion ranks the whole corpus: the costliest of the three), ``fused``."""
+    scores = {"bm25": bm25_index(con, corpus).scores(queries), "dense": dense_scores(con, corpus, queries)}
+    if fused:
+        scores["fused"] = rrf(scores["bm25"], scores["dense"])
+    return scores
+
+
 def rank(con, corpus: int, queries: list[str], model: str = embed.BUNDLED, progress=None) -> Ranked:
     """Score every passage of a corpus for each query by BM25, dense and their fusion."""
     index = bm25_index(con, corpus)

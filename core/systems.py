@@ -23,7 +23,7 @@ import numpy as np
 
 from core import embed
 from core.errors import InvalidInput, NotFound
-from core.retrieve import bm25_index, dense_scores, passage_texts, rrf
+from core.retrieve import first_stage, passage_texts
 from core.vocabulary import METHODS
 from storage.corpora import test_sets
 from storage.evaluations import latest_runs
@@ -185,10 +185,8 @@ def list_scores(
         part, rows = queries[start : start + batch], lists[start : start + batch]
         width = max(len(r) for r in rows)
         pools = np.array([[index[p] for p in r] + [index[r[-1]]] * (width - len(r)) for r in rows])
-        first_stage = {"dense": dense_scores(con, corpus, part), "bm25": bm25_index(con, corpus).scores(part)}
-        if system.kind == "fused":  # the fusion ranks the whole corpus: 2.6 s per 1,024 MedQuAD queries, 10x the rest
-            first_stage["fused"] = rrf(first_stage["bm25"], first_stage["dense"])
-        scores += [s[: len(r)] for s, r in zip(system.score(con, part, pools, texts, first_stage), rows)]
+        scores_first = first_stage(con, corpus, part, fused=system.kind == "fused")
+        scores += [s[: len(r)] for s, r in zip(system.score(con, part, pools, texts, scores_first), rows)]
     return scores
 
 

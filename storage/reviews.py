@@ -128,7 +128,7 @@ def queue(
         "spot-check": "l.llm_grade IS NOT NULL",
         "low confidence": "(l.llm_grade IN (1, 2) OR l.status = 'unsure')",
         "judge vs rank": f"((l.llm_grade = 0 AND l.rank <= 3) OR (l.llm_grade >= {RELEVANT} AND l.rank > 10))",
-        "source judged not relevant": "(l.is_source AND l.llm_grade < 2)",
+        "source judged not relevant": f"(l.is_source AND l.llm_grade < {RELEVANT})",
         "rescued positives": f"(NOT l.is_source AND l.llm_grade >= {RELEVANT})",
         "not yet reviewed": "(l.llm_grade IS NOT NULL OR l.status = 'unsure')",
     }
