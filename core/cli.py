@@ -372,7 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from the environment",
     )
     generate.add_argument(
-        "--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)"
+        "--concurrency",
+        type=int,
+        default=LLMConfig.concurrency,
+        help="LLM calls in flight at once (default: %(default)s)",
     )
     generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
     generate.add_argument(
@@ -399,7 +402,12 @@ def main(argv: list[str] | None = None) -> int:
         help="pointwise: one call per pair; listwise: one call per query's list",
     )
     judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")
-    judge.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight at once (default: %(default)s)")
+    judge.add_argument(
+        "--concurrency",
+        type=int,
+        default=LLMConfig.concurrency,
+        help="LLM calls in flight at once (default: %(default)s)",
+    )
     judge.add_argument("--budget", type=float, help="stop before spending more USD than this")
     train = commands.add_parser(
         "train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)"

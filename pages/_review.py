@@ -26,7 +26,7 @@ from core.review import (
 from core.settings import workspace_dir
 from core.userqueries import user_query_counts
 from core.vocabulary import GRADES
-from pages._shared import connection
+from pages._shared import connection, count_of
 
 MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")  # what Markdown and Streamlit's directives read
 SHORTCUTS = {
@@ -60,11 +60,6 @@ def highlight(text: str, query: str) -> str:
         return shown
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
     return pattern.sub(lambda m: f"**{m.group(0)}**", shown)
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 item``, ``2 items``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _decide(pair: tuple[int, str], reviewer: str, action: str, note_key: str, queue_name: str, seen: int) -> None:
@@ -111,8 +106,8 @@ def review_panel(con, corpus: int, reviewer: str) -> None:
     items = items[kept]
     counts = review_counts(con, corpus)
     st.caption(
-        f"{_count(waiting, 'item')} waiting in this view; {_count(counts['decisions'], 'decision')} on "
-        f"{_count(counts['pairs'], 'pair')} by {_count(counts['reviewers'], 'reviewer')} so far."
+        f"{count_of(waiting, 'item')} waiting in this view; {count_of(counts['decisions'], 'decision')} on "
+        f"{count_of(counts['pairs'], 'pair')} by {count_of(counts['reviewers'], 'reviewer')} so far."
     )
     if items.empty:
         st.success("Nothing left in this queue.")

@@ -5,6 +5,7 @@ import threading
 import streamlit as st
 
 from core.errors import QurateError
+from core.llm import LOCAL, OFFLINE, LLMConfig
 from core.settings import database_path
 from core.workspace import get_setting, held_workspace, list_corpora, set_setting
 
@@ -123,13 +124,12 @@ def key_status(model: str) -> str:
     return f"`{name}` is {'set' if os.environ.get(name) else 'NOT set: add it to the environment or .streamlit/secrets.toml'}"
 
 
-def llm_settings(con, prefix: str, default_concurrency: int = 8, label: str = "Generator"):
+def llm_settings(con, prefix: str, default_concurrency: int = LLMConfig.concurrency, label: str = "Generator"):
     """The model chooser shared by the Queries page (``label`` "Generator") and the Labels page ("Judge"); returns an
     LLMConfig: the rules (no model), the bundled local model, or any model litellm reaches.
 
     The choice, model and API base last used are remembered in the workspace (never the key).
     """
-    from core.llm import LOCAL, OFFLINE, LLMConfig
     from core.localmodel import LABEL, available
 
     load_secrets()
@@ -252,3 +252,8 @@ def open_page(title: str) -> tuple:
         st.info("No corpus yet: add one on the Corpus page first.")
         st.stop()
     return con, corpus
+
+
+def count_of(n: int, noun: str) -> str:
+    """``1 passage``, ``2 passages``: a count and its noun, as a sentence says them."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -16,21 +16,23 @@ from core.ingest import (
 )
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.workspace import delete_corpus, list_corpora, test_sets
-from pages._shared import STOPPED, active_corpus, connection, set_active_corpus, show_stopped, stop_button
+from pages._shared import STOPPED, active_corpus, connection, count_of, set_active_corpus, show_stopped, stop_button
 
 PAGE_SIZE = 20
 AUTO = "(automatic)"
 
 st.title("Corpus")
+if deleted := st.session_state.pop("deleted_corpus", None):
+    st.success(f"Deleted “{deleted}” and everything made from it.")
 con = connection()
 corpus = active_corpus(con)
 
 
 def show_report(report) -> None:
     st.success(
-        f"Stored {report.n_passages:,} passages from {report.n_documents:,} documents in "
+        f"Stored {count_of(report.n_passages, 'passage')} from {count_of(report.n_documents, 'document')} in "
         f"“{report.corpus_name}” ({report.seconds:.1f} s)"
-        + (f"; skipped {report.n_duplicates:,} duplicates" if report.n_duplicates else "")
+        + (f"; skipped {count_of(report.n_duplicates, 'duplicate')}" if report.n_duplicates else "")
         + "."
     )
     if report.test_set:
@@ -174,4 +176,5 @@ with st.expander("Delete this corpus"):
             st.error(str(err))
         else:
             st.session_state.pop("active_corpus_picker", None)
+            st.session_state["deleted_corpus"] = summary["name"]
             st.rerun()

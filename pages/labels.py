@@ -72,7 +72,7 @@ def mine_and_judge() -> None:
     if not mined["queries"]:
         st.info("Mine candidates first.")
         return
-    config = llm_settings(con, "judge", default_concurrency=8, label="Judge")
+    config = llm_settings(con, "judge", label="Judge")
     left, right = st.columns(2)
     mode = left.radio(
         "Calls",

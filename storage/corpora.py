@@ -247,10 +247,19 @@ def corpus_summary(con: duckdb.DuckDBPyConnection, corpus: int) -> dict:
     }
 
 
+# Ids in the order a person counts them: "2" before "10", "doc2" before "doc10" (the text before the first number,
+# then that number, then the id as text).
+NATURAL = (
+    r"regexp_extract({column}, '^\D*'), try_cast(regexp_extract({column}, '\d+') AS BIGINT) NULLS FIRST, "
+    "{column}"
+)
+
+
 def search_passages(
     con: duckdb.DuckDBPyConnection, corpus: int, contains: str = "", offset: int = 0, limit: int = 20
 ) -> tuple[pd.DataFrame, int]:
-    """A page of a corpus's passages whose id, title or text contains ``contains`` (any case).
+    """A page of a corpus's passages whose id, title or text contains ``contains`` (any case), file by file, their
+    documents in natural order (2 before 10).
 
     Returns:
         (the page as a DataFrame, the number of matching passages).
@@ -264,7 +273,7 @@ def search_passages(
     total = con.execute(f"SELECT count(*) FROM passages WHERE {where}", params).fetchone()[0]
     page = con.execute(
         f"""SELECT passage_id, doc_id, title, text, n_tokens, source FROM passages WHERE {where}
-            ORDER BY source, doc_id, position LIMIT ? OFFSET ?""",
+            ORDER BY source, {NATURAL.format(column="doc_id")}, position LIMIT ? OFFSET ?""",
         [*params, limit, offset],
     ).df()
     return page, total

@@ -266,3 +266,10 @@ def test_an_ingest_stopped_at_any_progress_update_stores_nothing_of_it(con):
             ingest_files(con, "Stopped", files, IngestOptions(), progress)
         assert corpora.corpus_id(con, "Stopped") is None, updates[stop_at]
         assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == before
+
+
+def test_passages_are_listed_in_the_order_a_person_counts_their_ids(con):
+    lines = "".join(json.dumps({"_id": i, "text": f"Passage number {i}."}) + "\n" for i in ["10", "2", "1", "100"])
+    corpus = ingest_files(con, "numbered", [("c.jsonl", lines.encode())]).corpus_id
+    page, total = corpora.search_passages(con, corpus)
+    assert total == 4 and page["doc_id"].tolist() == ["1", "2", "10", "100"]

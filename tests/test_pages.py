@@ -147,6 +147,7 @@ def test_switching_and_deleting_corpora():
     at.text_input(key="corpus_name").input("Second").run()
     at.file_uploader(key="uploads").set_value(("a.txt", b"Another corpus.", "text/plain")).run()
     at.button(key="ingest").click().run()
+    assert "Stored 1 passage from 1 document in “Second”" in at.success[0].value  # singular where it is one
     picker = at.sidebar.selectbox(key="active_corpus_picker")
     assert len(picker.options) == 2
     picker.select_index(0).run()
@@ -155,6 +156,7 @@ def test_switching_and_deleting_corpora():
     at.button(key="delete_corpus").click().run()
     assert not at.exception
     assert at.header[0].value == "Second"
+    assert "Deleted “Sample: home bicycle maintenance”" in at.success[0].value
 
 
 def test_the_app_listens_on_this_machine_only_by_default():
