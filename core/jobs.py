@@ -63,7 +63,7 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
         spec["group_size"],
         spec["list_size"],
         spec["dev_fraction"],
-        spec["seed"],
+        spec["split_seed"],
         teacher=_teacher(con, corpus, spec),
         users_weight=spec["users_weight"],
     )

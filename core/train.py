@@ -33,7 +33,9 @@ DEFAULTS = {
     "group_size": 8,
     "list_size": 20,
     "max_length": 128,
-    "seed": 0,
+    "seed": 0,  # orders the training data and initialises what training adds
+    "split_seed": 0,  # draws the dev split: one split for every training seed, so their dev figures compare
+    "dev_fraction": 0.1,
     "max_steps": -1,
     "eval_steps": 100,
     "warmup_ratio": 0.1,
@@ -104,6 +106,7 @@ _NUMBERS = {
     "warmup_ratio": (float, 0, True),
     "users_weight": (int, 1, True),
     "dev_fraction": (float, 0, True),
+    "split_seed": (int, 0, True),
 }
 
 
@@ -116,7 +119,7 @@ def checked_spec(spec) -> dict:
     """
     if not isinstance(spec, dict):
         raise InvalidInput(f'a training spec is a JSON object such as {{"epochs": 1}}, not {json.dumps(spec)[:60]}')
-    spec = {**DEFAULTS, "dev_fraction": 0.1, **spec}
+    spec = {**DEFAULTS, **spec}
     method(spec["method"])
     if spec["tune"] not in TUNE:
         raise InvalidInput(f"unknown tune {spec['tune']!r}; use one of {sorted(TUNE)}")

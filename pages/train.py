@@ -21,12 +21,20 @@ dev_fraction = b.slider(
     "Dev split",
     0.0,
     0.5,
-    0.1,
+    DEFAULTS["dev_fraction"],
     0.05,
     key="train_dev",
     help="By source passage; drawn from your users' graded queries alone when enough of them fall in it.",
 )
-seed = c.number_input("Seed", 0, 10_000, DEFAULTS["seed"], key="train_seed")
+seed = c.number_input(
+    "Training seed",
+    0,
+    10_000,
+    DEFAULTS["seed"],
+    key="train_seed",
+    help="Orders the training data and initialises training; the dev split stays the same for every seed, so two "
+    "seeds' dev figures compare.",
+)
 users_weight = d.number_input(
     "Weight of your users' queries",
     1,
@@ -37,7 +45,13 @@ users_weight = d.number_input(
 )
 try:
     data = build_training_data(
-        con, corpus, int(group_size), DEFAULTS["list_size"], dev_fraction, int(seed), users_weight=int(users_weight)
+        con,
+        corpus,
+        int(group_size),
+        DEFAULTS["list_size"],
+        dev_fraction,
+        DEFAULTS["split_seed"],
+        users_weight=int(users_weight),
     )
 except QurateError as err:
     st.info(f"{err}.")

@@ -629,3 +629,15 @@ def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
     assert model_card(poll_job(con, job)) == "# Qurate lce model"
     jobstore.record_result(con, jobstore.get_job(con, job), {"status": "done", "model_path": "", "metrics": {}})
     assert con.execute("SELECT count(*) FROM models").fetchall()[0][0] == 1
+
+
+def test_every_training_seed_is_measured_on_one_dev_split_and_the_spec_says_which(labelled):
+    from core.jobs import prepare_job
+
+    con, corpus = labelled
+    folders = [prepare_job(con, corpus, {"seed": seed, "dev_fraction": 0.3})[1] for seed in (1, 2)]
+    assert (folders[0] / "dev.jsonl").read_text() == (folders[1] / "dev.jsonl").read_text() != ""
+    spec = json.loads((folders[0] / "spec.json").read_text())
+    assert spec["split_seed"] == 0 and spec["seed"] == 1 and spec["dev_fraction"] == 0.3
+    other = prepare_job(con, corpus, {"seed": 1, "split_seed": 5, "dev_fraction": 0.3})[1]
+    assert (other / "dev.jsonl").read_text() != (folders[0] / "dev.jsonl").read_text()  # its own draw
