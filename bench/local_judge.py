@@ -6,7 +6,7 @@ A fresh workspace holds the corpus's documents (no test set); a seeded sample of
 queries is ranked by the product's first stage (``core.retrieve.rank``: BM25 + MiniLM fused), and
 each query's top ``--top`` passages are judged by the bundled local model through the product's
 judge requests (``core.judge``: the few-shot yes / no prompt, P(yes) from the first token's
-probabilities, graded round(3 P)). Against the qrels (a passage of a judged document is
+probabilities, calibrated by its P(yes) with no document, graded round(3 P)). Against the qrels (a passage of a judged document is
 relevant): how often the judge's relevant (grade >= 2) agrees, its precision and recall, and
 nDCG@10 of the same candidates ordered by P(yes), by the fused score and by MiniLM alone.
 The offline rules judge cannot grade these queries (they have no source passage), so it has no row.
@@ -43,7 +43,7 @@ def main() -> None:
     from bench import machine
     from bench.quality import _beir
     from core.ingest import IngestOptions, ingest_path
-    from core.judge import JudgeSettings, _requests, parse_yes_no
+    from core.judge import JudgeSettings, _requests, parse_yes_no, yes_priors
     from core.llm import LOCAL, LLMConfig, run_requests
     from core.retrieve import rank
     from core.settings import database_path
@@ -91,18 +91,28 @@ def main() -> None:
 
     started = time.perf_counter()
     meter = run_requests(con, settings.llm, requests, keep)
+    priors = yes_priors(con, settings, [p["query"] for p in pairs])  # the model's P(yes) with no document
     seconds = time.perf_counter() - started
     for key, group in members.items():
-        grade, reason, error = parse_yes_no(answers.get(key))
-        group[0]["grade"], group[0]["p"] = grade, (float(reason.rsplit(" ", 1)[1]) if "P(yes)" in reason else None)
+        pair = group[0]
+        grade, reason, _ = parse_yes_no(answers.get(key))  # P(yes) as it is
+        pair["raw_grade"], pair["p"] = grade, (float(reason.rsplit(" ", 1)[1]) if "P(yes)" in reason else None)
+        pair["grade"] = parse_yes_no(answers.get(key), priors.get(pair["query"]))[0]  # calibrated: the product's grade
 
-    judged = [p for p in pairs if p["grade"] is not None]
-    truth = [p["doc"] in qrels[chosen[p["query_id"]]] for p in judged]
-    said = [p["grade"] >= 2 for p in judged]
-    agree = sum(a == b for a, b in zip(truth, said)) / max(len(judged), 1)
-    tp = sum(a and b for a, b in zip(truth, said))
-    precision = tp / max(sum(said), 1)
-    recall = tp / max(sum(truth), 1)
+    def figures(grade_key: str) -> dict:
+        judged = [p for p in pairs if p[grade_key] is not None]
+        truth = [p["doc"] in qrels[chosen[p["query_id"]]] for p in judged]
+        said = [p[grade_key] >= 2 for p in judged]
+        tp = sum(a and b for a, b in zip(truth, said))
+        return {
+            "judged": len(judged),
+            "relevant_share_truth": round(sum(truth) / max(len(truth), 1), 3),
+            "relevant_share_judge": round(sum(said) / max(len(said), 1), 3),
+            "agreement": round(sum(a == b for a, b in zip(truth, said)) / max(len(judged), 1), 3),
+            "precision": round(tp / max(sum(said), 1), 3),
+            "recall": round(tp / max(sum(truth), 1), 3),
+        }
+
     by = {"P(yes)": [], "fused": [], "MiniLM": []}
     for row, q in enumerate(chosen):
         group = [p for p in pairs if p["query_id"] == row]
@@ -119,13 +129,9 @@ def main() -> None:
         "top": args.top,
         "seed": args.seed,
         "pairs": len(pairs),
-        "judged": len(judged),
         "with_p_yes": sum(p["p"] is not None for p in pairs),
-        "relevant_share_truth": round(sum(truth) / max(len(truth), 1), 3),
-        "relevant_share_judge": round(sum(said) / max(len(said), 1), 3),
-        "agreement": round(agree, 3),
-        "precision": round(precision, 3),
-        "recall": round(recall, 3),
+        "calibrated": figures("grade"),
+        "uncalibrated": figures("raw_grade"),
         "ndcg@10_within_top": {name: round(sum(v) / len(v), 4) for name, v in by.items()},
         "seconds": round(seconds, 1),
         "pairs_per_s": round(meter.done / seconds, 2) if seconds else None,

@@ -68,7 +68,13 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
         users_weight=spec["users_weight"],
     )
     if not data.groups:
-        raise JobFailed("every labelled query was left out (bad queries or held out): nothing to train on")
+        c = data.counts
+        raise JobFailed(
+            f"nothing to train on: of the labelled queries, {c.get('skipped_no_negative', 0):,} have no negative (every "
+            f"candidate judged relevant: a judge that says yes to everything teaches nothing; judge more candidates "
+            f"per query, or with another judge), {c.get('skipped_bad_query', 0):,} are bad queries and "
+            f"{c.get('skipped_held_out_text', 0):,} repeat a test query"
+        )
     spec["data_counts"] = data.counts
     job_id = store.create_job(con, kind, spec)
     folder = workspace_dir() / "jobs" / f"job-{job_id}"

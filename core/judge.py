@@ -95,16 +95,26 @@ def p_yes(first: dict[str, float]) -> float | None:
     return mass["yes"] / total if total > 0 else None
 
 
-def parse_yes_no(text: str | None) -> tuple[int | None, str, str | None]:
+def parse_yes_no(text: str | None, prior: float | None = None) -> tuple[int | None, str, str | None]:
     """(grade, reason, error) from a base model's answer.
 
-    Where the server sent the first token's probabilities (``LLMRequest.logprobs``: JSON), the grade is
-    P(yes) among yes and no in thirds, round(3 P): 3 from 0.83, 2 from 0.5 (relevant, as a "yes" is), 1 from
-    0.17, else 0, as monoT5 and InPars-v2 score relevance. Otherwise the first word: yes (3) or no (0).
+    Where the server sent the first token's probabilities (``LLMRequest.logprobs``: JSON), the grade comes from
+    P(yes) among yes and no, as monoT5 and InPars-v2 score relevance, in thirds: round(3 P), so 0.5 and above is
+    relevant. ``prior``, the model's P(yes) for the same query with no document (``yes_priors``), calibrates it
+    first (Zhao et al., 2021, "Calibrate before use"): a small model that says yes to anything says it no more
+    readily to this document than to none. Otherwise the first word: yes (3) or no (0).
     """
     if text and text.startswith("{"):
         answer = json.loads(text)
         p = p_yes(answer.get("first") or {})
+        if p is not None and prior is not None and 0 < prior < 1:
+            odds = (p / prior) / max((1 - p) / (1 - prior), 1e-12)
+            calibrated = odds / (1 + odds)
+            return (
+                round(3 * calibrated),
+                f"the model's P(yes) {p:.2f}, {prior:.2f} with no document: calibrated {calibrated:.2f}",
+                None,
+            )
         if p is not None:
             return round(3 * p), f"the model's P(yes) {p:.2f}", None
         text = answer.get("text", "")
@@ -116,6 +126,33 @@ def parse_yes_no(text: str | None) -> tuple[int | None, str, str | None]:
             else (0, "the model answered no", None)
         )
     return None, "", f"neither yes nor no in the answer {str(text)[:60]!r}"
+
+
+NO_DOCUMENT = "N/A"  # the content-free input a base model's bias toward "yes" is read from
+
+
+def yes_priors(
+    con: duckdb.DuckDBPyConnection, settings: "JudgeSettings", queries: list[str], should_stop=None
+) -> dict[str, float | None]:
+    """A base model's P(yes) for each query with no document (one call a query, cached), to calibrate its
+    answers on documents by (``parse_yes_no``); None where the server gives no probabilities."""
+    model, version = settings.llm.model, settings.version
+    query_of = {cache_key(model, version, "yes-no-prior", q): q for q in queries}
+    requests = [
+        LLMRequest(
+            key, [{"role": "user", "content": yes_no_prompt(q, NO_DOCUMENT)}], completion=True, stop=("\n",), logprobs=5
+        )
+        for key, q in query_of.items()
+    ]
+    priors: dict[str, float | None] = dict.fromkeys(queries)
+
+    def keep(results: list[LLMResult]) -> None:
+        for result in results:
+            if result.error is None and result.text and result.text.startswith("{"):
+                priors[query_of[result.key]] = p_yes(json.loads(result.text).get("first") or {})
+
+    run_requests(con, settings.llm, requests, keep, None, should_stop)
+    return priors
 
 
 @dataclass
@@ -153,7 +190,7 @@ class JudgeSettings:
         if self.llm.offline:
             return f"offline-v2-{self.margin}"
         return (
-            prompt_version(yes_no_prompt("", ""))
+            prompt_version(yes_no_prompt("", ""), "calibrated by P(yes) with no document")
             if self.llm.base_model
             else prompt_version(SYSTEM, self.mode, self.prompt)
         )
@@ -264,6 +301,7 @@ def judge_candidates(
             progress(meter)
     else:
         requests, members = _requests(todo, settings)
+        priors = yes_priors(con, settings, [p["query"] for p in todo], should_stop) if settings.llm.base_model else {}
 
         def on_results(results: list[LLMResult]) -> None:
             for result in results:
@@ -272,7 +310,7 @@ def judge_candidates(
                     for pair in group:
                         save(pair, None, "", result.error, None)
                 elif settings.llm.base_model:
-                    save(group[0], *parse_yes_no(result.text), result.text)
+                    save(group[0], *parse_yes_no(result.text, priors.get(group[0]["query"])), result.text)
                 elif settings.mode == "pointwise":
                     save(group[0], *parse_grade(result.text), result.text)
                 else:

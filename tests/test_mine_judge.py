@@ -307,7 +307,8 @@ def test_a_base_model_judges_by_a_few_shot_yes_or_no():
         config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
         report = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
     assert all(c["prompt"].endswith("Relevant:") and c["stop"] == ["\n"] and c["logprobs"] == 5 for c in fake.calls)
-    assert report.pairs == len(fake.calls) and report.labelled + report.failed == report.pairs
+    pairs = [c for c in fake.calls if "Document: N/A\n" not in c["prompt"]]  # the rest: one no-document call a query
+    assert report.pairs == len(pairs) < len(fake.calls) and report.labelled + report.failed == report.pairs
     rows = con.execute("SELECT grade, status, raw_response FROM labels WHERE judge = 'openai/base'").fetchall()
     expected = {" yes": (3, "ok"), " no": (0, "ok"), " maybe so": (None, "failed")}
     said = [json.loads(raw)["text"] for _, _, raw in rows]  # this server sends no probabilities: the word decides
@@ -333,7 +334,7 @@ def test_a_base_model_that_sends_probabilities_grades_by_p_yes():
     shares = [0.95, 0.6, 0.3, 0.05]  # P(yes) among yes and no: graded 3, 2, 1, 0
 
     def answer(body, nth):
-        share = shares[len(body["prompt"]) % 4]
+        share = 0.5 if "Document: N/A\n" in body["prompt"] else shares[len(body["prompt"]) % 4]  # no bias: as is
         reply = completion(" yes" if share >= 0.5 else " no", text=True)
         reply["choices"][0]["logprobs"] = {
             "tokens": [" yes"],
@@ -348,9 +349,22 @@ def test_a_base_model_that_sends_probabilities_grades_by_p_yes():
     with FakeLLM(answer) as fake:
         config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
         report = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
-    assert report.failed == 0 and report.labelled == len(fake.calls) > 4
+    assert report.failed == 0 and report.labelled > 4
     rows = con.execute("SELECT grade, rationale FROM labels WHERE judge = 'openai/base'").fetchall()
     for grade, reason in rows:
         p = float(reason.rsplit(" ", 1)[1])
         assert reason.startswith("the model's P(yes)") and grade == round(3 * p)
     assert {grade for grade, _ in rows} == {0, 1, 2, 3}
+
+
+def test_a_base_models_bias_toward_yes_is_calibrated_away():
+    """P(yes) 0.7 for a document from a model that says yes with 0.9 to no document at all is a no (Zhao et al., 2021)."""
+    import math
+
+    from core.judge import parse_yes_no
+
+    answer = json.dumps({"text": " yes", "first": {" yes": math.log(0.7), " no": math.log(0.3)}})
+    assert parse_yes_no(answer)[0] == 2  # taken as it is: relevant
+    grade, reason, error = parse_yes_no(answer, prior=0.9)
+    assert (grade, error) == (1, None) and reason.endswith("with no document: calibrated 0.21")
+    assert parse_yes_no(answer, prior=0.3)[0] == 3  # more yes than it says to nothing: surely relevant
