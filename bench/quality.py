@@ -200,7 +200,7 @@ def run_corpus(con, name: str, args) -> dict:
             spec = {
                 **args.spec,
                 "method": method,
-            }  # the product's defaults (core.train.DEFAULTS) unless --spec says otherwise
+            }  # the product's defaults (core.trainspec.DEFAULTS) unless --spec says otherwise
             if method == "distill" and args.teacher == "reranker":
                 spec["teacher"] = models["lce"]["system"]
             job = wait_for(con, launch_job(con, corpus, spec), timeout_s=args.train_timeout)

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from bench import machine
-from core.train import DEFAULTS, device_summary, load_spec, run, texts_per_query
+from core.train import run
+from core.trainspec import DEFAULTS, device_summary, load_spec, texts_per_query
 
 
 def time_job(source: Path, overrides: dict) -> dict:

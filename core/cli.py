@@ -149,7 +149,7 @@ def _generate(con, args) -> int:
 
 def _train(con, args) -> int:
     from core.jobs import launch_job, poll_job, prepare_job
-    from core.train import checked_spec
+    from core.trainspec import checked_spec
 
     extra = checked_spec(args.spec) and args.spec  # --spec must be a JSON object of valid settings
     spec = checked_spec(

@@ -20,7 +20,7 @@ from core.datasets import build_training_data, export
 from core.errors import InvalidInput, JobFailed, NotFound
 from core.settings import workspace_dir
 from core.systems import System, corpus_systems, list_scores
-from core.train import checked_spec
+from core.trainspec import checked_spec
 from core.vocabulary import method, query_only, takes_in_batch
 from storage import jobs as store
 from storage.models import get_model, list_models  # noqa: F401  (the Train page's table of models, the CLI's model)

@@ -110,7 +110,7 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         cost = "Only your time: every decision is kept, with who, when and why."
     elif key == "models":
         from core.embed import expected_precision
-        from core.train import DEFAULTS, estimate_seconds
+        from core.trainspec import DEFAULTS, estimate_seconds
 
         precision = expected_precision()  # training's rule on a CPU too
         seconds = estimate_seconds(DEFAULTS, queries, cores=cores, precision=precision)

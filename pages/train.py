@@ -8,7 +8,7 @@ from core.embed import BUNDLED
 from core.errors import QurateError
 from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models, model_card
 from core.systems import System, corpus_systems
-from core.train import DEFAULTS, device_summary, estimate_seconds, training_precision
+from core.trainspec import DEFAULTS, device_summary, estimate_seconds, training_precision
 from core.vocabulary import METHODS, TUNE, takes_in_batch
 from pages._shared import connection, open_page
 
