@@ -186,15 +186,11 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     job = store.get_job(con, job_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    result = store.result_of(job["folder"])
-    ran_elsewhere = job["status"] == "queued" and result is not None  # a prepared job, run by hand
-    if (job["status"] == "running" and not _alive(job["pid"], job["folder"])) or ran_elsewhere:
-        store.record_result(
-            con,
-            job,
-            result
-            or {"status": "failed", "error": "the training process ended without a result (killed?); see train.log"},
-        )
+    result = store.result_of(job["folder"])  # its process's outcome, whether it ran here or by hand elsewhere
+    if result is None and job["status"] == "running" and not _alive(job["pid"], job["folder"]):
+        result = {"status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
+    if result is not None and job["status"] in ("queued", "running"):
+        store.record_result(con, job, result)
         job = store.get_job(con, job_id)
     return {
         **{k: job[k] for k in ("id", "kind", "status", "spec", "folder", "error", "model_id", "seconds")},
