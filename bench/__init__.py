@@ -11,7 +11,7 @@ def machine() -> dict:
     last digits of a benchmark), and the device training uses."""
     import torch
 
-    from core.trainspec import device_summary
+    from core.training.spec import device_summary
 
     info = Path("/proc/cpuinfo")
     flags = set(info.read_text().split()) if info.exists() else set()

@@ -8,7 +8,7 @@ For each corpus (a BEIR folder under ../shared/data):
 3. picks the training passages: every passage no evaluation query points to, or every
    passage when holding those out would leave less than half the corpus (say so);
 4. generates offline queries (no LLM) for them, mines candidates, judges offline;
-5. trains through ``core.jobs.launch_job`` (the app's own job code) and
+5. trains through ``core.training.jobs.launch_job`` (the app's own job code) and
 6. evaluates with ``core.evaluate.evaluate``: every system reorders the same fused top 30,
    ranx metrics, paired t-tests against the baseline MiniLM.
 The ``users`` variant is the product's path for a team with a query log: the offline queries as above, plus real
@@ -35,12 +35,12 @@ from core import review
 from core.evaluate import evaluate
 from core.generate import GenerationSettings, generate_queries
 from core.ingest import IngestOptions, add_test_set, ingest_path
-from core.jobs import launch_job, wait_for
 from core.judge import JudgeSettings, judge_candidates
 from core.llm import LOCAL, LLMConfig
 from core.mine import mine_candidates
 from core.prompts import OFFLINE_TYPES, QUERY_TYPES
 from core.systems import System
+from core.training.jobs import launch_job, wait_for
 from core.userqueries import add_user_queries, same_text
 from core.workspace import delete_corpus
 from storage import corpora
@@ -180,7 +180,7 @@ def run_corpus(con, name: str, args) -> dict:
             )
         timings[f"{variant}_generate_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        mining = mine_candidates(con, corpus, k=30)
+        mining = mine_candidates(con, corpus)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
         if log and args.expert:
             graded = simulated_expert(con, corpus, log, docs, args.expert)
@@ -192,7 +192,7 @@ def run_corpus(con, name: str, args) -> dict:
             if method == "lce" and "lce" in models:  # another round: mine again with the reranker just trained
                 t = time.perf_counter()
                 mine_candidates(
-                    con, corpus, k=30, model=get_model(con, System.parse(models["lce"]["system"]).model_id)["path"]
+                    con, corpus, model=get_model(con, System.parse(models["lce"]["system"]).model_id)["path"]
                 )
                 judge_candidates(con, corpus, JudgeSettings(max_candidates=30, margin=args.margin))
                 timings[f"{variant}_mine_judge_again_s"] = time.perf_counter() - t
@@ -200,7 +200,7 @@ def run_corpus(con, name: str, args) -> dict:
             spec = {
                 **args.spec,
                 "method": method,
-            }  # the product's defaults (core.trainspec.DEFAULTS) unless --spec says otherwise
+            }  # the product's defaults (core.training.spec.DEFAULTS) unless --spec says otherwise
             if method == "distill" and args.teacher == "reranker":
                 spec["teacher"] = models["lce"]["system"]
             job = wait_for(con, launch_job(con, corpus, spec), timeout_s=args.train_timeout)

@@ -4,7 +4,7 @@
     python -m bench.train_throughput --job FOLDER [--spec '{"tune": "full"}'] [--out rows.jsonl]
 
 Without ``--job``: builds training data from the sample corpus (offline queries and judge),
-then runs core.train in this process for a fixed number of steps at the default settings.
+then runs core.training.run in this process for a fixed number of steps at the default settings.
 
 With ``--job``: trains a copy of a job folder that Qurate wrote (``qurate train CORPUS
 --prepare-only``, or one of bench.quality's workspace jobs) with its own spec and the
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from bench import machine
-from core.train import run
-from core.trainspec import DEFAULTS, device_summary, load_spec, texts_per_query
+from core.training.run import run
+from core.training.spec import DEFAULTS, TrainSpec, device_summary, texts_per_query
 
 
 def time_job(source: Path, overrides: dict) -> dict:
@@ -36,7 +36,7 @@ def time_job(source: Path, overrides: dict) -> dict:
         )
         spec = {**json.loads((job / "spec.json").read_text()), **overrides}
         (job / "spec.json").write_text(json.dumps(spec))
-        spec = load_spec(job)
+        spec = TrainSpec.load(job)
         started = time.perf_counter()
         result = run(job)
         elapsed = time.perf_counter() - started
@@ -44,18 +44,16 @@ def time_job(source: Path, overrides: dict) -> dict:
         start = next(p for p in logs if p.get("event") == "start")
         runtime = next(p["train_runtime"] for p in logs if "train_runtime" in p)
         metrics = result.get("metrics", {})
-        queries = min(
-            start["total_steps"] * spec["batch_size"], metrics.get("train_examples", 0) * float(spec["epochs"])
-        )
+        queries = min(start["total_steps"] * spec.batch_size, metrics.get("train_examples", 0) * spec.epochs)
     return {
         "job": str(source),
         "overrides": overrides,
         "device": start["device"],
         "precision": start["precision"],
-        "method": spec["method"],
-        "tune": spec["tune"],
-        "batch_size": spec["batch_size"],
-        "max_length": spec["max_length"],
+        "method": spec.method,
+        "tune": spec.tune,
+        "batch_size": spec.batch_size,
+        "max_length": spec.max_length,
         "train_examples": metrics.get("train_examples"),
         "steps": metrics.get("steps"),
         "queries": round(queries),
@@ -71,11 +69,11 @@ def time_job(source: Path, overrides: dict) -> dict:
 
 
 def sample_steps(steps: int, methods: list[str]) -> None:
-    from core.datasets import build_training_data, export
     from core.generate import GenerationSettings, generate_queries, select_passages
     from core.ingest import load_sample_corpus
     from core.judge import JudgeSettings, judge_candidates
     from core.mine import mine_candidates
+    from core.training.data import build_training_data, export
     from storage.db import connect
 
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +85,7 @@ def sample_steps(steps: int, methods: list[str]) -> None:
             select_passages(con, corpus),
             GenerationSettings(per_type={t: 1 for t in ("question", "keywords", "web", "casual")}),
         )
-        mine_candidates(con, corpus, k=30)
+        mine_candidates(con, corpus)
         judge_candidates(con, corpus, JudgeSettings(max_candidates=30))
         data = build_training_data(con, corpus, dev_fraction=0.0)
         print(f"device: {device_summary()}; {len(data.groups)} training queries")

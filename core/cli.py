@@ -25,7 +25,6 @@ import argparse
 import json
 import sys
 
-from core.datasets import training_counts
 from core.embed import BUNDLED
 from core.errors import InvalidInput, NotFound, QurateError
 from core.generate import GenerationSettings, default_in_turn, default_types, generate_queries, select_passages
@@ -36,7 +35,11 @@ from core.mine import mine_candidates
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
 from core.prompts import QUERY_TYPES
 from core.readers import Fields
-from core.vocabulary import METHODS, TUNE
+from core.retrieve import FIRST_STAGE_K
+from core.training.data import training_counts
+from core.training.methods import METHODS, TUNE
+from core.training.spec import DEFAULTS
+from core.vocabulary import DONE, RUNNING
 from core.workspace import corpus_id, held_workspace, list_corpora, open_workspace, test_sets
 
 
@@ -148,11 +151,11 @@ def _generate(con, args) -> int:
 
 
 def _train(con, args) -> int:
-    from core.jobs import launch_job, poll_job, prepare_job
-    from core.trainspec import checked_spec
+    from core.training.jobs import launch_job, poll_job, prepare_job
+    from core.training.spec import TrainSpec
 
-    extra = checked_spec(args.spec) and args.spec  # --spec must be a JSON object of valid settings
-    spec = checked_spec(
+    extra = TrainSpec.of(args.spec) and args.spec  # --spec must be a JSON object of valid settings
+    spec = TrainSpec.of(
         {
             "method": args.method,
             "tune": args.tune,
@@ -165,13 +168,13 @@ def _train(con, args) -> int:
     if args.prepare_only:
         job_id, folder = prepare_job(con, _corpus(con, args.corpus), spec)
         print(
-            f"job {job_id} prepared in {folder}\nrun it here:         python -m core.train {folder}\n"
-            f"or on several GPUs:  accelerate launch --multi_gpu --num_processes N -m core.train {folder}\n"
+            f"job {job_id} prepared in {folder}\nrun it here:         python -m core.training.run {folder}\n"
+            f"or on several GPUs:  accelerate launch --multi_gpu --num_processes N -m core.training.run {folder}\n"
             f"(a folder copied to a GPU machine and back works too); then `qurate jobs {args.corpus!r}` records the model"
         )
         return 0
     job_id = launch_job(con, _corpus(con, args.corpus), spec)
-    print(f"job {job_id}: {spec['method']} ({spec['tune']}) started; progress in {poll_job(con, job_id)['folder']}")
+    print(f"job {job_id}: {spec.method} ({spec.tune}) started; progress in {poll_job(con, job_id)['folder']}")
     from tqdm import tqdm
 
     bar = tqdm(total=None, unit="step", disable=not sys.stderr.isatty())  # no bar in logs and pipes
@@ -182,7 +185,7 @@ def _train(con, args) -> int:
             return poll_job(polling, job_id)
 
     try:
-        while (job := poll())["status"] == "running":
+        while (job := poll())["status"] == RUNNING:
             logs = [p for p in job["progress"] if "step" in p or "total_steps" in p]
             if logs:
                 bar.total = logs[-1].get("total_steps") or bar.total
@@ -194,17 +197,18 @@ def _train(con, args) -> int:
         print(f"\nthe job keeps running in the background: `qurate jobs {args.corpus!r}` shows it", file=sys.stderr)
         return 130
     bar.close()
-    if job["status"] != "done":
+    if job["status"] != DONE:
         print(f"job {job_id} {job['status']}: {job['error'] or ''}; log: {job['folder']}/train.log", file=sys.stderr)
         return 1
-    from core.jobs import get_model
+    from core.training.jobs import get_model
+    from core.training.result import TrainResult
 
     with held_workspace() as reading:
-        metrics = get_model(reading, job["model_id"])["metrics"]
+        measured = TrainResult.of(get_model(reading, job["model_id"])["metrics"])
     print(
-        f"model {job['model_id']}: dev nDCG@10 {_figure(metrics.get('baseline_dev_ndcg@10'))} (baseline) -> "
-        f"{_figure(metrics.get('dev_ndcg@10'))}"
-        + ("; WORSE than its baseline on the dev split" if metrics.get("worse_than_baseline") else "")
+        f"model {job['model_id']}: dev nDCG@10 {_figure(measured.baseline_dev_ndcg)} (baseline) -> "
+        f"{_figure(measured.dev_ndcg)}"
+        + ("; WORSE than its baseline on the dev split" if measured.worse_than_baseline else "")
     )
     print(f"evaluate it: qurate evaluate {args.corpus!r}")
     return 0
@@ -248,7 +252,7 @@ def _export(con, args) -> int:
 
     corpus = _corpus(con, args.corpus)
     if args.what == "model":
-        from core.jobs import export_model_zip
+        from core.training.jobs import export_model_zip
 
         if args.model is None:
             raise InvalidInput("name the model: --model ID (see `qurate jobs`)")
@@ -291,7 +295,7 @@ def _figure(value) -> str:
 
 
 def _jobs(con, args) -> int:
-    from core.jobs import list_jobs
+    from core.training.jobs import list_jobs
 
     jobs = list_jobs(con, _corpus(con, args.corpus))
     if not jobs:
@@ -303,6 +307,28 @@ def _jobs(con, args) -> int:
             + (f", {job['error']}" if job["error"] else "")
         )
     return 0
+
+
+def _llm_arguments(command: argparse.ArgumentParser, offline: str) -> None:
+    """The options of a command that calls an LLM (generate, judge): which model, where, how many calls, what spend."""
+    command.add_argument(
+        "--model",
+        default=OFFLINE,
+        help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); "
+        f"default: {offline} (no model)",
+    )
+    command.add_argument(
+        "--api-base",
+        help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from "
+        "the environment",
+    )
+    command.add_argument(
+        "--concurrency",
+        type=int,
+        default=LLMConfig.concurrency,
+        help="LLM calls in flight at once (default: %(default)s)",
+    )
+    command.add_argument("--budget", type=float, help="stop before spending more USD than this")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,39 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     generate.add_argument("--sample", type=int, help="a seeded random sample of this many passages (default: all)")
     generate.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
-    generate.add_argument(
-        "--model",
-        default=OFFLINE,
-        help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the rules (no model)",
-    )
-    generate.add_argument(
-        "--api-base",
-        help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls; keys come from the environment",
-    )
-    generate.add_argument(
-        "--concurrency",
-        type=int,
-        default=LLMConfig.concurrency,
-        help="LLM calls in flight at once (default: %(default)s)",
-    )
-    generate.add_argument("--budget", type=float, help="stop before spending more USD than this")
+    _llm_arguments(generate, "the rules")
     generate.add_argument(
         "--timeout", type=float, default=60.0, help="seconds one LLM call may take (default: %(default)s)"
     )
     mine = commands.add_parser("mine", help="mine candidates (BM25 + dense, fused) for every kept query")
     mine.add_argument("corpus")
-    mine.add_argument("--k", type=int, default=30, help="candidates kept per query (default: %(default)s)")
+    mine.add_argument("--k", type=int, default=FIRST_STAGE_K, help="candidates kept per query (default: %(default)s)")
     mine.add_argument("--model", default=BUNDLED, help="dense model: a sentence-transformers name or folder")
     judge = commands.add_parser("judge", help="label mined candidates (offline rule unless --model)")
     judge.add_argument("corpus")
-    judge.add_argument(
-        "--model",
-        default=OFFLINE,
-        help="a litellm model name, or local (the bundled Gemma 3 270M: no key, no network); default: the offline rule (no model)",
-    )
-    judge.add_argument(
-        "--api-base", help="a self-hosted server's URL (vLLM, Ollama); several, comma-separated, share the calls"
-    )
+    _llm_arguments(judge, "the offline rule")
     judge.add_argument(
         "--mode",
         choices=["pointwise", "listwise"],
@@ -402,36 +406,31 @@ def main(argv: list[str] | None = None) -> int:
         help="pointwise: one call per pair; listwise: one call per query's list",
     )
     judge.add_argument("--top", type=int, default=20, help="judge each query's top n candidates")
-    judge.add_argument(
-        "--concurrency",
-        type=int,
-        default=LLMConfig.concurrency,
-        help="LLM calls in flight at once (default: %(default)s)",
-    )
-    judge.add_argument("--budget", type=float, help="stop before spending more USD than this")
     train = commands.add_parser(
         "train", help="fine-tune a reranker or retriever on the labelled queries (waits; Ctrl-C detaches)"
     )
     train.add_argument("corpus")
     train.add_argument(
         "--method",
-        default="lce",
+        default=DEFAULTS["method"],
         choices=list(METHODS),
         help="lce: reranker (LCE); distill: retriever (listwise distillation); see README",
     )
     train.add_argument(
         "--tune",
-        default="query",
+        default=DEFAULTS["tune"],
         choices=list(TUNE),
         help="query: train only the query encoder against the cached document vectors (fast on CPU); full: both",
     )
     train.add_argument(
         "--teacher",
-        default="ensemble",
+        default=DEFAULTS["teacher"],
         help="distill only: ensemble (grades + dense + BM25, the default) or a model of the corpus, e.g. rerank:3 "
         "(`qurate jobs CORPUS` lists them): the grades plus its scores",
     )
-    train.add_argument("--epochs", type=float, help="passes over the training queries (default: 3)")
+    train.add_argument(
+        "--epochs", type=float, help=f"passes over the training queries (default: {DEFAULTS['epochs']:g})"
+    )
     train.add_argument(
         "--prepare-only",
         action="store_true",
@@ -451,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         "--systems",
         help="comma-separated: bm25, dense, fused, hybrid, rerank:ID, retrieve:ID (default: all; the baseline, dense, is always beside them)",
     )
-    evaluate.add_argument("--k", type=int, default=30, help="the first-stage pool every system reorders")
+    evaluate.add_argument("--k", type=int, default=FIRST_STAGE_K, help="the first-stage pool every system reorders")
     compare = commands.add_parser("compare", help="two systems' top 10 for a query, side by side")
     compare.add_argument("corpus")
     compare.add_argument("query")

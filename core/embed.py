@@ -5,7 +5,7 @@ On a CPU with native bfloat16 (AVX-512 BF16 or AMX; PyTorch's oneDNN says which)
 encodes in bfloat16 when it agrees with its float32 self on a probe (cosine >= 0.99 for
 every probe text), faster and with ranking metrics unchanged (docs/BENCHMARKS.md, Encoding
 speed). ``QURATE_PRECISION`` (auto, fp32, bf16) overrides the choice. Cached vectors are
-shared between precisions: they agree to within bfloat16 rounding. Training (core.train)
+shared between precisions: they agree to within bfloat16 rounding. Training (core.training.run)
 follows the same rule for its bf16 mixed precision on a CPU; its weights stay in float32.
 """
 

@@ -17,15 +17,13 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput, NotFound
-from core.retrieve import first_stage, passage_texts
+from core.retrieve import DEPTH, FIRST_STAGE_K, first_stage, passage_texts
 from core.systems import BASELINE, System
 from core.vocabulary import HEADLINE, METRICS, USERS
 from storage import corpora
 from storage import evaluations as store
 from storage.evaluations import breakdown, test_set_data, training_size_curve  # noqa: F401  (re-exported for pages)
 
-FIRST_STAGE_K = 30
-DEPTH = 100
 QUERY_BATCH = 256
 
 

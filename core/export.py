@@ -10,8 +10,8 @@ from typing import Iterator
 
 import duckdb
 
-from core.datasets import training_labels
 from core.errors import DiskFull, InvalidInput
+from core.training.data import training_labels
 from core.vocabulary import RELEVANT
 from storage.corpora import passage_records
 from storage.queries import query_records

@@ -242,8 +242,9 @@ def generate_queries(
 
     if settings.llm.offline:
         meter = Meter(planned=len(todo))
-        rows = corpora.passage_records(con, corpus).values()
-        generator = OfflineGenerator([f"{title}. {text}" for _, title, text in rows], [title for _, title, _ in rows])
+        records = corpora.passage_records(con, corpus)
+        read = dict(zip(*corpora.passage_texts(con, corpus)))  # each passage as models read it (storage's PASSAGE_TEXT)
+        generator = OfflineGenerator([read[i] for i in records], [title for _, title, _ in records.values()])
         openers = corpora.title_openers(con, corpus)
         for start in range(0, len(todo), 500):
             if should_stop and should_stop():

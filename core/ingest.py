@@ -19,6 +19,7 @@ from core import readers
 from core.errors import BadUpload, InvalidInput
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Document, Passage, check_sizes, make_passages
 from core.settings import SAMPLE_DIR, max_upload_bytes
+from core.vocabulary import count_of
 from storage import corpora
 from storage.corpora import corpus_summary, ingested_files, one_at_a_time, passage_lengths, search_passages  # noqa: F401  (pages)
 from storage.db import transaction
@@ -261,12 +262,14 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
     passages: list[Passage] = []
     per_file: dict[str, int] = {}
     duplicates = 0
+    copied_docs: set[str] = set()  # documents a passage of which repeats a kept one's text
     for document, split in parsed.documents:
         for passage in make_passages(
             document, split=split, chunk_tokens=options.chunk_tokens, overlap_tokens=options.overlap_tokens
         ):
             if passage.text_hash in seen_hashes:
                 duplicates += 1
+                copied_docs.add(passage.doc_id)
                 continue
             if passage.passage_id in seen_ids:
                 raise BadUpload(
@@ -301,8 +304,18 @@ def _store(con, corpus_name, entries, options, progress) -> IngestReport:
             name, test = parsed.test
             test_summary = corpora.create_test_set(con, corpus_id, name, "beir", test.queries, test.qrels)
     if test_summary and test_summary["n_missing_docs"]:
+        judged = {doc for judgments in parsed.test[1].qrels.values() for doc in judgments}
+        copies = len(judged & copied_docs - {p.doc_id for p in passages})
         parsed.warnings.append(
-            f"{test_summary['n_missing_docs']} judged documents of the test set are not in the corpus"
+            f"{count_of(test_summary['n_missing_docs'], 'judged document')} of the test set "
+            f"{'is' if test_summary['n_missing_docs'] == 1 else 'are'} not in the corpus"
+            + (
+                f" ({copies:,} repeat{'s' if copies == 1 else ''} the text of a document kept, so "
+                f"{'it was' if copies == 1 else 'they were'} skipped as duplicates)"
+                if copies
+                else ""
+            )
+            + ": every system counts them as never retrieved, so the comparison stays fair"
         )
     progress(1.0, "done")
     return IngestReport(

@@ -11,7 +11,7 @@ import numpy as np
 
 from core import embed
 from core.errors import InvalidInput
-from core.retrieve import rank
+from core.retrieve import FIRST_STAGE_K, rank
 from storage import labels as store
 from storage.corpora import one_at_a_time
 from storage.db import transaction
@@ -35,7 +35,7 @@ class MiningReport:
 def mine_candidates(
     con: duckdb.DuckDBPyConnection,
     corpus: int,
-    k: int = 30,
+    k: int = FIRST_STAGE_K,
     model: str = embed.BUNDLED,
     round_trip_k: int = 20,
     progress: Callable[[float, str], None] | None = None,

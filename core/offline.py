@@ -107,7 +107,7 @@ class OfflineGenerator:
                     )
                     if end is not None and end > k + 1:
                         self.heads[words[end - 1]] += 1
-        bodies = (text.removeprefix(f"{title}. ") for title, text in zip(titles, texts))  # callers may prefix the title
+        bodies = (text.removeprefix(f"{title}. ") for title, text in zip(titles, texts))  # texts as models read them
         opening = Counter(
             w[1].lower() for w in (_words(body)[:2] for body in bodies) if len(w) == 2 and w[0].lower() == "this"
         )

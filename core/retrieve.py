@@ -12,7 +12,8 @@ from core import embed
 from storage import corpora
 
 RRF_K = 60
-FUSION_DEPTH = 100  # each ranking contributes its top 100 to the fusion
+DEPTH = 100  # how deep the first stage ranks: each ranking's top DEPTH enter the fusion, whose order evaluation reads
+FIRST_STAGE_K = 30  # the fused top that mining labels and every evaluated system reorders
 _indexes: dict[tuple, "BM25Index"] = {}
 _lock = threading.Lock()
 
@@ -67,7 +68,7 @@ def dense_scores(con, corpus: int, queries: list[str], model: str = embed.BUNDLE
     return embed.encode(con, queries, model, role="query") @ passages.T
 
 
-def rrf(*rankings: np.ndarray, k: int = RRF_K, depth: int = FUSION_DEPTH) -> np.ndarray:
+def rrf(*rankings: np.ndarray, k: int = RRF_K, depth: int = DEPTH) -> np.ndarray:
     """Reciprocal rank fusion of score rows: sum of 1 / (k + rank) over each ranking's top ``depth``.
 
     Args:

@@ -24,7 +24,8 @@ import numpy as np
 from core import embed
 from core.errors import InvalidInput, NotFound
 from core.retrieve import first_stage, passage_texts
-from core.vocabulary import METHODS
+from core.training.methods import METHODS
+from core.training.result import TrainResult
 from storage.corpora import test_sets
 from storage.evaluations import latest_runs
 from storage.models import get_model, list_models
@@ -78,7 +79,7 @@ class System:
         model = get_model(con, self.model_id)
         if model is None:
             return f"model {self.model_id} ({self.kind})"
-        flag = " ⚠ worse than baseline on dev" if model["metrics"].get("worse_than_baseline") else ""
+        flag = " ⚠ worse than baseline on dev" if TrainResult.of(model["metrics"]).worse_than_baseline else ""
         return f"{model['name']} ({self.kind}){flag}"
 
     def promoted(self, con: duckdb.DuckDBPyConnection) -> bool:
@@ -87,7 +88,7 @@ class System:
             return True
 
         model = get_model(con, self.model_id)
-        return model is not None and not model["metrics"].get("worse_than_baseline", False)
+        return model is not None and not TrainResult.of(model["metrics"]).worse_than_baseline
 
     def dev_difference(self, con: duckdb.DuckDBPyConnection) -> float | None:
         """What training's dev split predicted: the model's dev nDCG@10 minus its base model's on the same
@@ -96,10 +97,7 @@ class System:
             return None
 
         model = get_model(con, self.model_id)
-        metrics = model["metrics"] if model is not None else {}
-        if metrics.get("dev_ndcg@10") is None or metrics.get("baseline_dev_ndcg@10") is None:
-            return None
-        return float(metrics["dev_ndcg@10"]) - float(metrics["baseline_dev_ndcg@10"])
+        return TrainResult.of(model["metrics"]).dev_gain if model is not None else None
 
     def score(
         self,
@@ -214,10 +212,10 @@ def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
 
     worse = set()
     for test_set in test_sets(con, corpus)["id"]:
-        runs = latest_runs(con, int(test_set)).set_index("system")["ndcg@10"]
+        runs = latest_runs(con, int(test_set)).set_index("system")["ndcg@10"].to_dict()
         if BASELINE not in runs:
             continue
-        bar = max(v for v in (runs[BASELINE], runs.get("hybrid")) if v is not None)
+        _, bar = untrained_bar(runs)
         for name, value in runs.items():
             try:
                 if value is not None and value < bar:
@@ -225,6 +223,14 @@ def measured_worse(con: duckdb.DuckDBPyConnection, corpus: int) -> set[System]:
             except ValueError:  # a run stored under a name no system parses to
                 continue
     return worse
+
+
+def untrained_bar(ndcg: dict[str, float | None]) -> tuple[str, float] | None:
+    """What a fine-tuned model must beat on a set of queries, from each system's nDCG@10 on them: the better of the
+    baseline's and, where it ran, the hybrid's (which needs no training); (its system, its figure), None if
+    neither ran."""
+    ran = [(name, ndcg[name]) for name in (BASELINE, "hybrid") if ndcg.get(name) is not None]
+    return max(ran, key=lambda pair: pair[1]) if ran else None
 
 
 def corpus_systems(con: duckdb.DuckDBPyConnection, corpus: int) -> list[System]:

@@ -3,7 +3,7 @@ week) stored as training data beside the generated ones.
 
 A user's query has no source passage. It is mined like any query; its candidates get grades from an LLM
 judge or an expert (the review queue "your users' queries" puts them first), and the distillation teacher
-scores the rest (``core.datasets``). The offline judge, whose rule needs a source, leaves them unlabelled.
+scores the rest (``core.training.data``). The offline judge, whose rule needs a source, leaves them unlabelled.
 """
 
 import hashlib
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from core.datasets import same_text
 from core.errors import BadUpload
 from core.readers import Fields, decode, kind_of, read_jsonl, read_table, table_columns
+from core.training.data import same_text
 from storage import queries as store
 from storage.corpora import held_out_texts, one_at_a_time
 from storage.db import transaction

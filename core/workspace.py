@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from core.jobs import cancel_job, list_jobs
 from core.settings import database_path
+from core.training.jobs import cancel_job, list_jobs
+from core.vocabulary import RUNNING
 from storage import corpora
 from storage.corpora import corpus_id, list_corpora, one_at_a_time, test_sets  # noqa: F401  (re-exported for pages)
 from storage.db import connect, held
@@ -110,10 +111,10 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         cost = "Only your time: every decision is kept, with who, when and why."
     elif key == "models":
         from core.embed import expected_precision
-        from core.trainspec import DEFAULTS, estimate_seconds
+        from core.training.spec import TrainSpec, estimate_seconds
 
         precision = expected_precision()  # training's rule on a CPU too
-        seconds = estimate_seconds(DEFAULTS, queries, cores=cores, precision=precision)
+        seconds = estimate_seconds(TrainSpec(), queries, cores=cores, precision=precision)
         cost = (
             f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU ({precision}), no LLM."
             if seconds is not None
@@ -133,7 +134,7 @@ def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:
     commits, so a failure midway leaves the database whole. Returns how many folders went.
     """
     for job in list_jobs(con, corpus):
-        if job["status"] == "running":
+        if job["status"] == RUNNING:
             cancel_job(con, job["id"], grace_s=5.0)
     folders = corpora.delete_corpus(con, corpus)
     for folder in folders:

@@ -26,9 +26,8 @@ from core.review import (
 from core.settings import workspace_dir
 from core.userqueries import user_query_counts
 from core.vocabulary import GRADES
-from pages._shared import connection, count_of
+from pages._shared import as_text, connection, count_of
 
-MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")  # what Markdown and Streamlit's directives read
 SHORTCUTS = {
     "relevant": "3",
     "partially": "2",
@@ -43,13 +42,6 @@ def reviewer_name() -> str:
     if getattr(st.user, "is_logged_in", False):
         return str(st.user.get("email") or st.user.get("name"))
     return st.sidebar.text_input("Reviewer name", key="reviewer", help="Recorded with every decision you make.").strip()
-
-
-def as_text(text: str) -> str:
-    """Stored text for ``st.markdown`` shown as itself: every character Markdown or Streamlit would read (images,
-    links, HTML, LaTeX, colour directives, emphasis) escaped, so a passage can neither fetch from a host nor
-    change what the reviewer sees."""
-    return MARKUP.sub(r"\\\1", text)
 
 
 def highlight(text: str, query: str) -> str:

@@ -1,5 +1,6 @@
 """What every page shares: the workspace connection and the active-corpus picker."""
 
+import re
 import threading
 
 import streamlit as st
@@ -7,6 +8,7 @@ import streamlit as st
 from core.errors import QurateError
 from core.llm import LOCAL, OFFLINE, LLMConfig
 from core.settings import database_path
+from core.vocabulary import count_of  # noqa: F401  (pages say counts through it)
 from core.workspace import get_setting, held_workspace, list_corpora, set_setting
 
 ACTIVE_CORPUS = "active_corpus"
@@ -254,6 +256,11 @@ def open_page(title: str) -> tuple:
     return con, corpus
 
 
-def count_of(n: int, noun: str) -> str:
-    """``1 passage``, ``2 passages``: a count and its noun, as a sentence says them."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")  # what Markdown and Streamlit's directives read
+
+
+def as_text(text: str) -> str:
+    """Stored text for ``st.markdown`` shown as itself: every character Markdown or Streamlit would read (images,
+    links, HTML, LaTeX, colour directives, emphasis) escaped, so a passage can neither fetch from a host nor
+    change what the reader sees."""
+    return MARKUP.sub(r"\\\1", text)

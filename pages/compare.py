@@ -6,7 +6,7 @@ from core.errors import QurateError
 from core.evaluate import leaderboard, showcase_query, side_by_side, test_set_data
 from core.systems import System, corpus_systems, default_pair
 from core.workspace import test_sets
-from pages._shared import open_page
+from pages._shared import as_text, open_page
 
 con, corpus = open_page("Compare")
 
@@ -33,6 +33,12 @@ if not any(System.parse(s).model_id for s in systems):
 sets = test_sets(con, corpus)
 evaluated = {int(t): showcase_query(con, int(t), right) for t in sets["id"]} if left == "dense" else {}
 showcase = next(((t, found) for t, found in evaluated.items() if found), None)
+if (
+    not showcase
+    and System.parse(right).model_id is not None
+    and any(any(r.system == right for r in leaderboard(con, t).rows) for t in evaluated)
+):  # said whichever query source is picked
+    st.warning(f"{system_label(right)} improved no test query over the baseline in its latest evaluation.")
 options = ["Type a query", "Pick a test query"] if not sets.empty else ["Type a query"]
 source = st.radio("Query", options, index=1 if showcase else 0, horizontal=True, key="cmp_source")
 qrels = None
@@ -64,18 +70,13 @@ if source == "Pick a test query":
             f"Opened on the test query {system_label(right)} improved most in its latest evaluation "
             f"(nDCG@10 {found[1]:+.3f} over the baseline)."
         )
-    elif (
-        left == "dense"
-        and System.parse(right).model_id is not None
-        and any(r.system == right for r in leaderboard(con, test_set).rows)
-        and not found
-    ):
-        st.warning(f"{system_label(right)} improved no test query over the baseline in its latest evaluation.")
     query, qrels = queries[query_id], all_qrels.get(query_id, {})
+    st.markdown(f"**Query:** {as_text(query)}")  # whole: the select box cuts a long one
 else:
     query = st.text_input("Query", key="cmp_query", placeholder="type what a user would search for")
 
 if not query.strip():
+    st.info("Type a query above: both systems rank the corpus for it, side by side.")
     st.stop()
 try:
     result = side_by_side(con, corpus, query, left, right, qrels)
@@ -103,12 +104,12 @@ def move(row) -> str:
     return f" ▲{row['moved']}" if row["moved"] > 0 else (f" ▼{-row['moved']}" if row["moved"] < 0 else " =")
 
 
-for column, side, system in ((a, "left", left), (b, "right", right)):
+for column, side, system in zip(st.columns(2), ("left", "right"), (left, right)):
     with column:
         st.markdown(f"**{system_label(system)}**")
         for row in result[side]:
             with st.expander(
-                f"{row['rank']}. {mark(row)} {row['title'] or row['passage_id']}{move(row)} · {row['score']:.3f}"
+                f"{row['rank']}. {mark(row)} {as_text(row['title'] or row['passage_id'])}{move(row)} · {row['score']:.3f}"
             ):
-                st.write(row["text"])
+                st.markdown(as_text(row["text"]))
                 st.caption(f"passage {row['passage_id']} (document {row['doc_id']})")

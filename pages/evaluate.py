@@ -17,7 +17,8 @@ from core.evaluate import (
 from core.ingest import add_test_set
 from core.report import report_html
 from core.review import freeze_reviewed_queries
-from core.systems import LEXICAL_RATIO, System, corpus_systems
+from core.systems import LEXICAL_RATIO, System, corpus_systems, untrained_bar
+from core.vocabulary import METRICS
 from core.workspace import test_sets
 from pages._shared import open_page, stop_button
 
@@ -101,14 +102,21 @@ if not board.rows:
     st.info("No evaluation on this test set yet: pick systems and press Evaluate.")
     st.stop()
 table = board.frame()
+# a metric every system scores alike (Recall@100: each reorders the same pool, whose order below k is the fusion's)
+same = [m for m in METRICS if m in table and len(table) > 1 and table[m].round(6).nunique(dropna=False) == 1]
 st.caption(
     f"Test set {test_set}: {board.queries:,} queries; every system reorders the fused top {board.k}. A fine-tuned reranker's "
     f"scores are mixed {LEXICAL_RATIO} with BM25's, as the hybrid mixes MiniLM's (a distilled retriever's are not): the hybrid's row is the share of a gain that lexical evidence alone gives. Metrics computed "
     "with ranx on documents; p-values from a paired t-test (scipy) over per-query nDCG@10 against the baseline MiniLM. "
     "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
     "the test Δ, it shows how far the dev split can be trusted on this corpus."
+    + (
+        f" Not shown, as every system scores the same on it here: {', '.join(same)} ({table_value})."
+        if (table_value := ", ".join(f"{board.rows[0].metrics[m]:.3f}" for m in same))
+        else ""
+    )
 )
-st.dataframe(table, hide_index=True, width="stretch", key="metrics_table")
+st.dataframe(table.drop(columns=same), hide_index=True, width="stretch", key="metrics_table")
 sources = {row.label: text for row in board.rows if (text := learnt_from(con, row.system))}
 if sources:
     st.caption("What each model learnt from: " + "; ".join(f"{label}: {text}" for label, text in sources.items()) + ".")
@@ -120,18 +128,13 @@ if base:
                 f"{row.label}: only {row.metrics['judged@10']:.0%} of its top 10 are judged (baseline "
                 f"{base.metrics['judged@10']:.0%}); it surfaces unjudged documents, so its scores may be underestimated."
             )
-    hybrid = next((r for r in board.rows if r.system == "hybrid"), None)
+    bar = untrained_bar({r.system: r.metrics["ndcg@10"] for r in board.rows})
     for row in board.rows:
-        if (
-            hybrid
-            and row.system.startswith(("rerank:", "retrieve:"))
-            and row.metrics["ndcg@10"] < hybrid.metrics["ndcg@10"]
-        ):
+        if bar and row.system.startswith(("rerank:", "retrieve:")) and row.metrics["ndcg@10"] < bar[1]:
             st.info(
-                f"{row.label} ranks below the hybrid ({row.metrics['ndcg@10']:.3f} against "
-                f"{hybrid.metrics['ndcg@10']:.3f} nDCG@10), which mixes MiniLM with BM25 and needs no training: "
-                "on these queries the training does not beat lexical evidence. Compare opens on the hybrid "
-                "unless a model beats it."
+                f"{row.label} ranks below {board.row(bar[0]).label}, which needs no training: "
+                f"{row.metrics['ndcg@10']:.3f} against {bar[1]:.3f} nDCG@10. On these queries the training does not "
+                "pay; Compare opens on the hybrid unless a model beats it."
             )
     for row in board.rows:
         if row.dev_disagrees:

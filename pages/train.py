@@ -3,13 +3,14 @@
 import plotly.express as px
 import streamlit as st
 
-from core.datasets import build_training_data
 from core.embed import BUNDLED
 from core.errors import QurateError
-from core.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models, model_card
 from core.systems import System, corpus_systems
-from core.trainspec import DEFAULTS, device_summary, estimate_seconds, training_precision
-from core.vocabulary import METHODS, TUNE, takes_in_batch
+from core.training.data import build_training_data
+from core.training.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models, model_card
+from core.training.methods import LISTS, METHODS, TUNE
+from core.training.spec import DEFAULTS, TrainSpec, device_summary, estimate_seconds, training_precision
+from core.vocabulary import RUNNING
 from pages._shared import connection, open_page
 
 con, corpus = open_page("Train")
@@ -97,7 +98,7 @@ tune = st.radio(
     "job) and can move further from the base model: confirm its gain on a test set of your own queries.",
 )
 teacher = "ensemble"
-if METHODS[method].loss == "distill":
+if METHODS[method].data == LISTS:
     tuned = [str(s) for s in corpus_systems(con, corpus) if s.model_id is not None]
     teacher = st.selectbox(
         "Teacher",
@@ -111,7 +112,7 @@ if METHODS[method].loss == "distill":
         "breaks their ties.",
     )
 in_batch = DEFAULTS["in_batch"]
-if takes_in_batch({"method": method, "tune": tune}):
+if TrainSpec(method=method, tune=tune).takes_in_batch:
     in_batch = st.checkbox(
         "In-batch negatives",
         DEFAULTS["in_batch"],
@@ -122,7 +123,7 @@ if takes_in_batch({"method": method, "tune": tune}):
     )
 h = st.columns(6)
 learning_rate = h[0].number_input("Learning rate", 1e-7, 1e-3, DEFAULTS["learning_rate"], format="%.1e", key="train_lr")
-epochs = h[1].number_input("Epochs", 1, 20, DEFAULTS["epochs"], key="train_epochs")
+epochs = h[1].number_input("Epochs", 1, 20, int(DEFAULTS["epochs"]), key="train_epochs")
 batch = h[2].number_input("Batch (queries)", 1, 512, DEFAULTS["batch_size"], key="train_batch")
 max_length = h[3].number_input(
     "Max length (tokens)",
@@ -138,14 +139,14 @@ max_steps = h[4].number_input(
 )
 name = h[5].text_input("Model name", f"{method} on {counts['train_queries']} queries", key="train_name")
 device = device_summary()
-draft = {
-    "method": method,
-    "tune": tune,
-    "epochs": int(epochs),
-    "batch_size": int(batch),
-    "group_size": int(group_size),
-    "max_steps": int(max_steps) or -1,
-}
+draft = TrainSpec(
+    method=method,
+    tune=tune,
+    epochs=int(epochs),
+    batch_size=int(batch),
+    group_size=int(group_size),
+    max_steps=int(max_steps) or -1,
+)
 on_gpu = not device.startswith("CPU")
 seconds = estimate_seconds(draft, counts["train_queries"], cuda=on_gpu, precision=training_precision())
 estimate = f"about {max(seconds / 60, 1):.0f} min of training steps" + (
@@ -156,30 +157,24 @@ if not on_gpu and (tune == "full" or not METHODS[method].frozen_documents):
     st.info(
         "This method passes every passage of every group through the model at each step: on a CPU that is slow. "
         "A GPU helps: `qurate train CORPUS --tune full --epochs 1 --prepare-only` writes the job folder; copy it to the GPU "
-        "machine and run `python -m core.train FOLDER` (several GPUs: `accelerate launch --multi_gpu --num_processes N "
-        "-m core.train FOLDER`; bf16 where the GPU supports it), copy the folder back, and this page records the model."
+        "machine and run `python -m core.training.run FOLDER` (several GPUs: `accelerate launch --multi_gpu --num_processes N "
+        "-m core.training.run FOLDER`; bf16 where the GPU supports it), copy the folder back, and this page records the model."
     )
 if st.button(
     "Start training", type="primary", key="start_training", disabled=METHODS[method].cross_encoder and not base.strip()
 ):
-    spec = {
-        "method": method,
-        "tune": tune,
-        "base_model": base.strip() or BUNDLED,
-        "learning_rate": learning_rate,
-        "epochs": int(epochs),
-        "batch_size": int(batch),
-        "group_size": int(group_size),
-        "max_length": int(max_length),
-        "seed": int(seed),
-        "dev_fraction": dev_fraction,
-        "name": name.strip(),
-        "max_steps": int(max_steps) or -1,
-        "teacher": teacher,
-        "in_batch": bool(in_batch),
-        "users_weight": int(users_weight),
-    }
     try:
+        spec = draft.replace(
+            name=name.strip(),
+            base_model=base.strip() or BUNDLED,
+            learning_rate=learning_rate,
+            max_length=int(max_length),
+            seed=int(seed),
+            dev_fraction=dev_fraction,
+            teacher=teacher,
+            in_batch=bool(in_batch),
+            users_weight=int(users_weight),
+        )
         with st.spinner(
             "Exporting the training data" + (" (the teacher scores every list first)" if teacher != "ensemble" else "")
         ):
@@ -200,7 +195,7 @@ def jobs_panel() -> None:
     if not jobs:
         st.caption("No training job yet.")
         return
-    running = {job["id"] for job in jobs if job["status"] == "running"}
+    running = {job["id"] for job in jobs if job["status"] == RUNNING}
     if st.session_state.get("running_jobs", set()) - running:  # a job just ended: refresh the models below
         st.session_state["running_jobs"] = running
         st.rerun(scope="app")
@@ -210,7 +205,7 @@ def jobs_panel() -> None:
         start = next((p for p in job["progress"] if p.get("event") == "start"), {})
         took = "" if job["seconds"] is None else f" · {job['seconds'] // 60:.0f} min {job['seconds'] % 60:02.0f} s"
         title = f"Job {job['id']}: {job['spec'].get('name') or job['spec']['method']} · {job['status']}{took}"
-        with st.expander(title, expanded=job["status"] == "running" or newest == 0):
+        with st.expander(title, expanded=job["status"] == RUNNING or newest == 0):
             if start:
                 st.caption(
                     f"{start['train_examples']:,} examples, {start['dev_queries']:,} dev queries, {start['device']} "
@@ -222,7 +217,7 @@ def jobs_panel() -> None:
                 total = max(last.get("total_steps") or 1, 1)
                 eta = (
                     f", about {last['eta_s'] / 60:.0f} min left"
-                    if last.get("eta_s") and job["status"] == "running"
+                    if last.get("eta_s") and job["status"] == RUNNING
                     else ""
                 )
                 st.progress(min(last["step"] / total, 1.0), text=f"step {last['step']:,}/{total:,}{eta}")
@@ -241,7 +236,7 @@ def jobs_panel() -> None:
                     st.caption(
                         "Dev nDCG@10 by step: " + ", ".join(f"{p['step']}: {p['eval_dev_ndcg@10']:.3f}" for p in evals)
                     )
-            if job["status"] == "running":
+            if job["status"] == RUNNING:
                 st.button("Cancel", key=f"cancel_{job['id']}", on_click=_cancel, args=(job["id"],))
             card = model_card(job)
             if card:

@@ -1,18 +1,19 @@
-"""Training jobs and the models they register: the rows behind core/jobs.py."""
+"""Training jobs and the models they register: the rows behind core/training/jobs.py."""
 
 import json
 from pathlib import Path
 
 import duckdb
 
+from core.vocabulary import ACTIVE, DONE, QUEUED, RUNNING
 from storage.db import transaction
 
 
-def create_job(con: duckdb.DuckDBPyConnection, kind: str, spec: dict) -> int:
-    """A queued job row for the corpus ``spec["corpus_id"]``; its folder is set when it starts."""
+def create_job(con: duckdb.DuckDBPyConnection, corpus: int, kind: str, spec: dict) -> int:
+    """A queued job row for the corpus; its folder is set when it starts."""
     return con.execute(
-        "INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, ?, 'queued', ?, '') RETURNING id",
-        [int(spec["corpus_id"]), kind, json.dumps(spec)],
+        "INSERT INTO jobs (corpus_id, kind, status, spec, folder) VALUES (?, ?, ?, ?, '') RETURNING id",
+        [corpus, kind, QUEUED, json.dumps(spec)],
     ).fetchall()[0][0]
 
 
@@ -22,8 +23,8 @@ def set_folder(con: duckdb.DuckDBPyConnection, job_id: int, folder: str) -> None
 
 def start_job(con: duckdb.DuckDBPyConnection, job_id: int, folder: str, pid: int) -> None:
     con.execute(
-        "UPDATE jobs SET status = 'running', folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
-        [folder, pid, job_id],
+        "UPDATE jobs SET status = ?, folder = ?, pid = ?, started_at = current_timestamp WHERE id = ?",
+        [RUNNING, folder, pid, job_id],
     )
 
 
@@ -58,8 +59,8 @@ def finish_job(
         with transaction(con):
             recorded = con.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp "
-                "WHERE id = ? AND status IN ('queued', 'running') RETURNING id",
-                [status, error, job_id],
+                "WHERE id = ? AND list_contains(?, status) RETURNING id",
+                [status, error, job_id, list(ACTIVE)],
             ).fetchall()
             if recorded and model is not None:
                 con.execute(
@@ -85,7 +86,7 @@ def corpus_job_ids(con: duckdb.DuckDBPyConnection, corpus: int) -> list[int]:
 def record_result(con: duckdb.DuckDBPyConnection, job: dict, result: dict) -> None:
     """Record what a training process left in its folder's result.json: the model of a finished job, or the failure."""
     model = None
-    if result["status"] == "done":
+    if result["status"] == DONE:
         spec = job["spec"]
         path = (
             result["model_path"] if Path(result["model_path"]).exists() else str(Path(job["folder"]) / "model")
@@ -111,9 +112,9 @@ def result_of(folder: str) -> dict | None:
 def record_finished(con: duckdb.DuckDBPyConnection, corpus: int) -> None:
     """Record every job of the corpus whose process has written its result: any reader of models calls this
     first, so a finished model is listed on whichever page or command is open, not only once the Train page
-    polls its job. (A process that died without a result is found by ``core.jobs.poll_job``, which can tell.)"""
+    polls its job. (A process that died without a result is found by ``core.training.jobs.poll_job``, which can tell.)"""
     for (job_id,) in con.execute(
-        "SELECT id FROM jobs WHERE corpus_id = ? AND status IN ('queued', 'running') AND folder <> ''", [corpus]
+        "SELECT id FROM jobs WHERE corpus_id = ? AND list_contains(?, status) AND folder <> ''", [corpus, list(ACTIVE)]
     ).fetchall():
         job = get_job(con, job_id)
         result = result_of(job["folder"])

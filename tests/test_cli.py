@@ -128,7 +128,7 @@ def test_train_prepare_only_writes_a_job_folder_and_the_commands_to_run_it(capsy
     assert main(["train", name, "--method", "distill", "--epochs", "2", "--prepare-only"]) == 0
     out = capsys.readouterr().out
     folder = Path(out.split(" prepared in ")[1].split("\n")[0])
-    assert f"accelerate launch --multi_gpu --num_processes N -m core.train {folder}" in out
+    assert f"accelerate launch --multi_gpu --num_processes N -m core.training.run {folder}" in out
     spec = json.loads((folder / "spec.json").read_text())
     assert (spec["method"], spec["epochs"]) == ("distill", 2)
     assert (folder / "train_lists.jsonl").stat().st_size > 0 and (folder / "documents.npy").exists()

@@ -11,8 +11,8 @@ import pytest
 from core.cli import main
 from core.errors import NotFound
 from core.ingest import ingest_files, load_sample_corpus
-from core.jobs import export_model_zip
 from core.settings import database_path
+from core.training.jobs import export_model_zip
 from storage import jobs
 from storage.db import close_shared, connect
 from tests.conftest import judged_sample
@@ -45,7 +45,7 @@ def model(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "model.safetensors").write_bytes(os.urandom(1_000_000))  # weights do not compress
-    job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce"})
+    job = jobs.create_job(con, corpus, "reranker", {"method": "lce"})
     jobs.finish_job(
         con, job, "done", None, {"kind": "reranker", "name": "m", "path": str(folder), "base_model": "b", "metrics": {}}
     )

@@ -54,7 +54,7 @@ def sample_job(folder: Path, method: str, tune: str) -> list[dict]:
 
 def group_loss(query_model, document_model, groups) -> float:
     """LCE of each group (positive and 3 negatives) by the two models' vectors, in fp32 on the CPU."""
-    from core.losses import lce
+    from core.training.losses import lce
 
     def vectors(model, texts):
         return F.normalize(torch.as_tensor(model.encode(texts, convert_to_numpy=True)).float(), dim=-1)
@@ -71,7 +71,7 @@ def test_a_job_trains_on_the_gpu_in_bf16_and_lowers_its_loss(tmp_path, method, t
     from sentence_transformers import SentenceTransformer
 
     from core.embed import bundled_model_path
-    from core.train import run
+    from core.training.run import run
 
     folder = tmp_path / "job"
     groups = sample_job(folder, method, tune)

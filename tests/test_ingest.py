@@ -101,6 +101,23 @@ def test_beir_zip_keeps_queries_and_qrels_as_test_set(con):
     assert con.execute("SELECT query_id, doc_id, relevance FROM qrels").fetchall() == [("q1", "d1", 1)]
 
 
+def test_a_judged_document_skipped_as_a_copy_of_another_is_named_as_such(con):
+    archive = make_zip(
+        {
+            "mini/corpus.jsonl": b'{"_id": "d1", "text": "chains"}\n{"_id": "d2", "text": "chains"}\n'
+            b'{"_id": "d3", "text": "brakes"}\n',
+            "mini/queries.jsonl": b'{"_id": "q1", "text": "oil?"}\n{"_id": "q2", "text": "pads?"}\n',
+            "mini/qrels/test.tsv": b"query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td3\t1\nq2\td7\t1\n",
+        }
+    )
+    report = ingest_files(con, "c", [("mini.zip", archive)])
+    assert report.n_passages == 2 and report.n_duplicates == 1 and report.test_set["n_missing_docs"] == 2
+    assert any(
+        "2 judged documents of the test set are not in the corpus (1 repeats the text of a document kept" in w
+        for w in report.warnings
+    ), report.warnings
+
+
 def test_adding_to_a_corpus_skips_duplicates(con):
     ingest_files(con, "c", [("a.txt", b"Same text.")])
     report = ingest_files(con, "c", [("b.txt", b"Same   text."), ("c.txt", b"New text.")])
@@ -159,7 +176,7 @@ def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, t
     kept = ingest_files(con, "other", [("a.txt", b"Stays.")]).corpus_id
     folders = {}
     for corpus in (doomed, kept):
-        job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "base"})
+        job = jobs.create_job(con, corpus, "reranker", {"method": "lce", "base_model": "base"})
         folder = tmp_path / f"job-{job}"
         (folder / "model").mkdir(parents=True)
         jobs.start_job(con, job, str(folder), pid=0)
@@ -211,7 +228,7 @@ def test_deleting_a_corpus_leaves_no_row_of_it_in_any_table_and_takes_nothing_of
             [corpus],
         ).fetchall()[0]
         record_review(con, query, passage, "ana", "relevant")
-        job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "base"})
+        job = jobs.create_job(con, corpus, "reranker", {"method": "lce", "base_model": "base"})
         jobs.start_job(con, job, "", pid=0)
         jobs.finish_job(
             con,

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
+from core.training.losses import BiEncoderLCELoss, cross_encoder_lce, lce, listwise_distillation
 
 
 def test_lce_is_the_softmax_cross_entropy_of_the_positive():
@@ -48,7 +48,7 @@ def test_infonce_term_ignores_near_positives():
 
 
 def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
-    from core.losses import FrozenDocumentLoss
+    from core.training.losses import FrozenDocumentLoss
 
     class Identity(torch.nn.Module):  # the "query encoder": a query's features are its embedding
         def forward(self, features):
@@ -72,7 +72,7 @@ def test_frozen_document_loss_is_lce_and_distillation_over_the_fixed_vectors():
 
 
 def test_with_in_batch_negatives_the_batchs_documents_join_each_group_but_the_querys_own_positive():
-    from core.losses import FrozenDocumentLoss
+    from core.training.losses import FrozenDocumentLoss
 
     class Identity(torch.nn.Module):
         def forward(self, features):
@@ -103,7 +103,7 @@ def test_with_in_batch_negatives_the_batchs_documents_join_each_group_but_the_qu
 def test_under_bf16_mixed_precision_the_scores_and_loss_stay_float32(device):
     """Training runs under bf16 autocast on a GPU and where the CPU has it: only the encoder's arithmetic may round;
     the cosine scores (about 3 significant digits in bf16, then times 20) and the loss are computed in fp32."""
-    from core.losses import FrozenDocumentLoss
+    from core.training.losses import FrozenDocumentLoss
 
     class Linear(torch.nn.Module):  # an "encoder" whose matmul autocast runs in bf16
         def __init__(self):

@@ -174,7 +174,7 @@ def test_the_next_step_never_loops_back_to_a_step_passed_over(workspace):
 
     con, corpus = judged_sample("question")
     assert next_step(con, corpus).key == "reviewed"  # labelled, nothing reviewed yet: review is next
-    job = jobs.create_job(con, "reranker", {"corpus_id": corpus, "method": "lce", "base_model": "b"})
+    job = jobs.create_job(con, corpus, "reranker", {"method": "lce", "base_model": "b"})
     jobs.start_job(con, job, "", pid=0)
     jobs.finish_job(
         con, job, "done", None, {"kind": "reranker", "name": "m", "path": "", "base_model": "b", "metrics": {}}

@@ -144,7 +144,7 @@ def test_train_page_shows_the_data_launches_and_cancels_a_job():
     at.button(key="start_training").click().run()
     assert not at.exception and "started" in at.success[0].value
     job_id = db().execute("SELECT max(id) FROM jobs").fetchone()[0]
-    from core.jobs import cancel_job, wait_for
+    from core.training.jobs import cancel_job, wait_for
 
     cancel_job(db(), job_id, grace_s=1)
     assert wait_for(db(), job_id, 30)["status"] == "cancelled"

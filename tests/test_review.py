@@ -121,7 +121,7 @@ def test_agreement_kappa_and_spot_check_interval(judged):
 
 
 def test_bad_query_verdict_and_overrides_reach_training_and_export(judged, tmp_path):
-    from core.datasets import build_training_data
+    from core.training.data import build_training_data
 
     con, corpus = judged
     before = build_training_data(con, corpus, dev_fraction=0.0).counts["train_queries"]
@@ -171,9 +171,9 @@ def test_review_page_review_undo_and_filter():
 
 
 def test_reviewed_queries_become_a_test_set_and_leave_training(judged):
-    from core.datasets import build_training_data
     from core.errors import QurateError
     from core.review import freeze_reviewed_queries
+    from core.training.data import build_training_data
 
     con, corpus = judged
     with pytest.raises(QurateError, match="review some pairs first"):

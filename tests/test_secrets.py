@@ -6,12 +6,12 @@ from core.evaluate import evaluate
 from core.export import export_training_set
 from core.generate import GenerationSettings, generate_queries, select_passages
 from core.ingest import load_sample_corpus
-from core.jobs import prepare_job
 from core.judge import JudgeSettings, judge_candidates
 from core.llm import LLMConfig
 from core.mine import mine_candidates
 from core.report import report_html
 from core.settings import database_path
+from core.training.jobs import prepare_job
 from storage.db import connect
 from tests.fake_llm import FakeLLM, answer_for
 

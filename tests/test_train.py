@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.datasets import build_training_data
 from core.errors import InvalidInput
 from core.evaluate import evaluate
-from core.jobs import cancel_job, launch_job, poll_job, wait_for
-from core.losses import BiEncoderLCELoss
-from core.trainspec import CPU_RATE_PER_CORE, DEFAULTS, GPU_RATE, estimate_seconds, load_spec, texts_per_query
+from core.training.data import build_training_data
+from core.training.jobs import cancel_job, launch_job, poll_job, wait_for
+from core.training.losses import BiEncoderLCELoss
+from core.training.spec import CPU_RATE_PER_CORE, DEFAULTS, GPU_RATE, TrainSpec, estimate_seconds, texts_per_query
 from tests.conftest import judged_sample
 
 TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
@@ -71,7 +71,7 @@ def test_query_only_training_lowers_the_loss_and_reuses_the_cached_documents(lab
     from sentence_transformers import SentenceTransformer
 
     from core import embed
-    from core.losses import FrozenDocumentLoss
+    from core.training.losses import FrozenDocumentLoss
 
     con, corpus = labelled
     job = wait_for(
@@ -188,8 +188,8 @@ def test_a_text_asked_of_two_passages_has_both_for_answers_and_neither_is_the_ot
 
 def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
     from core.errors import InvalidInput
-    from core.jobs import prepare_job
     from core.retrieve import bm25_index, passage_texts
+    from core.training.jobs import prepare_job
     from storage.labels import effective_labels
 
     con, corpus = labelled
@@ -215,8 +215,8 @@ def test_a_system_of_the_corpus_can_be_the_distillation_teacher(labelled):
         ({"method": "lce", "teacher": "bm25"}, "distillation only"),
         ({"method": "distill", "teacher": "rerank:999"}, "not a model of this corpus"),
         ({"method": "distill", "teacher": "best"}, "unknown system"),
-        ({"method": "distill", "in_batch": True}, "query-only LCE"),
-        ({"method": "lce", "tune": "full", "in_batch": True}, "query-only LCE"),
+        ({"method": "distill", "in_batch": True}, "in-batch negatives apply to query-only training"),
+        ({"method": "lce", "tune": "full", "in_batch": True}, "in-batch negatives apply to query-only training"),
     ):
         with pytest.raises(InvalidInput, match=says):
             prepare_job(con, corpus, spec)
@@ -228,9 +228,10 @@ def test_the_job_spec_round_trips(labelled):
     con, corpus = labelled
     job_id = launch_job(con, corpus, {"method": "distill", **TINY, "max_steps": 1})
     folder = poll_job(con, job_id)["folder"]
-    spec = load_spec(__import__("pathlib").Path(folder))
+    spec = TrainSpec.load(__import__("pathlib").Path(folder))
     written = json.loads(open(os.path.join(folder, "spec.json")).read())
-    assert spec == {**DEFAULTS, **written} and spec["method"] == "distill" and spec["corpus_id"] == corpus
+    assert spec.to_dict() == written and spec.method == "distill" and spec.corpus_id == corpus
+    assert spec == TrainSpec(**{**TINY, "max_steps": 1}, method="distill", corpus_id=corpus)
     job = wait_for(con, job_id, timeout_s=400)
     assert job["status"] == "done" and job["kind"] == "retriever"
     test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
@@ -264,7 +265,7 @@ def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
     import sys
     from pathlib import Path
 
-    from core.jobs import prepare_job
+    from core.training.jobs import prepare_job
 
     con, corpus = labelled
     job_id, folder = prepare_job(con, corpus, {"method": "lce", **TINY, "max_steps": 4})
@@ -284,7 +285,7 @@ def test_a_prepared_job_runs_under_accelerate_with_two_cpu_processes(labelled):
             "--dynamo_backend",
             "no",
             "-m",
-            "core.train",
+            "core.training.run",
             str(folder),
         ],
         cwd=Path(__file__).resolve().parents[1],
@@ -327,7 +328,8 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
 
     from core import embed
     from core.metrics import mean_ndcg_at_10
-    from core.train import _mix_with_base
+    from core.training.result import TrainResult
+    from core.training.run import _mix_with_base
 
     sample = Path(__file__).parents[1] / "core" / "sample"
     passages = {p["_id"]: p["text"] for p in map(json.loads, open(sample / "passages.jsonl"))}
@@ -350,7 +352,7 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
             parameter.add_(torch.randn(parameter.shape, generator=generator) * parameter.std().nan_to_num(0) * 0.3)
     before = {k: v.clone() for k, v in tuned.state_dict().items()}
 
-    metrics = _mix_with_base({"base_model": DEFAULTS["base_model"]}, tuned, dev)
+    metrics = _mix_with_base(TrainSpec(), tuned, dev, TrainResult(None, None, 0, len(dev), 0)).metrics()
 
     def dev_ndcg(model):
         rows = [
@@ -374,7 +376,7 @@ def test_the_kept_model_is_the_fine_tuned_weights_mixed_with_the_base_as_the_dev
 def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
     """bench.train_throughput --job: how a GPU run is timed, on a copy, the folder left as it was."""
     from bench.train_throughput import time_job
-    from core.jobs import prepare_job
+    from core.training.jobs import prepare_job
 
     con, corpus = labelled
     _, folder = prepare_job(
@@ -390,7 +392,7 @@ def test_a_prepared_job_folder_is_timed_with_its_rates_and_dev_scores(labelled):
 
 def test_training_runs_in_bf16_on_a_cpu_where_encoding_would_and_as_the_setting_says(monkeypatch):
     from core import embed
-    from core.trainspec import device_summary, training_precision
+    from core.training.spec import device_summary, training_precision
 
     for value in ("fp32", "bf16"):
         monkeypatch.setenv(embed.PRECISION_ENV, value)
@@ -403,27 +405,29 @@ def test_training_runs_in_bf16_on_a_cpu_where_encoding_would_and_as_the_setting_
 
 
 def test_training_time_is_estimated_per_text_through_the_model_from_the_measured_rates():
-    assert texts_per_query({**DEFAULTS, "tune": "query"}) == 1
-    assert texts_per_query({**DEFAULTS, "tune": "full"}) == 1 + DEFAULTS["group_size"]
-    assert texts_per_query({**DEFAULTS, "method": "distill", "tune": "full"}) == 1 + DEFAULTS["list_size"]
+    assert texts_per_query(TrainSpec(tune="query")) == 1
+    assert texts_per_query(TrainSpec(tune="full")) == 1 + DEFAULTS["group_size"]
+    assert texts_per_query(TrainSpec(method="distill", tune="full")) == 1 + DEFAULTS["list_size"]
     queries = 1000
     query_only = queries * DEFAULTS["epochs"]  # only the queries pass through the model
-    assert estimate_seconds({}, queries, cores=2) == pytest.approx(
+    assert estimate_seconds(TrainSpec(), queries, cores=2) == pytest.approx(
         query_only / (2 * CPU_RATE_PER_CORE["fp32"]["query"])
     )
-    assert estimate_seconds({}, queries, cores=2, precision="bf16") == pytest.approx(
+    assert estimate_seconds(TrainSpec(), queries, cores=2, precision="bf16") == pytest.approx(
         query_only / (2 * CPU_RATE_PER_CORE["bf16"]["query"])
     )
-    assert estimate_seconds({}, queries, cores=2, precision="bf16") < estimate_seconds({}, queries, cores=2)
-    assert estimate_seconds({}, queries, cuda=True) == pytest.approx(query_only / GPU_RATE["query"])
-    full = {"tune": "full", "epochs": 1}
+    assert estimate_seconds(TrainSpec(), queries, cores=2, precision="bf16") < estimate_seconds(
+        TrainSpec(), queries, cores=2
+    )
+    assert estimate_seconds(TrainSpec(), queries, cuda=True) == pytest.approx(query_only / GPU_RATE["query"])
+    full = TrainSpec(tune="full", epochs=1)
     assert estimate_seconds(full, queries, cuda=True) == pytest.approx(
         queries * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"]
     )
-    assert estimate_seconds({**full, "method": "distill"}, queries, cuda=True) == pytest.approx(
+    assert estimate_seconds(full.replace(method="distill"), queries, cuda=True) == pytest.approx(
         queries * (1 + DEFAULTS["list_size"]) / GPU_RATE["full"]
     )  # a list passes whole
-    assert estimate_seconds({**full, "max_steps": 2}, queries, cuda=True) == pytest.approx(
+    assert estimate_seconds(full.replace(max_steps=2), queries, cuda=True) == pytest.approx(
         2 * DEFAULTS["batch_size"] * (1 + DEFAULTS["group_size"]) / GPU_RATE["full"]
     )
 
@@ -439,11 +443,13 @@ def test_training_time_is_estimated_per_text_through_the_model_from_the_measured
         ({"users_weight": 0}, "users_weight must be at least 1"),
         ({"dev_fraction": 1.0}, "dev_fraction must be below 1"),
         ([1], "a training spec is a JSON object"),
+        ({"tunee": "query"}, "unknown training setting 'tunee'"),
+        ({"in_batch": "yes"}, "in_batch is true or false"),
     ],
 )
 def test_a_bad_spec_is_refused_before_any_job_row_or_folder_exists(spec, message):
-    from core.jobs import prepare_job
     from core.settings import workspace_dir
+    from core.training.jobs import prepare_job
     from tests.conftest import judged_sample
 
     con, corpus = judged_sample("question")
@@ -461,7 +467,7 @@ def test_a_job_whose_pid_now_belongs_to_another_program_is_over_and_that_program
     try:
         folder = tmp_path / "job-1"
         folder.mkdir()
-        job = jobstore.create_job(con, "reranker", {"corpus_id": 1, "method": "lce"})
+        job = jobstore.create_job(con, 1, "reranker", {"method": "lce"})
         jobstore.start_job(con, job, str(folder), stranger.pid)
         assert poll_job(con, job)["status"] == "failed"  # its trainer is gone: no result, so failed
         jobstore.start_job(con, job, str(folder), stranger.pid)
@@ -480,7 +486,7 @@ def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
 
     folder = tmp_path / "job-1"
     (folder / "model").mkdir(parents=True)
-    job = jobstore.create_job(con, "reranker", {"corpus_id": 1, "method": "lce", "base_model": "base"})
+    job = jobstore.create_job(con, 1, "reranker", {"method": "lce", "base_model": "base"})
     jobstore.start_job(con, job, str(folder), os.getpid())  # its process looks alive: only the result tells
     assert list_models(con, 1).empty
     (folder / "result.json").write_text(
@@ -488,7 +494,7 @@ def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
     )
     assert list_models(con, 1)["name"].tolist() == ["reranker #1 (lce)"] and list_models(con, 2).empty
     assert jobstore.get_job(con, job)["status"] == "done"
-    from core.jobs import model_card
+    from core.training.jobs import model_card
 
     polled = poll_job(con, job)
     assert polled["seconds"] >= 0 and model_card(polled) is None  # no card written
@@ -499,7 +505,7 @@ def test_a_finished_job_is_recorded_by_any_reader_of_models_once(con, tmp_path):
 
 
 def test_every_training_seed_is_measured_on_one_dev_split_and_the_spec_says_which(labelled):
-    from core.jobs import prepare_job
+    from core.training.jobs import prepare_job
 
     con, corpus = labelled
     folders = [prepare_job(con, corpus, {"seed": seed, "dev_fraction": 0.3})[1] for seed in (1, 2)]
@@ -508,3 +514,41 @@ def test_every_training_seed_is_measured_on_one_dev_split_and_the_spec_says_whic
     assert spec["split_seed"] == 0 and spec["seed"] == 1 and spec["dev_fraction"] == 0.3
     other = prepare_job(con, corpus, {"seed": 1, "split_seed": 5, "dev_fraction": 0.3})[1]
     assert (other / "dev.jsonl").read_text() != (folders[0] / "dev.jsonl").read_text()  # its own draw
+
+
+def test_a_method_is_one_registry_entry_a_toy_one_trains_and_is_evaluated(labelled, monkeypatch):
+    """docs/ARCHITECTURE.md's "how to add a method": one entry, nothing else edited."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from core.embed import resolve_model
+    from core.training.jobs import poll_job, prepare_job
+    from core.training.methods import GROUPS, METHODS, Method
+    from core.training.run import run
+
+    built = []
+
+    def toy_model_and_loss(spec, documents=None):
+        built.append(documents)
+        model = SentenceTransformer(resolve_model(spec.base_model))
+        return model, MultipleNegativesRankingLoss(model, scale=5.0)
+
+    toy = Method(
+        "toy",
+        "retriever",
+        "retriever: a toy InfoNCE at a low temperature",
+        GROUPS,
+        toy_model_and_loss,
+        card=lambda spec: [f"toy temperature: 1/5 at seed {spec.seed}"],
+    )
+    monkeypatch.setitem(METHODS, "toy", toy)
+    con, corpus = labelled
+    job_id, folder = prepare_job(con, corpus, {"method": "toy", **TINY, "max_steps": 2})
+    result = run(folder)
+    assert result["status"] == "done" and result["metrics"]["steps"] == 2 and built == [None]
+    assert "toy temperature: 1/5 at seed 0" in (folder / "model" / "QURATE.md").read_text()
+    job = poll_job(con, job_id)
+    assert job["status"] == "done" and job["kind"] == "retriever" and job["model_id"] is not None
+    test_set = con.execute("SELECT id FROM test_sets").fetchone()[0]
+    board = evaluate(con, test_set, [f"retrieve:{job['model_id']}"])
+    assert 0 < board.row(f"retrieve:{job['model_id']}").metrics["ndcg@10"] <= 1

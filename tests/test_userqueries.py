@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from core import datasets
 from core.cli import main
-from core.datasets import build_training_data
 from core.errors import BadUpload
 from core.judge import JudgeSettings, judge_candidates
 from core.mine import mine_candidates
 from core.review import decide, queue
 from core.settings import database_path
+from core.training import data as datasets
+from core.training.data import build_training_data
 from core.userqueries import add_user_queries, user_query_counts
 from core.vocabulary import USERS
 from storage.corpora import held_out_texts

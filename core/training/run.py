@@ -1,14 +1,16 @@
 """The training process: one job folder in, one model out. Runs apart from the app.
 
-    python -m core.train JOB_FOLDER          (or: accelerate launch -m core.train JOB_FOLDER)
+    python -m core.training.run JOB_FOLDER          (or: accelerate launch -m core.training.run JOB_FOLDER)
 
-The folder holds spec.json and the exported training data (core.datasets). Progress
+The folder holds spec.json and the exported training data (core.training.data); the spec's method
+(core.training.methods) builds the dataset, the model and the loss. Progress
 goes to progress.jsonl (one JSON line per log step), the outcome to result.json, the
 model to model/. The process never opens the workspace database: the app reads these
 files and records the outcome. A file named ``cancel`` in the folder stops training at
 the next step (the model trained so far is not kept).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -17,15 +19,13 @@ import time
 import traceback
 from pathlib import Path
 
-from core.trainspec import load_spec, training_precision
-from core.vocabulary import METHODS, query_only, takes_in_batch
+from core.training.methods import rows as _rows
+from core.training.result import TrainResult
+from core.training.spec import TrainSpec, training_precision
+from core.vocabulary import CANCELLED, DONE, FAILED
 
 
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
-def document_vectors(spec: dict, folder: Path) -> tuple[dict[str, int], "object"]:
+def document_vectors(spec: TrainSpec, folder: Path) -> tuple[dict[str, int], "object"]:
     """Row of every training and dev document text, and the base model's unit vectors of them.
 
     The app exports them from the workspace's embedding cache (documents.jsonl + documents.npy);
@@ -45,63 +45,11 @@ def document_vectors(spec: dict, folder: Path) -> tuple[dict[str, int], "object"
 
         from core.embed import resolve_model
 
-        base = SentenceTransformer(resolve_model(spec["base_model"]))
+        base = SentenceTransformer(resolve_model(spec.base_model))
         vectors = base.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
         np.save(folder / "documents.npy", vectors.astype(np.float32))
         (folder / "documents.jsonl").write_text("".join(json.dumps(t) + "\n" for t in texts))
     return {t: i for i, t in enumerate(texts)}, torch.from_numpy(np.load(folder / "documents.npy"))
-
-
-def _dataset(spec: dict, folder: Path, index_of: dict[str, int] | None = None):
-    from datasets import Dataset
-
-    if index_of is not None:  # query-only: documents are rows of the frozen vectors
-        if METHODS[spec["method"]].loss == "distill":
-            lists = _rows(folder / "train_lists.jsonl")
-            m = min(len(r["candidates"]) for r in lists)
-            label = [
-                [float(index_of[t]) for t in r["candidates"][:m]] + [float(x) for x in r["teacher"][:m]] for r in lists
-            ]
-            return Dataset.from_dict({"query": [r["query"] for r in lists], "label": label})
-        groups = _rows(folder / "train_groups.jsonl")
-        n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
-        label = [[index_of[g["positive"]]] + [index_of[t] for t in g["negatives"][:n]] for g in groups]
-        return Dataset.from_dict({"query": [g["query"] for g in groups], "label": label})
-    if METHODS[spec["method"]].loss == "distill":
-        lists = _rows(folder / "train_lists.jsonl")
-        m = min(len(r["candidates"]) for r in lists)
-        columns = {"query": [r["query"] for r in lists]}
-        for i in range(m):
-            columns[f"candidate_{i + 1}"] = [r["candidates"][i] for r in lists]
-        columns["label"] = [r["teacher"][:m] for r in lists]
-        return Dataset.from_dict(columns)
-    groups = _rows(folder / "train_groups.jsonl")
-    n = min(min(len(g["negatives"]) for g in groups), spec["group_size"] - 1)
-    columns = {"query": [g["query"] for g in groups], "positive": [g["positive"] for g in groups]}
-    for i in range(n):
-        columns[f"negative_{i + 1}"] = [g["negatives"][i] for g in groups]
-    return Dataset.from_dict(columns)
-
-
-def _model_and_loss(spec: dict, documents=None):
-    from sentence_transformers import CrossEncoder, SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-
-    from core.embed import resolve_model
-    from core.losses import BiEncoderLCELoss, FrozenDocumentLoss, ListwiseDistillationLoss, cross_encoder_lce
-
-    base = resolve_model(spec["base_model"])
-    if METHODS[spec["method"]].cross_encoder:
-        model = CrossEncoder(base, num_labels=1, max_length=spec["max_length"])
-        return model, cross_encoder_lce(model)
-    model = SentenceTransformer(base)
-    if documents is not None:
-        return model, FrozenDocumentLoss(model, documents, METHODS[spec["method"]].loss, in_batch=spec["in_batch"])
-    if METHODS[spec["method"]].loss == "lce":
-        return model, BiEncoderLCELoss(model, scale=20.0)
-    if METHODS[spec["method"]].loss == "distill":
-        return model, ListwiseDistillationLoss(model)
-    return model, MultipleNegativesRankingLoss(model, scale=20.0)
 
 
 def _frozen_evaluator(dev: list[dict], index_of: dict[str, int], documents):
@@ -137,13 +85,13 @@ def _frozen_call(self, model, output_path=None, epoch: int = -1, steps: int = -1
     return {self.primary_metric: mean_ndcg_at_10(self.scores(model), relevant)}
 
 
-def _evaluator(spec: dict, dev: list[dict], index_of: dict[str, int] | None = None, documents=None):
+def _evaluator(spec: TrainSpec, dev: list[dict], index_of: dict[str, int] | None = None, documents=None):
     if not dev:
         return None
     if index_of is not None:
         return _frozen_evaluator(dev, index_of, documents)
     samples = [{"query": d["query"], "positive": d["positive"], "negative": d["negative"]} for d in dev]
-    if METHODS[spec["method"]].cross_encoder:
+    if spec.trainer.cross_encoder:
         from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
         return CrossEncoderRerankingEvaluator(samples, at_k=10, name="dev", write_csv=False)
@@ -163,21 +111,21 @@ def run(folder: Path) -> dict:
 
     started = time.time()
     folder = Path(folder)
-    spec = load_spec(folder)
+    spec = TrainSpec.load(folder)
     main_process = os.environ.get("RANK", "0") == "0"  # under accelerate/torchrun, rank 0 alone reports
     progress = (folder / "progress.jsonl").open("a", buffering=1) if main_process else open(os.devnull, "w")
     dev = _rows(folder / "dev.jsonl")
-    index_of, documents = document_vectors(spec, folder) if query_only(spec) else (None, None)
-    model, loss = _model_and_loss(spec, documents)
+    index_of, documents = document_vectors(spec, folder) if spec.query_only else (None, None)
+    model, loss = spec.trainer.model_and_loss(spec, documents)
     use_length = None  # a bi-encoder trains at max_length (the cost) and is saved at its base model's length (for use)
-    if not METHODS[spec["method"]].cross_encoder:
-        use_length, model.max_seq_length = max(model.max_seq_length, spec["max_length"]), spec["max_length"]
-    dataset = _dataset(spec, folder, index_of)
+    if not spec.trainer.cross_encoder:
+        use_length, model.max_seq_length = max(model.max_seq_length, spec.max_length), spec.max_length
+    dataset = spec.trainer.dataset(spec, folder, index_of)
     evaluator = _evaluator(spec, dev, index_of, documents)
     cuda = torch.cuda.is_available()
     precision = training_precision()
-    steps_per_epoch = math.ceil(len(dataset) / spec["batch_size"])
-    total = spec["max_steps"] if spec["max_steps"] > 0 else steps_per_epoch * spec["epochs"]
+    steps_per_epoch = math.ceil(len(dataset) / spec.batch_size)
+    total = spec.max_steps if spec.max_steps > 0 else math.ceil(steps_per_epoch * spec.epochs)
     baseline = _ndcg_key(evaluator(model)) if evaluator else None  # the dev split is scored at the training length
     progress.write(
         json.dumps(
@@ -222,12 +170,12 @@ def run(folder: Path) -> dict:
 
     common = dict(
         output_dir=str(folder / "checkpoints"),
-        num_train_epochs=spec["epochs"],
-        max_steps=spec["max_steps"],
-        per_device_train_batch_size=spec["batch_size"],
-        learning_rate=spec["learning_rate"],
-        warmup_steps=float(spec["warmup_ratio"]),
-        seed=spec["seed"],
+        num_train_epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        per_device_train_batch_size=spec.batch_size,
+        learning_rate=spec.learning_rate,
+        warmup_steps=spec.warmup_ratio,
+        seed=spec.seed,
         logging_steps=max(1, min(10, total // 20 or 1)),
         report_to="none",
         bf16=precision == "bf16",
@@ -237,7 +185,7 @@ def run(folder: Path) -> dict:
         use_cpu=not cuda,  # on CPU, several processes run as MULTI_CPU (gloo)
     )
     if evaluator:
-        eval_steps = max(1, min(spec["eval_steps"], total))
+        eval_steps = max(1, min(spec.eval_steps, total))
         common.update(
             eval_strategy="steps",
             eval_steps=eval_steps,
@@ -249,7 +197,7 @@ def run(folder: Path) -> dict:
         )
     else:
         common.update(eval_strategy="no", save_strategy="no")
-    if METHODS[spec["method"]].cross_encoder:
+    if spec.trainer.cross_encoder:
         from sentence_transformers.cross_encoder import CrossEncoderTrainer as Trainer
         from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments as Arguments
     else:
@@ -265,34 +213,26 @@ def run(folder: Path) -> dict:
     )
     trainer.train()
     if (folder / "cancel").exists():
-        result = {"status": "cancelled", "seconds": time.time() - started}
+        result = {"status": CANCELLED, "seconds": time.time() - started}
     else:
         final = None
         if evaluator:  # the model kept is the best checkpoint, whose dev score the trainer already has
             best = trainer.state.best_metric
             final = float(best) if best is not None else _ndcg_key(evaluator(model))
-        metrics = {
-            "baseline_dev_ndcg@10": baseline,
-            "dev_ndcg@10": final,
-            "train_examples": len(dataset),
-            "dev_queries": len(dev),
-            "steps": trainer.state.global_step,
-        }
-        if not METHODS[spec["method"]].cross_encoder and dev and baseline is not None:  # dev_ndcg@10: the kept mix's
-            metrics.update(_mix_with_base(spec, model, dev, evaluator if query_only(spec) else None))
-        kept = metrics["dev_ndcg@10"]
-        metrics["worse_than_baseline"] = bool(kept is not None and baseline is not None and kept < baseline)
+        measured = TrainResult(baseline, final, len(dataset), len(dev), trainer.state.global_step)
+        if not spec.trainer.cross_encoder and dev and baseline is not None:  # its dev figure becomes the kept mix's
+            measured = _mix_with_base(spec, model, dev, measured, evaluator if spec.query_only else None)
         if trainer.is_world_process_zero():
             if use_length:
                 model.max_seq_length = use_length
             model.save(str(folder / "model"))
-            if query_only(spec):  # documents stay with the base model: its cached vectors serve this model too
-                (folder / "model" / "qurate.json").write_text(json.dumps({"document_encoder": spec["base_model"]}))
-            _write_card(folder, spec, metrics)
+            if spec.query_only:  # documents stay with the base model: its cached vectors serve this model too
+                (folder / "model" / "qurate.json").write_text(json.dumps({"document_encoder": spec.base_model}))
+            (folder / "model" / "QURATE.md").write_text(model_card(spec, measured))
         result = {
-            "status": "done",
+            "status": DONE,
             "model_path": str(folder / "model"),
-            "metrics": metrics,
+            "metrics": measured.metrics(),
             "seconds": time.time() - started,
         }
     if trainer.is_world_process_zero():
@@ -307,11 +247,11 @@ def _write_result(folder: Path, name: str, result: dict) -> None:
     os.replace(staged, folder / name)
 
 
-def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
+def _mix_with_base(spec: TrainSpec, model, dev: list[dict], measured: TrainResult, frozen=None) -> TrainResult:
     """Average the fine-tuned weights with the base model's, a * fine-tuned + (1 - a) * base (WiSE-FT,
     Wortsman et al., 2022), and keep the smallest a that ranks the dev split not significantly worse than
     the best a does: the model stays as close to its base as the dev split allows. Leaves the chosen mix
-    in ``model`` and reports its dev nDCG@10 as the model's. Measured against mixing the two models'
+    in ``model`` and returns ``measured`` with its dev nDCG@10 as the model's. Measured against mixing the two models'
     scores (the earlier rule), in docs/BENCHMARKS.md."""
     import numpy as np
     from sentence_transformers import SentenceTransformer
@@ -319,7 +259,7 @@ def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
     from core.embed import resolve_model
     from core.metrics import closest_to_base, ndcg_at_10
 
-    base = SentenceTransformer(resolve_model(spec["base_model"]), device=model.device).state_dict()
+    base = SentenceTransformer(resolve_model(spec.base_model), device=model.device).state_dict()
     tuned = {k: v.detach().clone() for k, v in model.state_dict().items()}
     relevant = [set(range(len(d["positive"]))) for d in dev]
 
@@ -343,41 +283,39 @@ def _mix_with_base(spec: dict, model, dev: list[dict], frozen=None) -> dict:
     # the base alone (0) is listed for the record, never chosen: a trained model moves at least a quarter
     chosen = closest_to_base({a: s for a, s in per_mix.items() if a > 0})
     mix(chosen)
-    return {
-        "weight_mix": chosen,
-        "dev_ndcg@10": float(per_mix[chosen].mean()),
-        "dev_ndcg@10_by_mix": {a: float(s.mean()) for a, s in per_mix.items()},
-    }
+    return dataclasses.replace(
+        measured,
+        weight_mix=chosen,
+        dev_ndcg=float(per_mix[chosen].mean()),
+        dev_ndcg_by_mix={a: float(s.mean()) for a, s in per_mix.items()},
+    )
 
 
-def _write_card(folder: Path, spec: dict, metrics: dict) -> None:
-    card = folder / "model" / "QURATE.md"
-    card.write_text(
-        f"# Qurate {spec['method']} model\n\n{METHODS[spec['method']].description}\n\n"
-        + (
-            f"Query encoder only: encode documents with the base model ({spec['base_model']}), queries with this one.\n\n"
-            if query_only(spec)
-            else ""
-        )
-        + f"- base model: {spec['base_model']}\n- training data: {metrics['train_examples']} synthetic queries "
-        f"(dev split: {metrics['dev_queries']} queries)\n- hyperparameters: "
+def model_card(spec: TrainSpec, measured: TrainResult) -> str:
+    """The model's QURATE.md: what it is, how it was trained, what it measured."""
+    lines = [
+        f"base model: {spec.base_model}",
+        f"training data: {measured.train_examples} queries (dev split: {measured.dev_queries} queries)",
+        "hyperparameters: "
         + ", ".join(
-            f"{k}={spec[k]}" for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed")
+            f"{k}={getattr(spec, k)}"
+            for k in ("epochs", "learning_rate", "batch_size", "group_size", "max_length", "seed")
         )
-        + (f", in-batch negatives={spec['in_batch']}" if takes_in_batch(spec) else "")
+        + (f", in-batch negatives={spec.in_batch}" if spec.takes_in_batch else ""),
+        *spec.trainer.card(spec),
+        f"dev nDCG@10: baseline {measured.baseline_dev_ndcg}, fine-tuned {measured.dev_ndcg}",
+    ]
+    if measured.weight_mix is not None:
+        lines.append(f"weights: {measured.weight_mix} x fine-tuned + {1 - measured.weight_mix} x base model")
+    return (
+        f"# Qurate {spec.method} model\n\n{spec.trainer.description}\n\n"
         + (
-            f"\n- teacher: the grades plus {'dense and BM25 scores' if spec['teacher'] == 'ensemble' else spec['teacher']}"
-            if METHODS[spec["method"]].loss == "distill"
+            f"Query encoder only: encode documents with the base model ({spec.base_model}), queries with this one.\n\n"
+            if spec.query_only
             else ""
         )
-        + f"\n- dev nDCG@10: baseline {metrics['baseline_dev_ndcg@10']}, fine-tuned {metrics['dev_ndcg@10']}"
-        + (
-            f"\n- weights: {metrics['weight_mix']} x fine-tuned + {1 - metrics['weight_mix']} x base model"
-            if "weight_mix" in metrics
-            else ""
-        )
-        + ("\n\n**Worse than its baseline on the dev split: not promoted.**" if metrics["worse_than_baseline"] else "")
-        + "\n"
+        + "".join(f"- {line}\n" for line in lines)
+        + ("\n**Worse than its baseline on the dev split: not promoted.**\n" if measured.worse_than_baseline else "")
     )
 
 
@@ -392,10 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         _write_result(
             folder,
             name,
-            {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-4000:]},
+            {"status": FAILED, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-4000:]},
         )
         return 1
-    return 0 if result["status"] in ("done", "cancelled") else 1
+    return 0 if result["status"] in (DONE, CANCELLED) else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Training jobs: a folder per job, a process per run, the outcome recorded in DuckDB.
 
-The app launches a job (spec + exported data in a folder, ``python -m core.train`` in a
+The app launches a job (spec + exported data in a folder, ``python -m core.training.run`` in a
 new process group), polls its progress file, can cancel it, and when the process ends
 records the outcome: a model in the ``models`` table, or the failure with its log kept.
 A page reload, a second tab or another app process sees the same job.
@@ -16,17 +16,20 @@ from pathlib import Path
 
 import duckdb
 
-from core.datasets import build_training_data, export
 from core.errors import InvalidInput, JobFailed, NotFound
 from core.settings import workspace_dir
 from core.systems import System, corpus_systems, list_scores
-from core.trainspec import checked_spec
-from core.vocabulary import method, query_only, takes_in_batch
+from core.training.data import build_training_data, export
+from core.training.methods import LISTS
+from core.training.spec import TrainSpec
+from core.vocabulary import ACTIVE, CANCELLED, DONE, FAILED, RUNNING
 from storage import jobs as store
 from storage.models import get_model, list_models  # noqa: F401  (the Train page's table of models, the CLI's model)
 
 
-def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: str = sys.executable) -> int:
+def launch_job(
+    con: duckdb.DuckDBPyConnection, corpus: int, spec: TrainSpec | dict, python: str = sys.executable
+) -> int:
     """Export the training data, write the spec, start the training process; returns the job id.
 
     Raises:
@@ -36,36 +39,30 @@ def launch_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict, python: 
     job_id, folder = prepare_job(con, corpus, spec)
     log = (folder / "train.log").open("w")
     process = subprocess.Popen(
-        [python, "-m", "core.train", str(folder)],
+        [python, "-m", "core.training.run", str(folder)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],  # the project root, where `-m core.training.run` resolves
     )
     store.start_job(con, job_id, str(folder), process.pid)
     return job_id
 
 
-def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tuple[int, Path]:
-    """A queued job: its folder holds the spec and the exported data, ready for ``python -m core.train FOLDER``
-    here or ``accelerate launch ... -m core.train FOLDER`` on a GPU machine. Polling the job records
+def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: TrainSpec | dict) -> tuple[int, Path]:
+    """A queued job: its folder holds the spec and the exported data, ready for ``python -m core.training.run FOLDER``
+    here or ``accelerate launch ... -m core.training.run FOLDER`` on a GPU machine. Polling the job records
     the outcome once the folder holds a result. Returns (job id, folder)."""
-    spec = {**checked_spec(spec), "corpus_id": corpus}
-    kind = method(spec["method"]).kind
-    if spec["in_batch"] and not takes_in_batch(spec):
-        raise InvalidInput(
-            f"in-batch negatives apply to query-only LCE (method lce, tune query), not to {spec['method']} "
-            f"with tune {spec['tune']}; leave in_batch off"
-        )
+    spec = TrainSpec.of(spec).replace(corpus_id=corpus)
     data = build_training_data(
         con,
         corpus,
-        spec["group_size"],
-        spec["list_size"],
-        spec["dev_fraction"],
-        spec["split_seed"],
+        spec.group_size,
+        spec.list_size,
+        spec.dev_fraction,
+        spec.split_seed,
         teacher=_teacher(con, corpus, spec),
-        users_weight=spec["users_weight"],
+        users_weight=spec.users_weight,
     )
     if not data.groups:
         c = data.counts
@@ -75,29 +72,27 @@ def prepare_job(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict) -> tupl
             f"per query, or with another judge), {c.get('skipped_bad_query', 0):,} are bad queries and "
             f"{c.get('skipped_held_out_text', 0):,} repeat a test query"
         )
-    spec["data_counts"] = data.counts
-    job_id = store.create_job(con, kind, spec)
+    spec = spec.replace(data_counts=data.counts)
+    job_id = store.create_job(con, corpus, spec.trainer.kind, spec.to_dict())
     folder = workspace_dir() / "jobs" / f"job-{job_id}"
     export(data, folder)
-    if query_only(spec):
-        export_document_vectors(con, data, spec["base_model"], folder)
-    (folder / "spec.json").write_text(json.dumps(spec, indent=2))
+    if spec.query_only:
+        export_document_vectors(con, data, spec.base_model, folder)
+    (folder / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
     store.set_folder(con, job_id, str(folder))
     return job_id, folder
 
 
-def _teacher(con: duckdb.DuckDBPyConnection, corpus: int, spec: dict):
+def _teacher(con: duckdb.DuckDBPyConnection, corpus: int, spec: TrainSpec):
     """The distillation teacher's scorer: None for the default ensemble, else a system of this corpus
     (a fine-tuned model, or bm25 / dense / fused) scoring each list as evaluation would.
 
     Raises:
         InvalidInput: a teacher for a method that does not distil, or one that is not a system of this corpus.
     """
-    name = spec.get("teacher", "ensemble")
-    if name == "ensemble":
+    name = spec.teacher
+    if name == "ensemble" or spec.trainer.data != LISTS:
         return None
-    if method(spec["method"]).loss != "distill":
-        raise InvalidInput(f"a teacher applies to distillation only, not to {spec['method']}; leave it at 'ensemble'")
     system = System.parse(name)
     if system not in corpus_systems(con, corpus):
         raise InvalidInput(
@@ -187,9 +182,9 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
     if job is None:
         raise NotFound(f"no job {job_id}")
     result = store.result_of(job["folder"])  # its process's outcome, whether it ran here or by hand elsewhere
-    if result is None and job["status"] == "running" and not _alive(job["pid"], job["folder"]):
-        result = {"status": "failed", "error": "the training process ended without a result (killed?); see train.log"}
-    if result is not None and job["status"] in ("queued", "running"):
+    if result is None and job["status"] == RUNNING and not _alive(job["pid"], job["folder"]):
+        result = {"status": FAILED, "error": "the training process ended without a result (killed?); see train.log"}
+    if result is not None and job["status"] in ACTIVE:
         store.record_result(con, job, result)
         job = store.get_job(con, job_id)
     return {
@@ -201,7 +196,7 @@ def poll_job(con: duckdb.DuckDBPyConnection, job_id: int) -> dict:
 def model_card(job: dict) -> str | None:
     """The model card a finished job wrote beside its model (QURATE.md: method, data, hyperparameters, dev figures)."""
     card = Path(job["folder"] or "") / "model" / "QURATE.md"
-    return card.read_text() if job["status"] == "done" and job["folder"] and card.is_file() else None
+    return card.read_text() if job["status"] == DONE and job["folder"] and card.is_file() else None
 
 
 def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.0) -> None:
@@ -210,7 +205,7 @@ def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.
     if job is None:
         raise NotFound(f"no job {job_id}")
     folder, pid = job["folder"], job["pid"]
-    if job["status"] != "running":
+    if job["status"] != RUNNING:
         return
     (Path(folder) / "cancel").touch()
     deadline = time.time() + grace_s
@@ -221,7 +216,7 @@ def cancel_job(con: duckdb.DuckDBPyConnection, job_id: int, grace_s: float = 10.
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    store.finish_job(con, job_id, "cancelled", None)
+    store.finish_job(con, job_id, CANCELLED, None)
 
 
 def list_jobs(con: duckdb.DuckDBPyConnection, corpus: int) -> list[dict]:
@@ -234,7 +229,7 @@ def wait_for(con: duckdb.DuckDBPyConnection, job_id: int, timeout_s: float = 600
     deadline = time.time() + timeout_s
     while True:
         job = poll_job(con, job_id)
-        if job["status"] != "running" or time.time() > deadline:
+        if job["status"] != RUNNING or time.time() > deadline:
             return job
         time.sleep(0.5)
 
