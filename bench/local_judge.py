@@ -43,7 +43,7 @@ def main() -> None:
     from bench import machine
     from bench.quality import _beir
     from core.ingest import IngestOptions, ingest_path
-    from core.judge import JudgeSettings, _requests, parse_yes_no, yes_priors
+    from core.judge import JudgeSettings, _requests, parse_yes_no, prior_of, prior_request
     from core.llm import LOCAL, LLMConfig, run_requests
     from core.retrieve import rank
     from core.settings import database_path
@@ -91,7 +91,14 @@ def main() -> None:
 
     started = time.perf_counter()
     meter = run_requests(con, settings.llm, requests, keep)
-    priors = yes_priors(con, settings, [p["query"] for p in pairs])  # the model's P(yes) with no document
+    query_of = {prior_request(settings, q).key: q for q in {p["query"] for p in pairs}}
+    priors: dict[str, float | None] = {}  # the model's P(yes) with no document, per query
+    run_requests(
+        con,
+        settings.llm,
+        [prior_request(settings, q) for q in query_of.values()],
+        lambda results: priors.update({query_of[r.key]: prior_of(r) for r in results}),
+    )
     seconds = time.perf_counter() - started
     for key, group in members.items():
         pair = group[0]

@@ -14,9 +14,9 @@ from typing import Callable
 
 import duckdb
 
-from core import filters
+from core import filters, rates
 from core.errors import InvalidInput
-from core.llm import LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
+from core.llm import LOCAL, LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
 from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, completion_prompt, render
@@ -172,17 +172,15 @@ def estimate_generation(con, corpus: int, passage_ids: list[str], settings: Gene
     items = _plan(con, corpus, passage_ids, settings)
     done = store.existing_keys(con, corpus)
     todo = [i for i in items if i.key not in done]
+    generator = "rules" if settings.llm.offline else ("local" if settings.llm.model == LOCAL else settings.llm.model)
+    counts = {
+        "queries": len(todo),
+        "already_made": len(items) - len(todo),
+        "seconds": rates.generation_seconds(len(todo), generator),  # None: a remote model's speed is its provider's
+    }
     if settings.llm.offline:
-        return {
-            "calls": 0,
-            "tokens_in": 0,
-            "tokens_out": 0,
-            "cost_usd": 0.0,
-            "queries": len(todo),
-            "already_made": len(items) - len(todo),
-        }
-    result = estimate(settings.llm.model, [i.request for i in todo], settings.llm.max_tokens)
-    return {**result, "queries": len(todo), "already_made": len(items) - len(todo)}
+        return {"calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, **counts}
+    return {**estimate(settings.llm.model, [i.request for i in todo], settings.llm.max_tokens), **counts}
 
 
 @one_at_a_time("generating queries")

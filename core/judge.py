@@ -100,7 +100,7 @@ def parse_yes_no(text: str | None, prior: float | None = None) -> tuple[int | No
 
     Where the server sent the first token's probabilities (``LLMRequest.logprobs``: JSON), the grade comes from
     P(yes) among yes and no, as monoT5 and InPars-v2 score relevance, in thirds: round(3 P), so 0.5 and above is
-    relevant. ``prior``, the model's P(yes) for the same query with no document (``yes_priors``), calibrates it
+    relevant. ``prior``, the model's P(yes) for the same query with no document (``prior_request``), calibrates it
     first (Zhao et al., 2021, "Calibrate before use"): a small model that says yes to anything says it no more
     readily to this document than to none. Otherwise the first word: yes (3) or no (0).
     """
@@ -131,28 +131,23 @@ def parse_yes_no(text: str | None, prior: float | None = None) -> tuple[int | No
 NO_DOCUMENT = "N/A"  # the content-free input a base model's bias toward "yes" is read from
 
 
-def yes_priors(
-    con: duckdb.DuckDBPyConnection, settings: "JudgeSettings", queries: list[str], should_stop=None
-) -> dict[str, float | None]:
-    """A base model's P(yes) for each query with no document (one call a query, cached), to calibrate its
-    answers on documents by (``parse_yes_no``); None where the server gives no probabilities."""
-    model, version = settings.llm.model, settings.version
-    query_of = {cache_key(model, version, "yes-no-prior", q): q for q in queries}
-    requests = [
-        LLMRequest(
-            key, [{"role": "user", "content": yes_no_prompt(q, NO_DOCUMENT)}], completion=True, stop=("\n",), logprobs=5
-        )
-        for key, q in query_of.items()
-    ]
-    priors: dict[str, float | None] = dict.fromkeys(queries)
+def prior_request(settings: "JudgeSettings", query: str) -> LLMRequest:
+    """The call that reads a base model's P(yes) for ``query`` with no document (cached like any answer), to calibrate
+    its answers on documents by (``parse_yes_no``)."""
+    return LLMRequest(
+        cache_key(settings.llm.model, settings.version, "yes-no-prior", query),
+        [{"role": "user", "content": yes_no_prompt(query, NO_DOCUMENT)}],
+        completion=True,
+        stop=("\n",),
+        logprobs=5,
+    )
 
-    def keep(results: list[LLMResult]) -> None:
-        for result in results:
-            if result.error is None and result.text and result.text.startswith("{"):
-                priors[query_of[result.key]] = p_yes(json.loads(result.text).get("first") or {})
 
-    run_requests(con, settings.llm, requests, keep, None, should_stop)
-    return priors
+def prior_of(result: LLMResult) -> float | None:
+    """P(yes) from a prior call's answer; None where it failed or the server gave no probabilities."""
+    if result.error is None and result.text and result.text.startswith("{"):
+        return p_yes(json.loads(result.text).get("first") or {})
+    return None
 
 
 @dataclass
@@ -301,21 +296,48 @@ def judge_candidates(
             progress(meter)
     else:
         requests, members = _requests(todo, settings)
-        priors = yes_priors(con, settings, [p["query"] for p in todo], should_stop) if settings.llm.base_model else {}
+        # a base model's calibration call for each query goes just before the query's pairs, in the same run: its
+        # pairs are graded once it has answered (held until then), so a run stopped early wrote nothing uncalibrated
+        # and paid for the priors of the queries it judged only
+        calibrating: dict[str, str] = {}  # a prior call's key -> its query
+        if settings.llm.base_model:
+            ordered, asked = [], set()
+            for request in requests:
+                query = members[request.key][0]["query"]
+                if query not in asked:
+                    asked.add(query)
+                    prior = prior_request(settings, query)
+                    calibrating[prior.key] = query
+                    ordered.append(prior)
+                ordered.append(request)
+            requests = ordered
+        priors: dict[str, float | None] = {}
+        held: dict[str, list[LLMResult]] = {}
+
+        def grade(result: LLMResult) -> None:
+            group = members[result.key]
+            if result.error is not None:
+                for pair in group:
+                    save(pair, None, "", result.error, None)
+            elif settings.llm.base_model:
+                save(group[0], *parse_yes_no(result.text, priors[group[0]["query"]]), result.text)
+            elif settings.mode == "pointwise":
+                save(group[0], *parse_grade(result.text), result.text)
+            else:
+                for number, pair in enumerate(group, start=1):
+                    save(pair, *parse_list(result.text, len(group))[number], result.text)
 
         def on_results(results: list[LLMResult]) -> None:
             for result in results:
-                group = members[result.key]
-                if result.error is not None:
-                    for pair in group:
-                        save(pair, None, "", result.error, None)
-                elif settings.llm.base_model:
-                    save(group[0], *parse_yes_no(result.text, priors.get(group[0]["query"])), result.text)
-                elif settings.mode == "pointwise":
-                    save(group[0], *parse_grade(result.text), result.text)
+                if result.key in calibrating:
+                    query = calibrating[result.key]
+                    priors[query] = prior_of(result)
+                    for waiting in held.pop(query, []):
+                        grade(waiting)
+                elif settings.llm.base_model and members[result.key][0]["query"] not in priors:
+                    held.setdefault(members[result.key][0]["query"], []).append(result)
                 else:
-                    for number, pair in enumerate(group, start=1):
-                        save(pair, *parse_list(result.text, len(group))[number], result.text)
+                    grade(result)
             store.insert_labels(con, rows)
             rows.clear()
 

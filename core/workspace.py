@@ -46,10 +46,6 @@ FLOW = [
     ("models", "Fine-tuned models", "train", "Train a reranker or a retriever."),
     ("eval_runs", "Evaluation runs", "evaluate", "Measure baseline against fine-tuned."),
 ]
-# Measured on 2 CPU cores (docs/BENCHMARKS.md), per core so that they scale with the machine.
-OFFLINE_QUERIES_PER_CORE_S = 190  # the offline generator with its database writes: 15,288 queries in 40 s
-# The bundled MiniLM encoding MedQuAD passages, by precision (docs/BENCHMARKS.md, Encoding speed).
-ENCODE_PER_CORE_S = {"fp32": 15, "bf16": 25}
 
 
 @dataclass
@@ -60,21 +56,17 @@ class NextStep:
     cost: str  # time on this machine, LLM calls and dollars, in words
 
 
-def _duration(seconds: float) -> str:
-    return f"about {max(seconds, 1):.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
-
-
 def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gpt-4o-mini") -> NextStep | None:
     """The first step of the flow after the furthest one the active corpus has done, and what it will cost here: a
     step passed over (review is optional) is not asked for again once a later one is done."""
-    import os
+    from core import rates
 
     counts = flow_counts(con, corpus)
     furthest = max((i for i, (k, *_) in enumerate(FLOW) if counts[k] > 0), default=-1)
     key, _, page, action = next(((k, label, p, a) for k, label, p, a in FLOW[furthest + 1 :]), (None,) * 4)
     if key is None:
         return None
-    cores = os.cpu_count() or 2
+    cores = rates.cores()
 
     def dollars(
         tokens_in: int, tokens_out: int
@@ -93,8 +85,10 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         offline = passages * (1 if default_in_turn(offline=True) else len(default_types(offline=True)))
         n = passages * (1 if default_in_turn(offline=False) else len(default_types(offline=False)))
         cost = (
-            f"{offline:,} queries for {passages:,} passages offline: {_duration(offline / (OFFLINE_QUERIES_PER_CORE_S * cores))}, "
-            f"no LLM; with an LLM, {n:,} (one of each type): {n:,} calls{dollars(n * 400, n * 30)}."
+            f"{offline:,} queries for {passages:,} passages by the rules: "
+            f"{rates.duration(rates.generation_seconds(offline, 'rules'))}, no LLM; by the local model "
+            f"{rates.duration(rates.generation_seconds(offline, 'local'))}; with an LLM, {n:,} (one of each type): "
+            f"{n:,} calls{dollars(n * 400, n * 30)}."
         )
     elif key == "labels":
         from core.embed import expected_precision
@@ -103,9 +97,10 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         judged = queries * JudgeSettings().max_candidates  # the LLM judge's default: each query's top candidates
         precision = expected_precision()
         cost = (
-            f"Mining encodes {passages:,} passages once: {_duration(passages / (ENCODE_PER_CORE_S[precision] * cores))} "
-            f"on this machine's {cores} cores ({precision}). The offline judge is instant; an LLM judge makes about "
-            f"{judged:,} calls{dollars(judged * 350, judged * 40)}."
+            f"Mining encodes {passages:,} passages once and ranks {queries:,} queries: "
+            f"{rates.duration(rates.mining_seconds(passages, queries, precision))} on this machine's {cores} cores "
+            f"({precision}). The offline judge is instant, the local model {rates.duration(rates.judging_seconds(judged, 'local'))}; "
+            f"an LLM judge makes about {judged:,} calls{dollars(judged * 350, judged * 40)}."
         )
     elif key == "reviewed":
         cost = "Only your time: every decision is kept, with who, when and why."
@@ -116,7 +111,7 @@ def next_step(con: duckdb.DuckDBPyConnection, corpus: int | None, llm: str = "gp
         precision = expected_precision()  # training's rule on a CPU too
         seconds = estimate_seconds(TrainSpec(), queries, cores=cores, precision=precision)
         cost = (
-            f"Training on {queries:,} queries with the defaults: {_duration(seconds)} on this CPU ({precision}), no LLM."
+            f"Training on {queries:,} queries with the defaults: {rates.duration(seconds)} on this CPU ({precision}), no LLM."
             if seconds is not None
             else "Training: minutes on a GPU, no LLM."
         )

@@ -22,6 +22,7 @@ from core.generate import (
 )
 from core.llm import LOCAL, prompt_version
 from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
+from core.rates import duration
 from core.userqueries import add_user_queries, user_query_counts
 from core.vocabulary import USERS
 from pages._shared import llm_settings, meter_text, open_page, stop_button
@@ -154,7 +155,13 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
     )
     st.info(
         f"{len(passage_ids):,} passages → {plan['queries']:,} new queries ({plan['already_made']:,} already made); "
-        f"{plan['calls']:,} LLM calls, about {plan['tokens_in'] + plan['tokens_out']:,} tokens; cost {cost}."
+        + (
+            ""
+            if config.offline
+            else f"{plan['calls']:,} LLM calls, about {plan['tokens_in'] + plan['tokens_out']:,} tokens; "
+        )
+        + f"cost {cost}"
+        + ("." if plan["seconds"] is None else f"; time on this machine {duration(plan['seconds'])}.")
     )
     go, stop = st.columns([1, 5])
     if go.button("Generate", type="primary", key="generate", disabled=plan["queries"] == 0):

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.embed import BUNDLED
 from core.errors import QurateError
+from core.rates import duration
 from core.systems import System, corpus_systems
 from core.training.data import build_training_data
 from core.training.jobs import cancel_job, export_model_zip, launch_job, list_jobs, list_models, model_card
@@ -149,10 +150,8 @@ draft = TrainSpec(
 )
 on_gpu = not device.startswith("CPU")
 seconds = estimate_seconds(draft, counts["train_queries"], cuda=on_gpu, precision=training_precision())
-estimate = f"about {max(seconds / 60, 1):.0f} min of training steps" + (
-    " at the rate measured on an H200" if on_gpu else ""
-)
-st.caption(f"Device: {device}. Estimated training time: {estimate}.")
+estimate = duration(seconds) + (" at the rate measured on an H200" if on_gpu else "")
+st.caption(f"Device: {device}. Estimated time of the job, start to model: {estimate}.")
 if not on_gpu and (tune == "full" or not METHODS[method].frozen_documents):
     st.info(
         "This method passes every passage of every group through the model at each step: on a CPU that is slow. "

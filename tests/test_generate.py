@@ -9,10 +9,11 @@ from collections import Counter
 
 import pytest
 
+from core import rates
 from core.errors import LLMUnavailable
 from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
 from core.ingest import ingest_files, load_sample_corpus
-from core.llm import LLMConfig
+from core.llm import LOCAL, LLMConfig
 from core.prompts import QUERY_TYPES
 from storage import queries as store
 from storage.db import connect
@@ -235,6 +236,25 @@ def test_estimate_before_running(con, corpus):
         assert estimate_generation(con, corpus, select_passages(con, corpus), settings(fake))["already_made"] == 2
     unknown = GenerationSettings(llm=LLMConfig(model="openai/some-local-model"))
     assert estimate_generation(con, corpus, ["p0"], unknown)["cost_usd"] is None
+    assert estimate_generation(con, corpus, ["p0"], unknown)["seconds"] is None  # a remote model's speed is unknown
+    rules = estimate_generation(con, corpus, select_passages(con, corpus), GenerationSettings(llm=LLMConfig()))
+    assert rules["seconds"] == pytest.approx(rules["queries"] / (rates.OFFLINE_QUERIES_PER_CORE_S * rates.cores()))
+    local = estimate_generation(con, corpus, ["p0"], GenerationSettings(llm=LLMConfig(model=LOCAL)))
+    assert local["seconds"] > rates.LOCAL_START_S and local["calls"] == local["queries"] > 0
+
+
+def test_time_estimates_come_from_the_measured_rates_and_scale_with_the_cores():
+    rules = 2 * rates.OFFLINE_QUERIES_PER_CORE_S
+    assert rates.generation_seconds(rules, "rules", 2) == pytest.approx(1.0)
+    assert rates.generation_seconds(rules, "rules", 4) == pytest.approx(0.5)
+    assert rates.generation_seconds(0, "local") == 0.0  # no server started for nothing
+    assert rates.generation_seconds(144, "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
+    assert rates.judging_seconds(46, "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
+    assert rates.judging_seconds(1000, "rules") == 0.0 and rates.judging_seconds(5, "openai/gpt-4o") is None
+    assert rates.mining_seconds(300, 0, "fp32", 2) == pytest.approx(rates.ENCODER_START_S + 10.0)
+    assert rates.mining_seconds(500, 0, "bf16", 2) == pytest.approx(rates.ENCODER_START_S + 10.0)
+    assert rates.mining_seconds(0, 1000, "bf16", 2) == pytest.approx(rates.ENCODER_START_S + 3.0)
+    assert rates.duration(30) == "about 30 s" and rates.duration(600) == "about 10 min"
 
 
 def test_regenerate_one_passage_asks_again(con, corpus):

@@ -368,3 +368,52 @@ def test_a_base_models_bias_toward_yes_is_calibrated_away():
     grade, reason, error = parse_yes_no(answer, prior=0.9)
     assert (grade, error) == (1, None) and reason.endswith("with no document: calibrated 0.21")
     assert parse_yes_no(answer, prior=0.3)[0] == 3  # more yes than it says to nothing: surely relevant
+
+
+def test_a_base_models_calibration_call_goes_before_its_querys_pairs_and_a_stopped_run_writes_none_uncalibrated():
+    """Each query's no-document call is asked just before its pairs, in the same run; pairs answered before it are
+    graded once it arrives, and a run stopped early pays for the calibration of the queries it judged only."""
+    import math
+
+    from tests.conftest import judged_sample
+    from tests.fake_llm import completion
+
+    con, corpus = judged_sample("question")
+
+    def answer(body, nth):
+        prior = "Document: N/A\n" in body["prompt"]
+        share = 0.8 if prior else 0.9
+        reply = completion(" yes", text=True)
+        reply["choices"][0]["logprobs"] = {
+            "tokens": [" yes"],
+            "token_logprobs": [math.log(share)],
+            "text_offset": [0],
+            "top_logprobs": [{" yes": math.log(share), " no": math.log(1 - share)}],
+        }
+        return 200, reply, 0.3 if prior else 0.0  # the calibration answers last: its pairs wait for it
+
+    def query_of(prompt: str) -> str:
+        return prompt.rsplit("Query: ", 1)[1].split("\n", 1)[0]
+
+    with FakeLLM(answer) as fake:
+        config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
+        done = []
+        stopped = judge_candidates(
+            con,
+            corpus,
+            JudgeSettings(max_candidates=2, llm=config),
+            progress=lambda meter: done.append(meter.done),
+            should_stop=lambda: bool(done) and done[-1] >= 6,
+        )
+        asked = [query_of(c["prompt"]) for c in fake.calls]
+        priors = [query_of(c["prompt"]) for c in fake.calls if "Document: N/A\n" in c["prompt"]]
+        assert len(priors) < stopped.pairs / 2  # not every query's calibration first: only the judged ones'
+        for query in set(asked):
+            assert "Document: N/A\n" in fake.calls[asked.index(query)]["prompt"]  # its calibration went first
+        rows = con.execute("SELECT grade, rationale FROM labels WHERE judge = 'openai/base'").fetchall()
+        assert 0 < len(rows) < stopped.pairs
+        for grade, reason in rows:  # 0.9 against 0.8 with no document: odds 2.25, calibrated 0.69, graded 2
+            assert reason.endswith("0.80 with no document: calibrated 0.69") and grade == 2
+        resumed = judge_candidates(con, corpus, JudgeSettings(max_candidates=2, llm=config))
+    rows = con.execute("SELECT grade, rationale FROM labels WHERE judge = 'openai/base'").fetchall()
+    assert len(rows) == stopped.pairs == resumed.pairs and {g for g, _ in rows} == {2}

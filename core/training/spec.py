@@ -141,6 +141,9 @@ DEFAULTS = {k: v for k, v in TrainSpec().to_dict().items() if k not in ("corpus_
 # bench/train_throughput.py measures them (docs/BENCHMARKS.md, Training throughput); estimates scale them by cores.
 CPU_RATE_PER_CORE = {"fp32": {"query": 35.0, "full": 6.0}, "bf16": {"query": 57.0, "full": 10.0}}
 GPU_RATE = {"query": 1140.0, "full": 1230.0}
+# What a job costs besides its steps: the process started, the model loaded, the dev split scored before and after
+# and at each weight mix, the model saved (bench/estimates.py: the sample's job, 41 queries).
+JOB_START_S = 14.0
 
 
 def texts_per_query(spec: TrainSpec) -> int:
@@ -153,14 +156,15 @@ def texts_per_query(spec: TrainSpec) -> int:
 def estimate_seconds(
     spec: TrainSpec, train_queries: int, cuda: bool = False, cores: int | None = None, precision: str = "fp32"
 ) -> float:
-    """Expected time of the training loop: on a CPU from the measured per-core rates of its precision (fp32 or
-    bf16, ``training_precision``), on a GPU from the H200's."""
+    """Expected time of the job, start to model: its steps on a CPU from the measured per-core rates of its precision
+    (fp32 or bf16, ``training_precision``), on a GPU from the H200's, plus what a job costs besides."""
     tune = "query" if spec.query_only else "full"
     per_query = texts_per_query(spec)
     items = train_queries * spec.epochs * per_query
     if spec.max_steps > 0:
         items = min(items, spec.max_steps * spec.batch_size * per_query)
-    return items / (GPU_RATE[tune] if cuda else CPU_RATE_PER_CORE[precision][tune] * (cores or os.cpu_count() or 2))
+    rate = GPU_RATE[tune] if cuda else CPU_RATE_PER_CORE[precision][tune] * (cores or os.cpu_count() or 2)
+    return JOB_START_S + items / rate
 
 
 def training_precision() -> str:
