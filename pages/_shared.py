@@ -107,20 +107,37 @@ def load_secrets() -> None:
         os.environ.setdefault(name, value)
 
 
+KEY_NAMES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+}
+
+
+def _provider(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else ("anthropic" if model.startswith("claude") else "openai")
+
+
+def missing_key(config: LLMConfig) -> str | None:
+    """The API key variable a hosted model needs and the environment lacks (None: set, not needed, or a server of
+    your own at an API base, which may need none). Pages disable their LLM button while it is missing."""
+    import os
+
+    name = KEY_NAMES.get(_provider(config.model))
+    return (
+        None if config.offline or config.model == LOCAL or config.api_base or not name or os.environ.get(name) else name
+    )
+
+
 def key_status(model: str) -> str:
     """Which API key variable litellm will use for a model, and whether it is set (never its value)."""
     import os
 
-    provider = model.split("/", 1)[0] if "/" in model else ("anthropic" if model.startswith("claude") else "openai")
-    names = {
-        "openai": "OPENAI_API_KEY",
-        "anthropic": "ANTHROPIC_API_KEY",
-        "gemini": "GEMINI_API_KEY",
-        "mistral": "MISTRAL_API_KEY",
-        "groq": "GROQ_API_KEY",
-        "together_ai": "TOGETHERAI_API_KEY",
-    }
-    name = names.get(provider)
+    provider = _provider(model)
+    name = KEY_NAMES.get(provider)
     if name is None:
         return f"provider `{provider}`: litellm reads its own settings (a local server may need no key)"
     return f"`{name}` is {'set' if os.environ.get(name) else 'NOT set: add it to the environment or .streamlit/secrets.toml'}"

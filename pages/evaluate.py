@@ -89,13 +89,14 @@ chosen = st.multiselect(
 )
 k = st.number_input("First-stage pool (k)", 5, 200, FIRST_STAGE_K, step=5, key="eval_k")
 if st.button("Evaluate", type="primary", key="evaluate", disabled=not chosen):
-    bar = st.progress(0.0, text="Starting")
-    stop_button(st, "stop_evaluation", "the encoded passages")
+    bar, stop = st.progress(0.0, text="Starting"), st.empty()
+    stop_button(stop, "stop_evaluation", "the encoded passages")
     try:
         evaluate(con, int(test_set), chosen, int(k), progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
     except QurateError as err:
         st.error(f"{err}\n\nEarlier evaluation runs are kept.")
     bar.empty()
+    stop.empty()  # the run is over: nothing left to stop
 
 board = leaderboard(con, int(test_set))
 if not board.rows:

@@ -15,7 +15,7 @@ from core.judge import (
 )
 from core.mine import mine_candidates, mining_summary, queries_to_mine
 from pages._review import agreement_panel, bulk_panel, review_panel, reviewer_name
-from pages._shared import llm_settings, meter_text, open_page, stop_button
+from pages._shared import llm_settings, meter_text, missing_key, open_page, stop_button
 
 con, corpus = open_page("Labels & review")
 kept = len(queries_to_mine(con, corpus))
@@ -92,7 +92,13 @@ def mine_and_judge() -> None:
         default = POINTWISE_PROMPT if mode == "pointwise" else LISTWISE_PROMPT
         prompt = st.text_area("Judge prompt", default, height=260, key=f"judge_prompt_{mode}")
     settings = JudgeSettings(mode=mode, prompt=prompt, llm=config, max_candidates=int(top_n), margin=margin)
-    if st.button("Judge candidates", type="primary", key="judge"):
+    if st.button(
+        "Judge candidates",
+        type="primary",
+        key="judge",
+        disabled=missing_key(config) is not None,
+        help=f"Set {missing_key(config)} first (see above)." if missing_key(config) else None,
+    ):
         bar = st.progress(0.0, text="Starting")
         stop_button(st, "stop_judging", "the labels")
         try:

@@ -25,7 +25,7 @@ from core.prompts import DEFAULT_TEMPLATES, QUERY_TYPES, SYSTEM, TYPE_LABELS
 from core.rates import duration
 from core.userqueries import add_user_queries, user_query_counts
 from core.vocabulary import USERS
-from pages._shared import llm_settings, meter_text, open_page, stop_button
+from pages._shared import llm_settings, meter_text, missing_key, open_page, stop_button
 
 con, corpus = open_page("Queries")
 
@@ -164,7 +164,13 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
         + ("." if plan["seconds"] is None else f"; time on this machine {duration(plan['seconds'])}.")
     )
     go, stop = st.columns([1, 5])
-    if go.button("Generate", type="primary", key="generate", disabled=plan["queries"] == 0):
+    if go.button(
+        "Generate",
+        type="primary",
+        key="generate",
+        disabled=plan["queries"] == 0 or missing_key(config) is not None,
+        help=f"Set {missing_key(config)} first (see above)." if missing_key(config) else None,
+    ):
         bar = st.progress(0.0, text="Starting")
         stop_button(stop, "stop_generation", "the queries")
 

@@ -54,8 +54,9 @@ def test_home_says_what_the_next_step_costs():
     passages = int(at.metric[0].value.replace(",", ""))
     assert "Next: Generate queries" in text
     assert (
-        f"{passages:,} queries for {passages:,} passages offline" in text and "no LLM" in text
-    )  # question or casual, in turn
+        f"{passages:,} queries for {passages:,} passages by the rules: about 1 s, no LLM; by the local model about "
+        in text
+    )  # question or casual, in turn; the time from core.rates
     assert re.search(
         rf"with an LLM, {6 * passages:,} \(one of each type\): {6 * passages:,} calls \(about \$[\d.]+ with gpt-4o-mini\)",
         text,

@@ -103,6 +103,19 @@ def test_llm_generation_through_the_page(monkeypatch):
         assert len(fake.calls) == 18
 
 
+def test_a_hosted_model_without_its_key_cannot_be_started_and_the_page_says_which_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with FakeLLM() as fake:
+        at = llm_page(fake, sample=3)
+        assert not at.button(key="generate").disabled  # a server of your own at an API base may need no key
+        at.text_input(key="gen_api_base").input("").run()
+        assert "`OPENAI_API_KEY` is NOT set" in [c.value for c in at.caption if "API_KEY" in c.value][0]
+        assert at.button(key="generate").disabled and "OPENAI_API_KEY" in at.button(key="generate").help
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        assert not at.run().button(key="generate").disabled
+    assert fake.calls == []
+
+
 def test_a_refused_key_shows_an_error_not_a_traceback(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
     with FakeLLM(lambda body, nth: (401, {"error": {"message": "Incorrect API key"}}, 0)) as fake:
