@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench import machine
+from core.training.methods import LISTS, METHODS
 from core.training.run import run
 from core.training.spec import DEFAULTS, TrainSpec, device_summary, texts_per_query
 
@@ -98,7 +99,7 @@ def sample_steps(steps: int, methods: list[str]) -> None:
             elapsed = time.perf_counter() - started
             logs = [json.loads(line) for line in (job / "progress.jsonl").read_text().splitlines()]
             runtime = next(p["train_runtime"] for p in logs if "train_runtime" in p)
-            per_query = DEFAULTS["group_size"] if method != "distill" else DEFAULTS["list_size"]
+            per_query = DEFAULTS["list_size"] if METHODS[method].data == LISTS else DEFAULTS["group_size"]
             pairs = steps * DEFAULTS["batch_size"] * per_query
             print(
                 f"{method}: {steps} steps in {runtime:.1f} s of training ({elapsed:.1f} s with loading and saving) "
