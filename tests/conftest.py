@@ -37,6 +37,17 @@ def medquad() -> Path:
     return MEDQUAD
 
 
+TINY = {"max_steps": 8, "batch_size": 8, "group_size": 4, "max_length": 64, "learning_rate": 5e-5, "dev_fraction": 0.0}
+
+
+@pytest.fixture
+def labelled(workspace):
+    """The sample corpus with question and keyword queries, mined and judged offline."""
+    con, corpus = judged_sample("question", "keywords")
+    yield con, corpus
+    con.close()
+
+
 def judged_sample(*qtypes: str):
     """The sample corpus in the workspace database, with offline queries of ``qtypes``, mined (k=10) and judged."""
     from core.generate import GenerationSettings, generate_queries, select_passages
