@@ -24,21 +24,22 @@ def cores() -> int:
 def generation_seconds(queries: int, generator: str, n_cores: int | None = None) -> float | None:
     """Time to write ``queries`` queries: ``generator`` "rules" or "local"; None for a remote LLM, whose speed is
     its provider's."""
-    n_cores = n_cores or cores()
     if generator == "rules":
-        return queries / (OFFLINE_QUERIES_PER_CORE_S * n_cores)
-    if generator == "local":
-        return LOCAL_START_S + queries / (LOCAL_QUERIES_PER_CORE_S * n_cores) if queries else 0.0
-    return None
+        return queries / (OFFLINE_QUERIES_PER_CORE_S * (n_cores or cores()))
+    return _local(queries, LOCAL_QUERIES_PER_CORE_S, n_cores) if generator == "local" else None
 
 
 def judging_seconds(pairs: int, judge: str, n_cores: int | None = None) -> float | None:
     """Time to judge ``pairs`` (query, passage) pairs: ``judge`` "rules" (instant), "local", None for a remote LLM."""
     if judge == "rules":
         return 0.0
-    if judge == "local":
-        return LOCAL_START_S + pairs / (LOCAL_PAIRS_PER_CORE_S * (n_cores or cores())) if pairs else 0.0
-    return None
+    return _local(pairs, LOCAL_PAIRS_PER_CORE_S, n_cores) if judge == "local" else None
+
+
+def _local(calls: int, per_core_s: float, n_cores: int | None) -> float:
+    """The local model's time for ``calls`` calls: its server started, then the calls at the measured rate (no server
+    is started for none)."""
+    return LOCAL_START_S + calls / (per_core_s * (n_cores or cores())) if calls else 0.0
 
 
 def mining_seconds(passages: int, queries: int, precision: str, n_cores: int | None = None) -> float:

@@ -112,8 +112,10 @@ st.caption(
     "Δ on dev split: the gain training's dev split (synthetic queries of held-out passages) predicted; set beside "
     "the test Δ, it shows how far the dev split can be trusted on this corpus."
     + (
-        f" Not shown, as every system scores the same on it here: {', '.join(same)} ({table_value})."
-        if (table_value := ", ".join(f"{board.rows[0].metrics[m]:.3f}" for m in same))
+        " Not shown, as every system scores the same on it here: "
+        + ", ".join(f"{m} ({board.rows[0].metrics[m]:.3f})" for m in same)
+        + "."
+        if same
         else ""
     )
 )

@@ -20,7 +20,6 @@ from core.errors import InvalidInput, JobFailed, NotFound
 from core.settings import workspace_dir
 from core.systems import System, corpus_systems, list_scores
 from core.training.data import build_training_data, export
-from core.training.methods import LISTS
 from core.training.spec import TrainSpec
 from core.vocabulary import ACTIVE, CANCELLED, DONE, FAILED, RUNNING
 from storage import jobs as store
@@ -88,10 +87,10 @@ def _teacher(con: duckdb.DuckDBPyConnection, corpus: int, spec: TrainSpec):
     (a fine-tuned model, or bm25 / dense / fused) scoring each list as evaluation would.
 
     Raises:
-        InvalidInput: a teacher for a method that does not distil, or one that is not a system of this corpus.
+        InvalidInput: a teacher that is not a system of this corpus.
     """
-    name = spec.teacher
-    if name == "ensemble" or spec.trainer.data != LISTS:
+    name = spec.teacher  # not the ensemble only for distillation: TrainSpec refuses a teacher elsewhere
+    if name == "ensemble":
         return None
     system = System.parse(name)
     if system not in corpus_systems(con, corpus):
