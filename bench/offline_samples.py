@@ -1,9 +1,9 @@
 """Show what the offline generator writes: 20 seeded random passages per corpus, one query of
 each type in turn, next to the start of the passage.
 
-    python -m bench.offline_samples [--corpus medquad,cisi] [--n 20] > docs/offline-queries.md
+    python -m bench.offline_samples [--corpus sample,medquad,cisi] [--n 20] > docs/offline-queries.md
 
-Reads the BEIR corpora under ../shared/data; builds the generator over the whole corpus (its
+Reads the bundled sample corpus and the BEIR corpora under ../shared/data; builds the generator over the whole corpus (its
 statistics are corpus-wide), exactly as ``core.generate`` does.
 """
 
@@ -13,13 +13,14 @@ import random
 from pathlib import Path
 
 from bench import DATA
+from core.ingest import SAMPLE_DIR
 from core.offline import NAME, OfflineGenerator
 from core.prompts import QUERY_TYPES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default="medquad,cisi")
+    parser.add_argument("--corpus", default="sample,medquad,cisi")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -27,10 +28,11 @@ def main() -> None:
     print(
         f"# Offline queries, as generated\n\nGenerator: {NAME}. Made with `python -m bench.offline_samples > "
         "docs/offline-queries.md`: for each corpus, 20 seeded random passages, one query each, the six types in turn. "
-        "Nothing is picked by hand. Passages are cut to their first 160 characters.\n"
+        "Nothing is picked by hand; the Queries page gives a passage whose type makes none its next type's query instead. Passages are cut to their first 160 characters.\n"
     )
     for name in args.corpus.split(","):
-        rows = [json.loads(line) for line in (args.data / name / "corpus.jsonl").open()]
+        path = SAMPLE_DIR / "passages.jsonl" if name == "sample" else args.data / name / "corpus.jsonl"
+        rows = [json.loads(line) for line in path.open()]
         generator = OfflineGenerator(
             [f"{r.get('title', '')}. {r['text']}" for r in rows], [r.get("title", "") for r in rows]
         )
@@ -42,7 +44,8 @@ def main() -> None:
             qtype = QUERY_TYPES[index % len(QUERY_TYPES)]
             query = generator.make(row.get("title", ""), row["text"], qtype, opens=row["_id"] in opens)
             excerpt = " ".join(row["text"].split())[:160].replace("|", "/")
-            print(f"| {qtype} | {query.replace('|', '/')} | **{row.get('title', '').replace('|', '/')}**: {excerpt}… |")
+            query = query.replace("|", "/") or "*(none: no rule made one that reads)*"
+            print(f"| {qtype} | {query} | **{row.get('title', '').replace('|', '/')}**: {excerpt}… |")
         print()
 
 

@@ -9,7 +9,7 @@ started again skips what is stored and pays for nothing twice.
 import hashlib
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import duckdb
@@ -151,6 +151,16 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
     return items
 
 
+def _offline_query(generator: OfflineGenerator, item: _Item, others: list[str], opens: bool) -> tuple[_Item, str]:
+    """The rules' query for an item (the item relabelled if another type made it): of its own type, else of the
+    first of ``others`` that makes one; "" where none reads (stored, flagged empty, never trained on)."""
+    for qtype in dict.fromkeys([item.qtype, *others]):
+        text = generator.make(item.title, item.text, qtype, item.index, opens=opens)
+        if text.strip():
+            return (item if qtype == item.qtype else replace(item, qtype=qtype)), text
+    return item, ""
+
+
 def _instructions(item: _Item) -> str:
     """What the model was shown besides the passage and its title (instructions, few-shot examples): a query that
     repeats a run of it echoes the prompt."""
@@ -239,6 +249,8 @@ def generate_queries(
         }
 
     if settings.llm.offline:
+        # types in turn: where the rules make no readable query of a passage's type, its next asked type that reads
+        asked = [t for t in QUERY_TYPES if settings.per_type.get(t, 0) > 0] if settings.in_turn else []
         meter = Meter(planned=len(todo))
         records = corpora.passage_records(con, corpus)
         read = dict(zip(*corpora.passage_texts(con, corpus)))  # each passage as models read it (storage's PASSAGE_TEXT)
@@ -250,12 +262,7 @@ def generate_queries(
                 break
             batch = todo[start : start + 500]
             rows = [
-                keep(
-                    i,
-                    generator.make(i.title, i.text, i.qtype, i.index, opens=i.passage_id in openers),
-                    "offline",
-                    OFFLINE_NAME,
-                )
+                keep(*_offline_query(generator, i, asked, i.passage_id in openers), "offline", OFFLINE_NAME)
                 for i in batch
             ]
             with transaction(con):

@@ -3,16 +3,17 @@
 It works from the passage and from corpus statistics alone, with no word list or rule
 written for a domain: salient terms are those frequent in the passage and rare in the
 corpus (TF-IDF); questions and casual searches ask first about what the passage itself
-says its topic has ("the main symptom of short bowel syndrome"), else come from a generic
-English rule (the subject of an informative sentence becomes the thing asked about); claims
-keep a sentence's content words. Queries it makes are labelled with origin ``offline`` and generator ``NAME``.
+says its topic has ("the main symptom of short bowel syndrome"), or, where the topic names a task
+("Replacing a chain"), how to do it; else they come from a generic English rule (the subject of an
+informative sentence becomes the thing asked about). Where no rule makes a query that reads, it makes
+none (an empty query, flagged, never trained on). Claims keep a sentence's content words. Queries it makes are labelled with origin ``offline`` and generator ``NAME``.
 """
 
 import math
 import re
 from collections import Counter
 
-NAME = "offline-v10 (no LLM)"
+NAME = "offline-v11 (no LLM)"
 
 # English function words: a property of the language, not of any domain.
 FUNCTION_WORDS = set(
@@ -90,14 +91,17 @@ class OfflineGenerator:
                 self.spread.update(sf.keys())
         self.after_determiner: Counter = Counter()  # "the X", "a X": X is a noun or an adjective
         self.after_modal: Counter = Counter()  # "can X", "should X": X is a verb, or an adverb ...
+        self.after_to: Counter = Counter()  # "to X": X is a verb, or a noun ("to the", "to surgery")
         self.before_be: Counter = Counter()  # ... as in "can often be": a verb is not followed by "be"
         self.heads: Counter = Counter()  # "the X", "the Y X" closed by a function word: X heads a noun phrase
         self.seen: Counter = Counter()
+        self.before_relation: Counter = Counter()  # "X of", "X for": X names an aspect of something
         for text in texts:
             words = [w.lower() for w in _words(text)] + [""]
             self.seen.update(words)
             self.after_determiner.update(b for a, b in zip(words, words[1:]) if a in _DETERMINERS)
             self.after_modal.update(b for a, b in zip(words, words[1:]) if a in _MODALS)
+            self.after_to.update(b for a, b in zip(words, words[1:]) if a == "to")
             self.before_be.update(a for a, b in zip(words, words[1:]) if b in ("be", "have", "been"))
             for k, word in enumerate(words[:-2]):
                 if word in _DETERMINERS:
@@ -107,6 +111,7 @@ class OfflineGenerator:
                     )
                     if end is not None and end > k + 1:
                         self.heads[words[end - 1]] += 1
+            self.before_relation.update(a for a, b in zip(words, words[1:]) if b in ("of", "for"))
         bodies = (text.removeprefix(f"{title}. ") for title, text in zip(titles, texts))  # texts as models read them
         opening = Counter(
             w[1].lower() for w in (_words(body)[:2] for body in bodies) if len(w) == 2 and w[0].lower() == "this"
@@ -183,6 +188,13 @@ class OfflineGenerator:
             and not self.verbal(word)
         )
 
+    def aspect(self, word: str) -> bool:
+        """Whether a noun names an aspect of a subject, so that "the X for <topic>" reads: the corpus puts it
+        before "of" or "for" ("the cause of", "the distribution of") in a tenth of its uses, or sections of
+        several documents use it (their "treatment", "symptoms"). A "rag" or a "lever" is no aspect of a task."""
+        low = word.lower()
+        return self.spread.get(low, 0) >= 3 or self.before_relation.get(low, 0) >= max(2, 0.1 * self.seen.get(low, 0))
+
     def noun_end(self, word: str) -> bool:
         """Whether a word can end a noun phrase: it closes determiner phrases ("the pads wear"), or
         follows a determiner at least half the time it occurs (a noun, rarely an adjective)."""
@@ -245,8 +257,10 @@ class OfflineGenerator:
             or clause[0].lower() in _PERSONAL | _SUBORDINATORS
         ):
             return self._about(phrase, topic)  # a question already, a number cut from its figure, "we", "although ..."
-        if len(clause) > 3 and clause[0].lower() == "if" and self._ends_well(self._to_noun(clause[1:COPY_LIMIT])):
-            return f"What should I do if {' '.join(self._to_noun(clause[1:COPY_LIMIT]))}?"
+        condition = self._to_noun(clause[1:COPY_LIMIT])
+        if len(clause) > 3 and clause[0].lower() == "if" and condition == clause[1:] and self._ends_well(condition):
+            # the whole condition: one cut short loses its verb ("What should I do if a brake lever?")
+            return f"What should I do if {' '.join(condition)}?"
         if (
             len(clause) > 2
             and clause[0][:1].isupper()
@@ -353,13 +367,19 @@ class OfflineGenerator:
                     found.append((_lower_first(" ".join(run)), words[k].lower()))
         return found
 
-    def _about(self, phrase: str, topic: str, preposition: str = "for") -> str:
+    def _about(self, phrase: str, topic: str, preposition: str = "for", said: bool = False) -> str:
+        """'What is the <phrase> for <topic>?', or 'What is <topic>?' for the topic itself; "" (no query) where
+        that would not read: a phrase that is part of the topic ("What is spoke?"), or one whose head is no
+        aspect of a subject ("What is the clean rag for cleaning a chain?"), unless the passage ``said`` it
+        ("the treatment for X")."""
         if not phrase:
             return ""
-        head = phrase.split()[-1].lower() if phrase else ""
+        head = phrase.split()[-1].lower()
         verb = "are" if head.endswith("s") and not head.endswith(("ss", "us", "is")) else "is"
-        if not topic or phrase.lower() in topic.lower():
+        if not topic or phrase.lower() == topic.lower():
             return f"What {verb} {phrase}?"
+        if phrase.lower() in topic.lower() or not (said or self.aspect(head)):
+            return ""
         return f"What {verb} the {phrase} {preposition} {_lower_first(topic)}?"
 
     def _tells_apart(self, query: str, title: str, topic: str, opens: bool) -> bool:
@@ -393,6 +413,46 @@ class OfflineGenerator:
             words = [w if w.isupper() and len(w) > 1 else w.lower() for w in words]
         return " ".join(words)
 
+    def task(self, topic: str) -> str:
+        """A topic that names a task ("Replacing a chain", "Caring for an e-bike battery") as what a searcher asks to
+        do ("replace a chain", "care for an e-bike battery"); "" for any other topic. Each -ing word that starts the
+        topic or follows "and" / "or" becomes the base form the corpus itself uses (replace, set, care), so a word
+        whose base form the corpus never uses is no task."""
+        words = topic.split()
+        if len(words) < 2:
+            return ""
+        # "Replacing a chain", "Caring for": the -ing word takes an object or a particle, so it is a verb; "Bleeding
+        # hydraulic brakes" reads as a task only where the corpus does the verb ("to bleed") and the -ing word is no
+        # noun's modifier ("hearing loss", "relapsing polychondritis": they follow a determiner)
+        verb = words[1].lower() in _DETERMINERS | _PARTICLES
+        out = []
+        for k, word in enumerate(words):
+            low = word.lower()
+            if k == 2 and words[1].lower() in ("and", "or") and not low.endswith("ing"):
+                return ""  # "Smoking and your heart" is about two things, no task
+            if k == 0 or (words[k - 1].lower() in ("and", "or") and low.endswith("ing")):
+                stem = low[:-3]
+                forms = [f for f in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else "") if len(f) > 1]
+                verbs = [
+                    f
+                    for f in forms
+                    if f not in FUNCTION_WORDS
+                    and self.seen.get(f, 0)
+                    and (verb or (self._does(f) and not self.after_determiner.get(low, 0)))
+                ]
+                if not low.endswith("ing") or len(low) < 5 or not verbs:
+                    return ""
+                word = max(verbs, key=len)  # "care" over "car", "use" over "us"
+            out.append(word if word.isupper() else word.lower())
+        return " ".join(out)
+
+    def _does(self, word: str) -> bool:
+        """Whether the corpus uses a word as a verb one does: after "to" or a modal ("to replace", "can replace") at
+        least twice, and more often than after a determiner ("the relapse")."""
+        low = word.lower()
+        done = self.after_to.get(low, 0) + self.after_modal.get(low, 0)
+        return done >= 2 and done > self.after_determiner.get(low, 0)
+
     def make(self, title: str, text: str, qtype: str, index: int = 0, opens: bool = True) -> str:
         """One query of ``qtype`` for a passage; ``index`` picks a different variant. ``opens``: the passage opens a
         run of passages sharing its title (a document's introduction, ``storage.corpora.title_openers``), so a
@@ -423,9 +483,12 @@ class OfflineGenerator:
             if not title.strip() or noun.lower() in topic.lower():
                 return noun[:1].upper() + noun[1:]
             return f"{topic[:1].upper() + topic[1:]}: {noun}"
+        task = self.task(topic) if title.strip() and opens and index == 0 else ""  # the task the passage opens
+        if qtype == "question" and task:
+            return f"How do I {task}?"
         if qtype == "question" and relations and not (opens and index == 0 and _is_definition(sentences[0], topic)):
             phrase, preposition = pick(relations)  # what the passage says the topic has: "the treatment for X"
-            return self._about(phrase, topic, preposition)
+            return self._about(phrase, topic, preposition, said=True)
         if qtype == "question":
             question = self._question(pick(sentences), topic, pick(nouns))
             return question if self._tells_apart(question, title, topic, opens) else self._about(pick(nouns), topic)
@@ -444,7 +507,12 @@ class OfflineGenerator:
                 or not question.strip("? ")
                 or not self._tells_apart(question, title, topic, opens)
             ):
-                question = f"{pick(nouns, 2)} for {topic}" if title.strip() else pick(nouns, 2)
+                phrase = pick(nouns, 2)
+                if task:
+                    return f"how to {task}"
+                if title.strip() and phrase.lower() in topic.lower():
+                    return ""  # "broken spoke for broken spokes" says nothing
+                question = f"{phrase} for {topic}" if title.strip() else phrase
             return question.rstrip("?").lower()
         raise ValueError(f"unknown query type {qtype!r}; use one of question, claim, title, keywords, web, casual")
 

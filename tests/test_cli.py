@@ -61,17 +61,16 @@ def test_generate_offline_from_the_command_line(capsys):
     con.close()
     assert main(["generate", "Sample: home bicycle maintenance", "--no-in-turn"]) == 0  # both for every passage
     con = connect(database_path())
-    assert dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall()) == {
-        "casual": 47,
-        "question": 47,
-        "web": 20,
-    }
+    counts = dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall())
+    # a question and a casual search asked of every passage; where no question reads, the rules made its turn's
+    # query a casual search (stored as one)
+    assert counts["web"] == 20 and counts["question"] + counts["casual"] == 2 * 47 and counts["question"] < 47
     con.close()
 
 
 def test_mine_and_judge_from_the_command_line(capsys):
     assert main(["sample"]) == 0
-    assert main(["generate", "Sample: home bicycle maintenance", "--types", "question=1", "--sample", "5"]) == 0
+    assert main(["generate", "Sample: home bicycle maintenance", "--types", "keywords=1", "--sample", "5"]) == 0
     assert main(["mine", "Sample: home bicycle maintenance", "--k", "10"]) == 0
     assert main(["judge", "Sample: home bicycle maintenance", "--top", "5"]) == 0
     out = capsys.readouterr().out
@@ -213,7 +212,7 @@ def test_steps_out_of_order_say_what_to_do_first(capsys):
     assert main(["sample"]) == 0
     assert main(["jobs", name]) == 0
     assert "no training jobs for 'Sample: home bicycle maintenance' yet" in capsys.readouterr().out
-    assert main(["generate", name, "--types", "question=1", "--sample", "5"]) == 0
+    assert main(["generate", name, "--types", "keywords=1", "--sample", "5"]) == 0
     assert main(["judge", name]) == 2
     assert "run `qurate mine` first" in capsys.readouterr().err
     assert main(["mine", name, "--k", "5"]) == 0 and main(["judge", name]) == 0

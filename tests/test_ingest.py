@@ -218,7 +218,7 @@ def test_deleting_a_corpus_leaves_no_row_of_it_in_any_table_and_takes_nothing_of
         "a table neither owned by a corpus nor shared: say which in OWNED"
     )
     kept = ingest_files(con, "other", [("a.txt", b"Chains need oil every month. " * 40)]).corpus_id
-    generate_queries(con, kept, select_passages(con, kept), GenerationSettings(per_type={"question": 1}))
+    generate_queries(con, kept, select_passages(con, kept), GenerationSettings(per_type={"keywords": 1}))
     mine_candidates(con, kept, k=5)
     judge_candidates(con, kept, JudgeSettings(max_candidates=5))
     for corpus in (doomed, kept):

@@ -17,7 +17,11 @@ def test_offline_generator_makes_every_type_without_network(con):
     )
     rows = con.execute("SELECT qtype, text, origin, generator FROM queries").fetchall()
     assert report.made == 47 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
-    assert all(r[1].strip() for r in rows)
+    # where no rule makes a readable query the passage gets none: an empty row, flagged, never trained on
+    kept, _ = store.list_queries(con, corpus, show="kept", limit=10_000)
+    flagged, _ = store.list_queries(con, corpus, show="flagged", limit=10_000)
+    assert set(kept["qtype"]) == set(QUERY_TYPES) and all(t.strip() for t in kept["query"])
+    assert all(f == "empty" for t, f in zip(flagged["query"], flagged["flags"]) if not t.strip())
     assert {r[2] for r in rows} == {"offline"} and all("no LLM" in r[3] for r in rows)
 
 
@@ -29,7 +33,7 @@ def test_offline_generator_on_medquad_passages(con, medquad):
     )
     rows = con.execute("SELECT qtype, text FROM queries").fetchall()
     assert len(rows) == 300 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
-    assert all(len(r[1].split()) >= 1 for r in rows)
+    assert sum(not r[1].strip() for r in rows) < 0.01 * len(rows)  # a sectioned corpus names its aspects
     kept, _ = store.list_queries(con, corpus, show="kept", limit=10_000)
     assert len(kept) > 0.8 * len(rows)
 
@@ -53,8 +57,10 @@ def test_offline_queries_name_the_topic_and_what_sets_the_passage_apart_from_its
             distinctive = set(text.lower().rstrip(".").split()) - set(shared.lower().rstrip(".").split())
             assert set(query.replace(":", " ").split()) & distinctive, (qtype, query)
             assert "tension" not in query  # shared by every sibling: says nothing about this passage
-    # without siblings the aspect is plain TF-IDF, and every type still gives a query
-    assert all(gen.make("Chains", others[0], t) for t in ("question", "claim", "title", "keywords", "web", "casual"))
+    # without siblings the aspect is plain TF-IDF, and every type but the question still gives a query: "What is the
+    # rain for chains?" would not read ("rain" is no aspect of a subject here), so there is none
+    assert all(gen.make("Chains", others[0], t) for t in ("claim", "title", "keywords", "web", "casual"))
+    assert gen.make("Chains", others[0], "question") == ""
 
 
 def asked(query: str, topic: str) -> list[str]:
@@ -98,6 +104,8 @@ def test_offline_questions_end_where_a_question_can_and_phrases_stay_inside_a_cl
     for title, text in zip(titles, texts):
         for qtype in ("question", "casual"):
             query = gen.make(title, text, qtype).rstrip("?")
+            if not query:
+                continue  # no rule made a readable one
             words = asked(query, gen.topic(title))
             assert words and words[-1] not in FUNCTION_WORDS, query
             assert not query.lower().startswith(
@@ -123,8 +131,8 @@ def test_offline_questions_name_what_this_points_at_and_ask_about_the_topic():
     assert gen.anaphors == {"condition"}
     assert gen.make(titles[2], texts[2], "question") == "What is the incidence of Galloway-Mowat syndrome?"
     assert gen.make(titles[2], texts[2], "casual") == "what is the incidence of galloway-mowat syndrome"
-    question = gen.make(titles[3], texts[3], "question")
-    assert "this" not in question.lower().split() and question.endswith("for the ecology of privacy?"), question
+    # and its fallback, "What is the library environment for the ecology of privacy?", would not read: none
+    assert gen.make(titles[3], texts[3], "question") == ""
 
 
 def test_a_title_that_is_a_clause_yields_its_subject_as_the_topic():
@@ -156,7 +164,7 @@ def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad)
             for r in rows
             for qtype in ("question", "casual")
         ]
-        cut = [q for q, topic in queries if asked(q, topic)[-1] in FUNCTION_WORDS]
+        cut = [q for q, topic in queries if q and asked(q, topic)[-1] in FUNCTION_WORDS]
         assert len(queries) == 2000 and cut == [], cut[:5]
 
 
@@ -187,12 +195,12 @@ def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_tit
         (
             "a2",
             "Wheel care",
-            "Wheel care is cheap. Truing moves the rim sideways with a spoke key until the rim runs straight.",
+            "Wheel care is cheap. The truing of a wheel moves the rim sideways with a spoke key until it runs straight.",
         ),
         (
             "a3",
             "Wheel care",
-            "Wheel care is simple. Building laces new spokes in a cross pattern around the hub flanges.",
+            "Wheel care is simple. The building of a wheel laces new spokes in a cross pattern around the hub flanges.",
         ),
         ("b1", "Chains", "Chains need oil after rain."),
         (
@@ -203,7 +211,7 @@ def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_tit
         (
             "c2",
             "Wheel care",
-            "Wheel care is quick. Replacing a broken spoke means removing the tyre and threading a new nipple.",
+            "Wheel care is quick. The repair of a wheel with a broken spoke means threading a new nipple.",
         ),
     ]
     lines = "".join(
@@ -218,3 +226,53 @@ def test_a_question_naming_only_the_topic_goes_to_the_passage_that_opens_its_tit
         assert set(asked[sibling].lower().rstrip("?").split()) - {"what", "is", "are", "the", "for", "wheel", "care"}, (
             asked
         )
+
+
+def test_a_question_of_no_readable_shape_is_not_made():
+    """'What is the <phrase> for <topic>?' is asked only where the phrase names an aspect of a subject: the corpus puts
+    it before "of" or "for" ("the cost of"), or the passage itself says it of its topic. "What is the clean rag for
+    chain grime?" (the sample corpus's old output was of this kind) and "What is rag?" read as nonsense: not made."""
+    from core.offline import OfflineGenerator
+
+    texts = [
+        "Wipe the chain with a clean rag after every wet ride.",
+        "The cost of a new chain is low; the cost of a worn cassette is not.",
+        "Check the cost of spare tubes before a long ride.",
+    ]
+    titles = ["Chain grime", "Chain wear", "Spares"]
+    gen = OfflineGenerator([f"{t}. {x}" for t, x in zip(titles, texts)], titles)
+    assert gen.aspect("cost") and not gen.aspect("rag")
+    assert gen.make(titles[0], f"{titles[0]}. {texts[0]}", "question") == ""
+    assert gen._about("clean rag", "chain grime") == "" and gen._about("chain", "chain grime") == ""
+    assert gen._about("spare cost", "chain grime") == "What is the spare cost for chain grime?"
+    assert gen.make(titles[1], f"{titles[1]}. {texts[1]}", "question") == "What is the cost of a new chain?"
+
+
+def test_a_title_naming_a_task_is_asked_how_to_do_it():
+    """A how-to corpus titles its passages by tasks ("Replacing a chain"); a searcher asks "How do I replace a chain?".
+    The -ing word becomes the base form the corpus uses; one before a bare noun counts as a verb only where the corpus
+    does it ("to bleed") and never puts it after a determiner ("the hearing loss" is a thing, not a task)."""
+    from core.offline import OfflineGenerator
+
+    texts = [
+        "Replacing a chain takes a chain tool. You need to replace it when it stretches.",
+        "Caring for a battery means storing it half charged. Riders who care for it get more years.",
+        "Bleeding hydraulic brakes clears the air. You need to bleed them yearly; bike shops can bleed them too.",
+        "Hearing loss has many causes. The hearing loss of older people is common; many want to hear better and can hear again with aids.",
+        "Smoking and your heart: smoking damages vessels. Try to smoke less.",
+    ]
+    titles = [
+        "Replacing a chain",
+        "Caring for a battery",
+        "Bleeding hydraulic brakes",
+        "Hearing loss",
+        "Smoking and your heart",
+    ]
+    gen = OfflineGenerator([f"{t}. {x}" for t, x in zip(titles, texts)], titles)
+    made = {t: gen.make(t, f"{t}. {x}", "question") for t, x in zip(titles, texts)}
+    assert made["Replacing a chain"] == "How do I replace a chain?"
+    assert made["Caring for a battery"] == "How do I care for a battery?"  # "care", not "car"
+    assert made["Bleeding hydraulic brakes"] == "How do I bleed hydraulic brakes?"
+    assert gen.make("Replacing a chain", texts[0], "casual") == "how to replace a chain"
+    assert gen.task("hearing loss") == "" and gen.task("smoking and your heart") == ""
+    assert not made["Hearing loss"].startswith("How do I") and not made["Smoking and your heart"].startswith("How")

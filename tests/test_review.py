@@ -269,7 +269,7 @@ def test_the_review_panel_shows_stored_text_as_text_not_markdown():
         for i in range(6)
     ).encode()
     corpus = ingest_files(db, "payloads", [("c.jsonl", rows)]).corpus_id
-    generate_queries(db, corpus, select_passages(db, corpus), GenerationSettings(per_type={"question": 1}))
+    generate_queries(db, corpus, select_passages(db, corpus), GenerationSettings(per_type={"keywords": 1}))
     mine_candidates(db, corpus, k=5)
     judge_candidates(db, corpus, JudgeSettings(max_candidates=5))
     at = app().switch_page("pages/labels.py").run()
