@@ -22,6 +22,7 @@ so that no passage is on both sides, drives early stopping and model selection.
 """
 
 import hashlib
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def build_training_data(
     skipped = {"bad_query": 0, "held_out_text": 0, "no_negative": 0}
     graded_users = {q for q, g in zip(labels["query_id"], labels["grade"]) if queries[q][2] is None and g >= POSITIVE}
     users_dev = sum(_in_dev(same_text(queries[q][0]), dev_fraction, seed) for q in graded_users) >= MIN_USERS_DEV
-    for query_id, rows in labels.groupby("query_id", sort=True):
+    for query_id, rows in _by_query(labels):
         text, qtype, source = queries[query_id]
         user = source is None
         copies = users_weight if user else 1
@@ -118,21 +119,21 @@ def build_training_data(
         if not _source_relevant(rows):
             skipped["bad_query"] += 1
             continue
-        rows = rows.sort_values("rank")
+        rows = sorted(rows, key=lambda r: (pd.isna(r["rank"]), 0 if pd.isna(r["rank"]) else r["rank"]))  # missing last
         shared = twins.get(query_id, set())
-        positives = [p for p, g, s in zip(rows["passage_id"], rows["grade"], rows["is_source"]) if s or g >= POSITIVE]
-        negatives = [p for p, g in zip(rows["passage_id"], rows["grade"]) if g == 0]
+        positives = [r["passage_id"] for r in rows if r["is_source"] or r["grade"] >= POSITIVE]
+        negatives = [r["passage_id"] for r in rows if r["grade"] == 0]
         if not negatives:
             skipped["no_negative"] += 1
             continue
-        reviewed = bool(rows["human_grade"].notna().any())
+        reviewed = any(pd.notna(r["human_grade"]) for r in rows)
         in_dev = _in_dev(same_text(text), dev_fraction, seed) if user else _in_dev(source, dev_fraction, seed)
         if (user and users_dev and in_dev and positives) or (not user and not users_dev and in_dev):
             data.dev.append(
                 {"query": text, "positive": [texts[p] for p in positives], "negative": [texts[p] for p in negatives]}
             )
             continue
-        known = set(rows["passage_id"])
+        known = {r["passage_id"] for r in rows}
         fill = [
             p
             for p in rng.sample(all_ids, min(len(all_ids), group_size + list_size + len(known)))
@@ -150,20 +151,17 @@ def build_training_data(
                     "negatives": [texts[p] for p in group_negatives],
                 }
             )
-        ranked = rows.iloc[:list_size]
+        ranked = rows[:list_size]
+        dense = np.array([r["dense_score"] for r in ranked], dtype=float)
+        bm25 = np.array([r["bm25_score"] for r in ranked], dtype=float)
         for _ in range(copies):
-            judged.append(
-                (
-                    ranked["grade"].to_numpy(dtype=float),
-                    0.5 * (_unit(ranked["dense_score"]) + _unit(ranked["bm25_score"])).to_numpy(),
-                )
-            )
+            judged.append((np.array([r["grade"] for r in ranked], dtype=float), 0.5 * (_unit(dense) + _unit(bm25))))
             data.lists.append(
                 {
                     "query_id": int(query_id),
                     "qtype": qtype,
                     "query": text,
-                    "candidates": list(ranked["passage_id"]) + fill[: list_size - len(ranked)],
+                    "candidates": [r["passage_id"] for r in ranked] + fill[: list_size - len(ranked)],
                 }
             )
     if teacher and judged:
@@ -223,7 +221,7 @@ def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.Dat
     queries = query_records(con, corpus)
     rejected = bad_queries(con, corpus)
     sources_of: dict[str, set[str]] = {}
-    for query_id, rows in labels.groupby("query_id"):
+    for query_id, rows in _by_query(labels):
         if query_id not in rejected and queries[query_id]["passage_id"] is not None and _source_relevant(rows):
             sources_of.setdefault(same_text(queries[query_id]["text"]), set()).add(queries[query_id]["passage_id"])
     twins = {
@@ -239,10 +237,17 @@ def training_labels(con: duckdb.DuckDBPyConnection, corpus: int) -> tuple[pd.Dat
     return labels, twins
 
 
-def _source_relevant(rows) -> bool:
+def _by_query(labels: pd.DataFrame):
+    """(query id, its label rows as dicts) in query id order: plain records, as a DataFrame per query cost a
+    CISI-sized export some 15 s of pandas overhead."""
+    records = labels.sort_values("query_id", kind="stable").to_dict("records")
+    return ((int(q), list(rows)) for q, rows in itertools.groupby(records, key=lambda r: r["query_id"]))
+
+
+def _source_relevant(rows: list[dict]) -> bool:
     """Whether a query's labels judge its own source relevant (or do not grade it)."""
-    source = rows[rows["is_source"]]
-    return source.empty or source["grade"].iloc[0] >= POSITIVE
+    source = [r for r in rows if r["is_source"]]
+    return not source or source[0]["grade"] >= POSITIVE
 
 
 def same_text(text: str) -> str:
@@ -250,9 +255,11 @@ def same_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _unit(values):
-    """Min-max normalised to [0, 1] (all zeros when the values are equal)."""
-    low, high = float(values.min()), float(values.max())
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Min-max normalised to [0, 1] (all zeros when the values are equal; a missing value stays missing)."""
+    if np.isnan(values).all():
+        return values
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
     return (values - low) / (high - low) if high > low else values * 0.0
 
 
