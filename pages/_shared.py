@@ -276,8 +276,13 @@ def open_page(title: str) -> tuple:
 MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")  # what Markdown and Streamlit's directives read
 
 
+# a web address written out: Markdown makes a link of it, escaped or not ("http\://..."): a zero-width space after
+# its scheme keeps it text
+ADDRESS = re.compile(r"\b(https?|ftp|www)(?=\\[:.])", re.IGNORECASE)
+
+
 def as_text(text: str) -> str:
     """Stored text for ``st.markdown`` shown as itself: every character Markdown or Streamlit would read (images,
-    links, HTML, LaTeX, colour directives, emphasis) escaped, so a passage can neither fetch from a host nor
-    change what the reader sees."""
-    return MARKUP.sub(r"\\\1", text)
+    links, web addresses, HTML, LaTeX, colour directives, emphasis) escaped, so a passage can neither fetch from a
+    host nor offer a link to one, nor change what the reader sees."""
+    return ADDRESS.sub("\\1\u200b", MARKUP.sub(r"\\\1", text))

@@ -260,6 +260,8 @@ def test_the_review_panel_shows_stored_text_as_text_not_markdown():
 
     payload = "Brakes ![beacon](http://203.0.113.9/a.png) :red[fake warning] $x^2$ <b>bold</b> [link](http://x.test)"
     assert "](" not in highlight(payload, "the brakes") and ":red[" not in highlight(payload, "")
+    # a web address written out is no link either: Markdown links "http\://..." even escaped
+    assert "http://" not in highlight(payload, "").replace("\\", "") and "http" in highlight(payload, "")
     assert highlight(payload, "the brakes").startswith("**Brakes**") and "**the**" not in highlight(
         "the brakes", "the brakes"
     )
