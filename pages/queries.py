@@ -85,10 +85,12 @@ with st.expander("Generate queries", expanded=generated[generated["qtype"] != US
     if config.offline:
         st.caption(
             "The offline generator (no LLM) builds each type from the passage and corpus statistics: "
-            "questions from an informative sentence's subject, keywords from TF-IDF, claims from content words. "
-            "By default it makes its two natural-language types, questions and casual searches, in turn (one query "
-            "per passage). Its queries use the passage's own words, where users use theirs: your users' queries "
-            "(above) or an LLM's are closer to what your users type."
+            "questions from an informative sentence's subject or a task's title (\"How do I replace a chain?\"), "
+            "keywords from TF-IDF, claims from content words. Where no rule makes a query that reads, it makes none "
+            "(flagged 'empty'). By default it makes its two natural-language types, questions and casual searches, "
+            "in turn (one query per passage; the other type where a passage's own makes none). Its queries use the "
+            "passage's own words, where users use theirs: your users' queries (above) or an LLM's are closer to "
+            "what your users type."
         )
     scope = st.radio("Passages", ["All", "Random sample", "Containing text"], horizontal=True, key="gen_scope")
     a, b = st.columns(2)

@@ -246,8 +246,10 @@ def test_time_estimates_come_from_the_measured_rates_and_scale_with_the_cores():
     assert rates.generation_seconds(rules, "rules", 2) == pytest.approx(1.0)
     assert rates.generation_seconds(rules, "rules", 4) == pytest.approx(0.5)
     assert rates.generation_seconds(0, "local") == 0.0  # no server started for nothing
-    assert rates.generation_seconds(144, "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
-    assert rates.judging_seconds(46, "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
+    hundred_s = 100 * 2 * rates.LOCAL_QUERIES_PER_CORE_S, 100 * 2 * rates.LOCAL_PAIRS_PER_CORE_S  # on 2 cores
+    assert rates.generation_seconds(hundred_s[0], "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
+    assert rates.judging_seconds(hundred_s[1], "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
+    assert rates.judging_seconds(hundred_s[1], "local", 4) == pytest.approx(rates.LOCAL_START_S + 50)
     assert rates.judging_seconds(1000, "rules") == 0.0 and rates.judging_seconds(5, "openai/gpt-4o") is None
     assert rates.mining_seconds(300, 0, "fp32", 2) == pytest.approx(rates.ENCODER_START_S + 10.0)
     assert rates.mining_seconds(500, 0, "bf16", 2) == pytest.approx(rates.ENCODER_START_S + 10.0)
