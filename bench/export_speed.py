@@ -21,13 +21,14 @@ def main() -> None:
     args = parser.parse_args()
     from bench import machine
     from core.training.data import build_training_data, export
+    from storage.corpora import corpus_id
     from storage.db import connect
 
     scratch = Path(tempfile.mkdtemp(prefix="qurate-export-"))
     shutil.copy(args.workspace / "qurate.duckdb", scratch / "qurate.duckdb")  # the workspace itself stays untouched
     con = connect(scratch / "qurate.duckdb")
-    row = con.execute("SELECT id FROM corpora WHERE name = ?", [args.corpus]).fetchone()
-    if row is None:
+    corpus = corpus_id(con, args.corpus)
+    if corpus is None:
         raise SystemExit(f"no corpus named {args.corpus!r} in {args.workspace}")
     for name, settings in (
         ("defaults", {}),
@@ -35,7 +36,7 @@ def main() -> None:
         ("split seed 3, dev 0.2", {"seed": 3, "dev_fraction": 0.2}),
     ):
         started = time.perf_counter()
-        data = build_training_data(con, row[0], **settings)
+        data = build_training_data(con, corpus, **settings)
         export(data, scratch / name.replace(" ", "-").replace(",", ""))
         print(
             f"{name}: {time.perf_counter() - started:.2f} s, {len(data.groups):,} groups, {len(data.lists):,} lists, "
