@@ -6,10 +6,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.corpus_grammar import FUNCTION_WORDS
 from core.errors import QurateError
 from core.export import export_training_set
 from core.judge import effective_labels
-from core.offline import FUNCTION_WORDS
 from core.review import (
     QUEUES,
     agreement,

@@ -76,7 +76,8 @@ def test_offline_questions_end_where_a_question_can_and_phrases_stay_inside_a_cl
     """No question cut off on a word that needs more ("What may be used to for ...", "How do I people who have?"),
     no subject that names nobody ("our experiment", "although ..."), no noun phrase across a list's commas, and a
     sentence that is already a question is not turned into another ("What can I find ...")."""
-    from core.offline import FUNCTION_WORDS, OfflineGenerator
+    from core.corpus_grammar import FUNCTION_WORDS
+    from core.offline import OfflineGenerator
 
     texts = [
         "A sample of citations was analysed by subject, bibliographic form, country of origin and language.",
@@ -154,7 +155,8 @@ def test_a_title_that_is_a_clause_yields_its_subject_as_the_topic():
 def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad):
     """The rule above over the first 1,000 passages of each real corpus (offline-v6 cut 101 of the first 1,500
     MedQuAD passages' questions and casual searches short on a function word, and 46 of CISI's; v7 none)."""
-    from core.offline import FUNCTION_WORDS, OfflineGenerator
+    from core.corpus_grammar import FUNCTION_WORDS
+    from core.offline import OfflineGenerator
 
     for folder in (medquad, medquad.parent / "cisi"):
         rows = [json.loads(line) for line in (folder / "corpus.jsonl").read_text().splitlines()[:1000]]
