@@ -336,38 +336,78 @@ def run_requests(
     meter.done = meter.cached = len(reused)
     progress(meter)
     pending = [r for r in unique if r.key not in hits]
-    if pending and config.model == LOCAL:  # the local model's server runs for the calls that are not cached
-        from core.localmodel import served
-
-        with served(config, logprobs=any(r.logprobs for r in pending)) as ready:
-            asyncio.run(_run_pending(con, ready, pending, on_results, progress, should_stop, meter))
+    if pending and config.model == LOCAL:  # the local model, in this process, for the calls that are not cached
+        _run_local(con, config, pending, on_results, progress, should_stop, meter)
     elif pending:
         asyncio.run(_run_pending(con, config, pending, on_results, progress, should_stop, meter))
     return meter
+
+
+Arrived = tuple[LLMRequest, str | None, str | None, int, int, float | None]  # request, text, error, tokens, cost
+
+
+def _land(con, config: LLMConfig, arrived: list[Arrived], on_results, progress, meter: Meter) -> None:
+    """Cache answers and store what the caller makes of them, in one transaction; count them."""
+    if not arrived:
+        return
+    with transaction(con):  # the answers and what the caller makes of them land together
+        store_answers(con, config.model, [(request.key, request.messages, *answer) for request, *answer in arrived])
+        on_results([LLMResult(request.key, text, error, False) for request, text, error, *_ in arrived])
+    for request, text, error, tokens_in, tokens_out, cost in arrived:
+        meter.done += 1
+        meter.failed += error is not None
+        meter.tokens_in += tokens_in
+        meter.tokens_out += tokens_out
+    progress(meter)
+
+
+def _run_local(con, config: LLMConfig, pending: list[LLMRequest], on_results, progress, should_stop, meter) -> None:
+    """The bundled model's answers, ``core.localmodel.SLOTS`` prompts decoded together, each group landing as it
+    ends. Requests that begin alike are asked together (callers order them so), and the answer's temperature is
+    capped (``MAX_TEMPERATURE``), its length too (``MAX_TOKENS``); a warm answer's draw is seeded by its cache key."""
+    from core.localmodel import MAX_TEMPERATURE, MAX_TOKENS, LocalModel
+
+    with LocalModel() as model:
+        for start in range(0, len(pending), model.slots):
+            if should_stop():
+                meter.stopped = "stopped by user"
+                return
+            group = pending[start : start + model.slots]
+            # one group asks alike: the judge's probabilities, the generator's stop at the line's end
+            answers = model.answer(
+                [r.messages[-1]["content"] for r in group],
+                max_tokens=min(config.max_tokens, MAX_TOKENS),
+                temperature=min(config.temperature, MAX_TEMPERATURE),
+                stop=tuple(dict.fromkeys(s for r in group for s in r.stop)),
+                logprobs=max(r.logprobs for r in group),
+                seeds=[int(r.key[:8], 16) for r in group],
+            )
+            arrived = [
+                (
+                    request,
+                    None if a.error else json.dumps({"text": a.text, "first": a.first}) if request.logprobs else a.text,
+                    a.error,
+                    a.tokens_in,
+                    a.tokens_out,
+                    0.0,
+                )
+                for request, a in zip(group, answers)
+            ]
+            _land(con, config, arrived, on_results, progress, meter)
 
 
 async def _run_pending(con, config, pending, on_results, progress, should_stop, meter) -> None:
     queue = list(reversed(pending))
     over_budget = lambda: config.budget_usd is not None and meter.cost_usd >= config.budget_usd  # noqa: E731
     router = _router(config)
-    arrived: list[tuple[LLMRequest, str | None, str | None, int, int, float | None]] = []
+    arrived: list[Arrived] = []
     ready = asyncio.Event()
 
     def flush() -> None:
-        """Cache the answers that arrived and store what the caller makes of them, in one transaction."""
+        """Land the answers that arrived since the last flush."""
         batch = arrived[:]
         arrived.clear()
-        if not batch:
-            return
-        with transaction(con):  # the answers and what the caller makes of them land together
-            store_answers(con, config.model, [(request.key, request.messages, *answer) for request, *answer in batch])
-            on_results([LLMResult(request.key, text, error, False) for request, text, error, *_ in batch])
-        for request, text, error, tokens_in, tokens_out, cost in batch:
-            meter.done += 1
-            meter.failed += error is not None
-            meter.tokens_in += tokens_in
-            meter.tokens_out += tokens_out
-        progress(meter)
+        _land(con, config, batch, on_results, progress, meter)
 
     async def worker() -> None:
         while queue:

@@ -1,4 +1,4 @@
-"""The LLM path against a real model: the bundled Gemma 3 270M, served by llama.cpp on 127.0.0.1 through litellm."""
+"""The LLM path against a real model: the bundled Gemma 3 270M, run by llama.cpp in process (core.localmodel)."""
 
 import pytest
 
@@ -34,7 +34,7 @@ def test_generate_judge_train_and_evaluate_with_the_real_local_model(monkeypatch
     ).fetchone()
     assert answers == (24, 24, 0.0)  # every call answered, for nothing
     con.close()
-    assert main(["generate", name, "--model", "local", "--sample", "24"]) == 0  # cached: the server is not even started
+    assert main(["generate", name, "--model", "local", "--sample", "24"]) == 0  # cached: the model is not even loaded
     assert "0 queries made" in capsys.readouterr().out
     assert main(["mine", name, "--k", "10"]) == 0
     assert main(["judge", name, "--model", "local", "--top", "3"]) == 0
@@ -43,7 +43,7 @@ def test_generate_judge_train_and_evaluate_with_the_real_local_model(monkeypatch
     graded = con.execute("SELECT grade, rationale FROM labels WHERE status = 'ok'").fetchall()
     con.close()
     assert graded and "labelled" in out, out
-    # llama.cpp's server sends the first token's probabilities: every grade is 3 P(yes), calibrated against the
+    # the model gives the first token's probabilities: every grade is 3 P(yes), calibrated against the
     # model's answer with no document, rounded (the reason shows P to two decimals)
     assert all(
         "with no document: calibrated" in reason and abs(grade - 3 * float(reason.rsplit(" ", 1)[1])) <= 0.52
@@ -58,3 +58,31 @@ def test_generate_judge_train_and_evaluate_with_the_real_local_model(monkeypatch
     con.close()
     assert main(["evaluate", name, "--systems", f"rerank:{model}"]) == 0
     assert "(rerank)" in capsys.readouterr().out
+
+
+def test_prompts_decoded_together_answer_as_each_alone_and_one_too_long_fails_alone(tmp_path):
+    from core.localmodel import LocalModel
+    from core.prompts import completion_prompt
+
+    passages = [
+        (
+            "Cleaning a bicycle chain",
+            "Run the chain backwards through a rag soaked in degreaser, then dry and lube it.",
+        ),
+        ("Adjusting brake pads", "Loosen the pad bolt, align the pad with the rim, squeeze the lever and tighten."),
+        ("Truing a wheel", "Tighten the spokes on the side opposite the wobble a quarter turn at a time."),
+        ("Tyre pressure", "Road tyres run at 80 to 100 psi, mountain bike tyres at 25 to 35 psi."),
+    ]
+    prompts = [completion_prompt("question", title, text) for title, text in passages]
+    with LocalModel(slots=4, context=2048) as model:
+        together = model.answer(prompts, stop=("\n",), logprobs=3)
+        alone = [model.answer([p], stop=("\n",), logprobs=3)[0] for p in prompts]
+        # a prompt that cannot fit the context is refused alone; the others in its group are answered
+        mixed = model.answer([prompts[0], "word " * 3000, prompts[1]], max_tokens=8, stop=("\n",))
+    for a, b in zip(together, alone):
+        best = max(b.first, key=b.first.get)
+        # the same likeliest first token, its probability within numerical noise of the batch's kernels
+        assert best in a.first and abs(a.first[best] - b.first[best]) < 0.3, (a, b)
+        assert a.text.strip() and "\n" not in a.text and 0 < a.tokens_out <= 32 and a.error is None, a
+    assert [m.error is None for m in mixed] == [True, False, True] and "tokens" in mixed[1].error, mixed
+    assert mixed[0].text.strip() and mixed[2].text.strip(), mixed
