@@ -285,8 +285,8 @@ def generate_queries(
                     rows.append(keep(item, result.text, "llm", settings.llm.name))
             store.insert_queries(con, corpus, rows)
 
-        # one type's prompts one after another: they share their few-shot part, which a server's prompt cache
-        # (llama.cpp's, a provider's) then reads once rather than at every call
+        # one type's prompts one after another: they share their few-shot part, which the local model (its slots
+        # decode a group together) or a provider's prompt cache then reads once rather than at every call
         ordered = sorted(todo, key=lambda i: QUERY_TYPES.index(i.qtype))
         meter = run_requests(con, settings.llm, [i.request for i in ordered], on_results, progress, should_stop)
     return GenerationReport(

