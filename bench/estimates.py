@@ -6,7 +6,7 @@ Per corpus, in a fresh workspace: the rules write the queries (the estimate the 
 the corpus and ranks every query (the home page's), the default training job runs to its end (the Train page's:
 the job's whole time, export to recorded model, against the estimate), and on a seeded sample of passages the
 bundled local model writes queries and judges pairs of
-the top 5 candidates until about 60 are judged (server start and calibration calls included). Prints a table of
+the top 5 candidates until about 60 are judged (the model's loading and calibration calls included). Prints a table of
 estimate, measured and their ratio, and writes bench/results/estimates.json.
 """
 
