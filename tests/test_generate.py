@@ -245,7 +245,7 @@ def test_time_estimates_come_from_the_measured_rates_and_scale_with_the_cores():
     rules = 2 * rates.OFFLINE_QUERIES_PER_CORE_S
     assert rates.generation_seconds(rules, "rules", 2) == pytest.approx(1.0)
     assert rates.generation_seconds(rules, "rules", 4) == pytest.approx(0.5)
-    assert rates.generation_seconds(0, "local") == 0.0  # no server started for nothing
+    assert rates.generation_seconds(0, "local") == 0.0  # no model loaded for nothing
     hundred_s = 100 * 2 * rates.LOCAL_QUERIES_PER_CORE_S, 100 * 2 * rates.LOCAL_PAIRS_PER_CORE_S  # on 2 cores
     assert rates.generation_seconds(hundred_s[0], "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
     assert rates.judging_seconds(hundred_s[1], "local", 2) == pytest.approx(rates.LOCAL_START_S + 100)
