@@ -281,9 +281,14 @@ async def _call(
         choice = response.choices[0] if response.choices else None
         text = None if choice is None else choice.text if request.completion else choice.message.content
         if request.logprobs and request.completion:
-            text = json.dumps({"text": text or "", "first": _first_token_alternatives(choice)})
+            text = with_first(text or "", _first_token_alternatives(choice))
         return text or "", None, tokens_in, tokens_out, cost
     return None, f"gave up after {config.max_tries} tries: {error}", 0, 0, 0.0
+
+
+def with_first(text: str, first: dict[str, float]) -> str:
+    """An answer that carries its first token's alternatives (``LLMRequest.logprobs``), as callers read it."""
+    return json.dumps({"text": text, "first": first})
 
 
 def _first_token_alternatives(choice) -> dict[str, float]:
@@ -385,7 +390,7 @@ def _run_local(con, config: LLMConfig, pending: list[LLMRequest], on_results, pr
             arrived = [
                 (
                     request,
-                    None if a.error else json.dumps({"text": a.text, "first": a.first}) if request.logprobs else a.text,
+                    None if a.error else with_first(a.text, a.first) if request.logprobs else a.text,
                     a.error,
                     a.tokens_in,
                     a.tokens_out,

