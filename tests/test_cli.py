@@ -5,6 +5,7 @@ import pytest
 from core.cli import main
 from core.settings import database_path
 from storage.db import connect
+from tests.conftest import SAMPLE_PASSAGES, SAMPLE_QUESTIONS
 
 
 def test_sample_then_ingest_a_folder_then_list(tmp_path, capsys):
@@ -18,7 +19,7 @@ def test_sample_then_ingest_a_folder_then_list(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 passages stored in 'Notes'" in out and "Sample: home bicycle maintenance" in out
     con = connect(database_path())
-    assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == 47 + 2
+    assert con.execute("SELECT count(*) FROM passages").fetchone()[0] == SAMPLE_PASSAGES + 2
 
 
 def test_a_user_error_exits_2_with_the_message(tmp_path, capsys):
@@ -55,16 +56,20 @@ def test_generate_offline_from_the_command_line(capsys):
         con.execute("SELECT count(DISTINCT passage_id) FROM queries WHERE qtype IN ('question', 'casual')").fetchone()[
             0
         ]
-        == 47
+        == SAMPLE_PASSAGES
     )
-    assert turns["casual"] + turns["question"] <= 47 + 10  # only the 10 sampled passages may have both
+    assert turns["casual"] + turns["question"] <= SAMPLE_PASSAGES + 10  # only the 10 sampled passages may have both
     con.close()
     assert main(["generate", "Sample: home bicycle maintenance", "--no-in-turn"]) == 0  # both for every passage
     con = connect(database_path())
     counts = dict(con.execute("SELECT qtype, count(*) FROM queries GROUP BY ALL").fetchall())
     # a question and a casual search asked of every passage; where no question reads, the rules made its turn's
     # query a casual search (stored as one)
-    assert counts["web"] == 20 and counts["question"] + counts["casual"] == 2 * 47 and counts["question"] < 47
+    assert (
+        counts["web"] == 20
+        and counts["question"] + counts["casual"] == 2 * SAMPLE_PASSAGES
+        and counts["question"] < SAMPLE_PASSAGES
+    )
     con.close()
 
 
@@ -103,7 +108,7 @@ def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     assert "not a model of this corpus" in capsys.readouterr().err
     assert main(["evaluate", name, "--systems", f"bm25,rerank:{model}"]) == 0
     board = capsys.readouterr().out
-    assert "MiniLM (baseline)" in board and "(rerank)" in board and "20 queries" in board
+    assert "MiniLM (baseline)" in board and "(rerank)" in board and f"{SAMPLE_QUESTIONS} queries" in board
     assert main(["compare", name, "how do I clean a chain", "--right", f"rerank:{model}"]) == 0
     assert " 1. " in capsys.readouterr().out
     assert main(["export", name, "model", "--model", str(model)]) == 0

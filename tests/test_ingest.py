@@ -7,7 +7,7 @@ import pytest
 from core.ingest import IngestOptions, ingest_files, ingest_path, load_sample_corpus
 from core.readers import Fields, table_columns
 from storage import corpora
-from tests.conftest import make_pdf, make_zip
+from tests.conftest import SAMPLE_PASSAGES, SAMPLE_QUESTIONS, make_pdf, make_zip
 
 
 def stored(con, corpus_name):
@@ -135,8 +135,8 @@ def test_several_corpora_live_side_by_side(con):
 
 def test_sample_corpus_has_passages_and_held_out_questions(con):
     report = load_sample_corpus(con)
-    assert 40 <= report.n_passages <= 80
-    assert report.test_set["n_queries"] >= 10 and report.test_set["n_missing_docs"] == 0
+    assert report.n_passages == SAMPLE_PASSAGES
+    assert report.test_set["n_queries"] == SAMPLE_QUESTIONS and report.test_set["n_missing_docs"] == 0
     assert report.warnings == []
 
 

@@ -15,6 +15,7 @@ from core.mine import ROUND_TRIP_FLAG, mine_candidates
 from core.retrieve import rrf
 from storage import labels as store
 from storage import queries as qstore
+from tests.conftest import SAMPLE_PASSAGES
 from tests.fake_llm import FakeLLM
 
 
@@ -48,7 +49,7 @@ def mined(con):
     corpus = load_sample_corpus(con).corpus_id
     add_query(con, corpus, "valves", "presta or schrader valve, which pump head")
     add_query(con, corpus, "pedals", "left pedal reverse thread loosen")
-    add_query(con, corpus, "torque", "torque wrench carbon paste newton metres")
+    add_query(con, corpus, "torque", "why torque values matter, newton metres")
     report = mine_candidates(con, corpus, k=10)
     return corpus, report
 
@@ -89,7 +90,7 @@ def test_embeddings_are_cached_so_a_second_run_encodes_nothing(con, mined):
     add_query(con, corpus, "chain-lube", "how often should chains be oiled")
     mine_candidates(con, corpus, k=10)
     assert embed.encode_calls == before + 1  # only the new query's text
-    assert con.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 47 + 4
+    assert con.execute("SELECT count(*) FROM embeddings").fetchone()[0] == SAMPLE_PASSAGES + 4
 
 
 def test_offline_judge_follows_its_documented_rule(con, mined):
@@ -120,7 +121,7 @@ def grade_by_passage(body, nth):
     """Grades 3 for passages about valves/pedals/torque, 0 otherwise, as JSON."""
     prompt = body["messages"][-1]["content"]
     passage = prompt.split("Passage:", 1)[1]
-    good = any(word in passage for word in ("Presta", "reverse thread", "torque values"))
+    good = any(word in passage for word in ("two common valve types", "reverse thread", "torque values"))
     return 200, json.dumps({"grade": 3 if good else 0, "reason": "it does" if good else "off topic"}), 0
 
 

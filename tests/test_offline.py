@@ -8,6 +8,7 @@ from core.generate import GenerationSettings, generate_queries, select_passages
 from core.ingest import ingest_files, load_sample_corpus
 from core.prompts import QUERY_TYPES
 from storage import queries as store
+from tests.conftest import SAMPLE_PASSAGES
 
 
 def test_offline_generator_makes_every_type_without_network(con):
@@ -16,7 +17,7 @@ def test_offline_generator_makes_every_type_without_network(con):
         con, corpus, select_passages(con, corpus), GenerationSettings(per_type={t: 1 for t in QUERY_TYPES})
     )
     rows = con.execute("SELECT qtype, text, origin, generator FROM queries").fetchall()
-    assert report.made == 47 * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
+    assert report.made == SAMPLE_PASSAGES * 6 and {r[0] for r in rows} == set(QUERY_TYPES)
     # where no rule makes a readable query the passage gets none: an empty row, flagged, never trained on
     kept, _ = store.list_queries(con, corpus, show="kept", limit=10_000)
     flagged, _ = store.list_queries(con, corpus, show="flagged", limit=10_000)
@@ -171,7 +172,7 @@ def test_offline_questions_on_medquad_and_cisi_end_where_a_question_can(medquad)
 
 
 def test_types_in_turn_give_each_passage_one_type_and_keep_it_on_a_rerun(con):
-    corpus = load_sample_corpus(con).corpus_id  # 47 passages
+    corpus = load_sample_corpus(con).corpus_id
     everything = select_passages(con, corpus)
     settings = GenerationSettings(per_type={"question": 1, "casual": 1}, in_turn=True)
     first = generate_queries(con, corpus, everything[:20], settings)

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.settings import database_path
 from storage.db import shared_cursor
-from tests.conftest import make_zip
+from tests.conftest import SAMPLE_PASSAGES, SAMPLE_QUESTIONS, make_zip
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [
@@ -79,12 +79,12 @@ def test_load_sample_corpus_fills_the_page_and_the_dashboard():
     assert "No corpus yet" in at.info[0].value
     at.button(key="load_sample").click().run()
     assert not at.exception
-    assert "Stored 47 passages" in at.success[0].value
-    assert {m.label: m.value for m in at.metric}["Passages"] == "47"
-    assert {m.label: m.value for m in at.metric}["Test queries"] == "20"
+    assert f"Stored {SAMPLE_PASSAGES} passages" in at.success[0].value
+    assert {m.label: m.value for m in at.metric}["Passages"] == str(SAMPLE_PASSAGES)
+    assert {m.label: m.value for m in at.metric}["Test queries"] == str(SAMPLE_QUESTIONS)
     assert len(at.dataframe[0].value) == 20  # first page of the preview
     home = app()
-    assert {m.label: m.value for m in home.metric}["Passages"] == "47"
+    assert {m.label: m.value for m in home.metric}["Passages"] == str(SAMPLE_PASSAGES)
 
 
 def test_upload_text_files_with_progress_and_preview():
@@ -138,8 +138,9 @@ def test_search_filters_the_preview_and_pages_through_it():
     assert 0 < len(table) < 20
     assert all("tubeless" in (t + x).lower() for t, x in zip(table["title"], table["text"]))
     at.text_input(key="search").input("").run()
-    at.number_input(key="page").set_value(3).run()
-    assert len(at.dataframe[0].value) == 47 - 40
+    last = -(-SAMPLE_PASSAGES // 20)
+    at.number_input(key="page").set_value(last).run()
+    assert len(at.dataframe[0].value) == SAMPLE_PASSAGES - 20 * (last - 1)
 
 
 def test_switching_and_deleting_corpora():

@@ -5,6 +5,7 @@ import json
 from core.offline import NAME as OFFLINE_NAME
 from core.settings import database_path
 from storage.db import shared_cursor
+from tests.conftest import SAMPLE_PASSAGES
 from tests.fake_llm import FakeLLM, answer_for
 from tests.test_pages import app
 
@@ -21,13 +22,15 @@ def db():
 
 def test_offline_generation_shows_counts_chart_and_preview():
     at = queries_page()
-    assert "47 passages → 47 new queries" in at.info[0].value  # offline: a question or a casual search each, in turn
+    assert (
+        f"{SAMPLE_PASSAGES} passages → {SAMPLE_PASSAGES} new queries" in at.info[0].value
+    )  # offline: a question or a casual search each, in turn
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert f"{OFFLINE_NAME}: made 47 queries" in at.success[0].value and "no LLM" in OFFLINE_NAME
+    assert f"{OFFLINE_NAME}: made {SAMPLE_PASSAGES} queries" in at.success[0].value and "no LLM" in OFFLINE_NAME
     assert db().execute(
         "SELECT count(DISTINCT passage_id), max(n) FROM (SELECT passage_id, count(*) n FROM queries GROUP BY 1)"
-    ).fetchone() == (47, 1)
+    ).fetchone() == (SAMPLE_PASSAGES, 1)
     assert len(at.get("plotly_chart")) == 1
     table = at.get("data_editor")[0]
     assert table is not None
@@ -133,12 +136,14 @@ def test_labels_page_mines_and_judges_offline():
     at.button(key="mine").click().run()
     assert not at.exception and not at.error
     kept = db().execute("SELECT count(*) FROM queries WHERE len(flags) = 0 AND NOT deleted").fetchone()[0]
-    assert kept > 40 and f"for {kept} queries" in at.success[0].value  # of 47: a question or a casual search a passage
+    assert (
+        kept > 0.85 * SAMPLE_PASSAGES and f"for {kept} queries" in at.success[0].value
+    )  # a question or a casual search a passage
     at.button(key="judge").click().run()
     assert not at.exception
     assert "offline-judge-v2 (no LLM)" in at.success[0].value
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["Confirmed sources"].replace(",", "")) > 40
+    assert int(metrics["Confirmed sources"].replace(",", "")) > 0.85 * SAMPLE_PASSAGES
     assert int(metrics["Hard negatives"].replace(",", "")) > 150
     assert len(at.dataframe) >= 1
 

@@ -22,6 +22,8 @@ def grade_or_query(body, nth):
     prompt = body["messages"][-1]["content"]
     if "Passage:" in prompt and "grade" in prompt.lower():  # the judge: some relevant, some not
         return 200, json.dumps({"grade": 3 if len(prompt) % 2 else 0, "reason": "fine"}), 0
+    if "Passage title: " in prompt:  # a query the passage's own title: it finds its passage, so training has data
+        return 200, prompt.split("Passage title: ", 1)[1].split("\n", 1)[0], 0
     return 200, answer_for(body), 0
 
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.conftest import SAMPLE_PASSAGES
 from tests.e2e.conftest import CHROMIUM, ROOT, go, no_error
 
 pytestmark = [
@@ -53,7 +54,7 @@ def test_failures_a_browser_shows(page, server, browser_workspace):
     assert result.returncode == 0, result.stderr
     go(page, "Queries")
     go(page, "Corpus")
-    page.wait_for_selector("[data-testid='stMetricValue']:has-text('47')")  # the command's 47 passages
+    page.wait_for_selector(f"[data-testid='stMetricValue']:has-text('{SAMPLE_PASSAGES}')")  # the command's passages
     no_error(page, "f2-written-by-the-command-line")
 
     # a process holding the workspace: the page names it; once it lets go, the page works and the data is there
@@ -76,5 +77,5 @@ def test_failures_a_browser_shows(page, server, browser_workspace):
     finally:
         holder.communicate("\n", timeout=30)
     go(page, "Corpus")
-    page.wait_for_selector("[data-testid='stMetricValue']:has-text('47')")
+    page.wait_for_selector(f"[data-testid='stMetricValue']:has-text('{SAMPLE_PASSAGES}')")
     no_error(page, "f4-after-the-lock")

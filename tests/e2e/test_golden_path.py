@@ -7,6 +7,7 @@ each page under test-artifacts/. Skips with a message when no Chromium is instal
 
 import pytest
 
+from tests.conftest import SAMPLE_PASSAGES
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, go, no_error
 
 pytestmark = [
@@ -23,15 +24,15 @@ def test_the_whole_flow(page, server):
     go(page, "Corpus")
     page.get_by_role("tab", name="Sample corpus").click()
     page.get_by_role("button", name="Load sample corpus").click()
-    page.wait_for_selector("text=Stored 47 passages")
-    assert page.locator("[data-testid='stMetricValue']").first.inner_text() == "47"
+    page.wait_for_selector(f"text=Stored {SAMPLE_PASSAGES} passages")
+    assert page.locator("[data-testid='stMetricValue']").first.inner_text() == str(SAMPLE_PASSAGES)
     page.wait_for_selector("[data-testid='stPlotlyChart']")
     no_error(page, "02-corpus")
 
     go(page, "Queries")
     page.get_by_role("button", name="Generate", exact=True).click()
     page.wait_for_selector(
-        "text=made 47 queries", timeout=120_000
+        f"text=made {SAMPLE_PASSAGES} queries", timeout=120_000
     )  # offline: a question or a casual search each, in turn
     page.wait_for_selector("[data-testid='stPlotlyChart']")
     no_error(page, "03-queries")
