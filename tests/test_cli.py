@@ -83,6 +83,23 @@ def test_mine_and_judge_from_the_command_line(capsys):
     assert "offline-judge-v2 (no LLM): 25 labelled" in out
 
 
+def test_a_command_piped_to_a_file_shows_no_library_progress_bar():
+    """Mining loads the encoder in a fresh process, as a user's command does: transformers' "Loading weights" bar
+    must not reach the output that a log file or a CI job keeps."""
+    import subprocess
+    import sys
+
+    name = "Sample: home bicycle maintenance"
+    for args in (["sample"], ["generate", name, "--types", "keywords=1", "--sample", "5"]):
+        assert main(args) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", "mine", name, "--k", "10"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "50 candidates for 5 queries" in done.stdout
+    assert "Loading weights" not in done.stdout + done.stderr and "it/s" not in done.stderr
+
+
 @pytest.mark.slow
 def test_the_second_half_of_the_flow_from_the_command_line(tmp_path, capsys):
     name = "Sample: home bicycle maintenance"
