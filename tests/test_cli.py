@@ -83,6 +83,12 @@ def test_mine_and_judge_from_the_command_line(capsys):
     assert "offline-judge-v2 (no LLM): 25 labelled" in out
 
 
+def test_train_before_judging_says_which_commands_come_first(capsys):
+    assert main(["sample"]) == 0
+    assert main(["train", "Sample: home bicycle maintenance"]) == 2
+    assert "`qurate mine` then `qurate judge`" in capsys.readouterr().err
+
+
 def test_a_command_piped_to_a_file_shows_no_library_progress_bar():
     """Mining loads the encoder in a fresh process, as a user's command does: transformers' "Loading weights" bar
     must not reach the output that a log file or a CI job keeps."""

@@ -89,7 +89,10 @@ def build_training_data(
     labels, twins = training_labels(con, corpus)
     labels = pd.concat([labels, _teacher_only(con, corpus, labels)], ignore_index=True)
     if labels.empty:
-        raise QurateError("no labelled candidates yet: mine and judge on the Labels & review page first")
+        raise QurateError(
+            "no labelled candidates yet: mine and judge first (the Labels & review page, or `qurate mine` then "
+            "`qurate judge`)"
+        )
     from storage.corpora import held_out_texts, passage_texts
     from storage.queries import query_records
     from storage.reviews import bad_queries
