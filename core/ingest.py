@@ -358,6 +358,11 @@ def ingest_path(
     return _store(con, corpus_name, entries, options, progress)
 
 
+def sample_size() -> tuple[int, int]:
+    """The sample corpus's passages and test questions, counted off its files."""
+    return tuple(sum(1 for _ in (SAMPLE_DIR / name).open()) for name in ("passages.jsonl", "queries.jsonl"))
+
+
 def load_sample_corpus(con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> IngestReport:
     """Load the small sample corpus that ships with Qurate, with its test questions.
 

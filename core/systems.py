@@ -191,7 +191,7 @@ def list_scores(
 def _cross_encoder_scores(path: str, queries: list[str], pools: np.ndarray, texts: list[str]) -> np.ndarray:
     from sentence_transformers import CrossEncoder
 
-    encoder = CrossEncoder(path)
+    encoder = CrossEncoder(embed.resolve_model(path))  # a folder: itself (and the library's bar off)
     pairs = [(query, texts[i]) for query, pool in zip(queries, pools) for i in pool]
     return np.asarray(encoder.predict(pairs, show_progress_bar=False), dtype=np.float64).reshape(pools.shape)
 

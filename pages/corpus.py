@@ -12,6 +12,7 @@ from core.ingest import (
     ingested_files,
     load_sample_corpus,
     passage_lengths,
+    sample_size,
     search_passages,
 )
 from core.passages import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS
@@ -130,9 +131,10 @@ with upload_tab:
         run_ingest(lambda progress: ingest_files(con, name, files, options, progress), "Reading files")
 
 with sample_tab:
+    passages, questions = sample_size()
     st.write(
-        "149 passages on home bicycle maintenance, with 90 held-out test questions worded as riders ask them, to try "
-        "the whole flow in minutes."
+        f"{passages} passages on home bicycle maintenance, with {questions} held-out test questions worded as riders "
+        "ask them, to try the whole flow in minutes."
     )
     if st.button("Load sample corpus", key="load_sample"):
         run_ingest(lambda progress: load_sample_corpus(con, progress), "Loading the sample corpus")

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import SAMPLE_DIR
+from core.ingest import sample_size
 from storage.db import close_shared, connect
 
-# the sample corpus's size, read off its files, so tests follow the sample when it grows
-SAMPLE_PASSAGES = sum(1 for _ in (SAMPLE_DIR / "passages.jsonl").open())
-SAMPLE_QUESTIONS = sum(1 for _ in (SAMPLE_DIR / "queries.jsonl").open())
+SAMPLE_PASSAGES, SAMPLE_QUESTIONS = sample_size()  # so tests follow the sample when it grows
 MEDQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "medquad"
 
 
