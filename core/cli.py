@@ -97,6 +97,7 @@ def _generate(con, args) -> int:
         concurrency=args.concurrency,
         budget_usd=args.budget,
         timeout_s=args.timeout,
+        completion=args.base_model,
     )
     try:
         per_type = (
@@ -332,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         elif args.command == "judge":
             config = LLMConfig(
-                model=args.model, api_base=args.api_base, concurrency=args.concurrency, budget_usd=args.budget
+                model=args.model,
+                api_base=args.api_base,
+                concurrency=args.concurrency,
+                budget_usd=args.budget,
+                completion=args.base_model,
             )
             report = judge_candidates(con, _corpus(con, args.corpus), JudgeSettings(args.mode, None, config, args.top))
             if not report.pairs:

@@ -182,3 +182,9 @@ def _llm_arguments(command: argparse.ArgumentParser, offline: str) -> None:
         help="LLM calls in flight at once (default: %(default)s)",
     )
     command.add_argument("--budget", type=float, help="stop before spending more USD than this")
+    command.add_argument(
+        "--base-model",
+        action="store_true",
+        help="the model is a base model, not instruction-tuned: few-shot completion prompts of one line instead of "
+        "chat (local is one already)",
+    )

@@ -35,6 +35,7 @@ LOCAL = "local"  # the bundled local model (core.localmodel): no key, no network
 LOCAL_NAME = "gemma-3-270m (bundled, base)"  # its name in provenance: queries' generator, labels' judge
 ROUTED = "qurate-model"  # the Router's name for the model every API base serves
 WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction
+LINE_TOKENS = 32  # a completion request's answer is one line (a query, a yes or no): it writes at most this many
 
 
 @dataclass
@@ -54,7 +55,6 @@ class LLMConfig:
         timeout_s: seconds one try may take.
         budget_usd: stop before spending more than this (None: no limit).
         completion: a base model: few-shot completion prompts instead of chat (``LLMRequest.completion``).
-        free: calls cost nothing (the local model).
     """
 
     model: str = OFFLINE
@@ -67,7 +67,6 @@ class LLMConfig:
     budget_usd: float | None = None
     backoff_s: float = 1.0
     completion: bool = False
-    free: bool = False
 
     @property
     def offline(self) -> bool:
@@ -93,7 +92,8 @@ class LLMRequest:
     """One call: its cache key (a hash of everything that shapes the answer) and its messages.
 
     ``completion``: the last message's content is sent as a raw text completion prompt (a base model's few-shot
-    prompt, which a chat template would wrap in debris), ``stop`` ends the answer (e.g. at the line's end).
+    prompt, which a chat template would wrap in debris), its answer one line of at most ``LINE_TOKENS``; ``stop``
+    ends the answer (e.g. at the line's end).
     ``logprobs``: for a completion, ask for that many likeliest first tokens; the answer is then JSON,
     ``{"text": ..., "first": {token: log probability}}`` (``first`` empty where the server gives none).
     """
@@ -173,7 +173,7 @@ def price_per_token(model: str) -> tuple[float, float] | None:
 def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
     """Calls, tokens (about 4 characters a token) and cost (None when the price is unknown)."""
     tokens_in = sum(len(json.dumps(r.messages)) // 4 for r in requests)
-    tokens_out = len(requests) * max_tokens // 2
+    tokens_out = sum(min(max_tokens, LINE_TOKENS) if r.completion else max_tokens for r in requests) // 2
     price = price_per_token(model)
     cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
     return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
@@ -252,7 +252,7 @@ async def _call(
                 **where,
                 **asked,
                 temperature=config.temperature,
-                max_tokens=config.max_tokens,
+                max_tokens=min(config.max_tokens, LINE_TOKENS) if request.completion else config.max_tokens,
                 timeout=config.timeout_s,
                 num_retries=0,
                 max_retries=0,
@@ -276,7 +276,7 @@ async def _call(
         usage = getattr(response, "usage", None)
         tokens_in = getattr(usage, "prompt_tokens", 0) or 0
         tokens_out = getattr(usage, "completion_tokens", 0) or 0
-        price = (0.0, 0.0) if config.free else price_per_token(config.model)
+        price = price_per_token(config.model)
         cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
         choice = response.choices[0] if response.choices else None
         text = None if choice is None else choice.text if request.completion else choice.message.content

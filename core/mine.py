@@ -48,13 +48,26 @@ def mine_candidates(
     "not retrieved" (the round-trip filter), which leaves them out of training.
 
     Raises:
-        ValueError: k or round_trip_k below 1.
+        InvalidInput: k or round_trip_k below 1, or no kept query (it says what the flags left out).
     """
     if k < 1 or round_trip_k < 1:
         raise InvalidInput(f"k and round_trip_k must be at least 1, got {k} and {round_trip_k}")
     started = time.perf_counter()
     progress = progress or (lambda fraction, message: None)
     queries = store.queries_to_mine(con, corpus)
+    if not queries:
+        from storage.queries import flag_counts
+
+        flags = flag_counts(con, corpus)
+        raise InvalidInput(
+            "no kept query to mine: "
+            + (
+                f"every query is flagged ({', '.join(f'{n:,} {f}' for f, n in sorted(flags.items()))}); restore the "
+                "ones worth keeping on the Queries page, or generate again (`qurate generate`)"
+                if flags
+                else "generate queries or add your users' first (the Queries page, or `qurate generate`)"
+            )
+        )
     settings = {"k": k, "model": model, "fusion": "rrf", "round_trip_k": round_trip_k}
     run_id = None  # the run's row is written with its first candidates: a run killed before them leaves none
     total = in_top = flagged = 0

@@ -174,7 +174,7 @@ def llm_settings(con, prefix: str, default_concurrency: int = LLMConfig.concurre
             st.warning(problem[0].upper() + problem[1:] + ".")
         st.caption(
             "Gemma 3 270M, a base model: it writes one line per few-shot prompt, on this machine's CPU "
-            "(llama.cpp, started for the run on 127.0.0.1). Gemma's terms of use apply."
+            "(llama.cpp, in this process). Gemma's terms of use apply."
         )
         return LLMConfig(model=LOCAL, temperature=0.2, max_tokens=32)
     left, right = st.columns(2)
@@ -192,6 +192,13 @@ def llm_settings(con, prefix: str, default_concurrency: int = LLMConfig.concurre
         key=f"{prefix}_api_base",
     )
     st.caption(key_status(model))
+    base = st.checkbox(
+        "Base model (not instruction-tuned)",
+        value=get_setting(con, "llm_base_model") == "yes",
+        key=f"{prefix}_base_model",
+        help="A base model continues text and follows no instruction: it gets few-shot prompts of one line each "
+        "(text completion) instead of chat, and judges by its probability of 'yes'.",
+    )
     a, b, c, d, e = st.columns(5)
     temperature = a.slider("Temperature", 0.0, 1.5, 0.7, 0.1, key=f"{prefix}_temperature")
     concurrency = b.number_input("Concurrency", 1, 64, default_concurrency, key=f"{prefix}_concurrency")
@@ -208,6 +215,7 @@ def llm_settings(con, prefix: str, default_concurrency: int = LLMConfig.concurre
     )
     set_setting(con, "llm_model", model.strip())
     set_setting(con, "llm_api_base", api_base.strip())
+    set_setting(con, "llm_base_model", "yes" if base else "no")
     return LLMConfig(
         model=model.strip(),
         api_base=api_base.strip() or None,
@@ -216,6 +224,7 @@ def llm_settings(con, prefix: str, default_concurrency: int = LLMConfig.concurre
         budget_usd=budget or None,
         max_tries=int(tries),
         timeout_s=float(timeout),
+        completion=base,
     )
 
 

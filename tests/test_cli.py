@@ -235,6 +235,48 @@ def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsy
     assert queries() == 3  # what was made before is kept
 
 
+def test_a_base_model_on_a_server_of_your_own_gets_few_shot_prompts_from_the_command_line(monkeypatch, capsys):
+    """`--base-model`: generate sends one-line few-shot text completions (not chat) and judge asks yes / no with
+    the first token's probabilities; no key is needed for a server at an API base."""
+    from core.llm import LINE_TOKENS
+    from tests.fake_llm import FakeLLM
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    name = "Sample: home bicycle maintenance"
+    assert main(["sample"]) == 0
+
+    def reply(body):  # a yes, or the passage's opening words as its query
+        prompt = body["prompt"]
+        return " yes" if prompt.endswith("Relevant:") else " " + " ".join(prompt.split("Document: ")[-1].split()[:5])
+
+    with FakeLLM(lambda body, nth: (200, reply(body), 0)) as fake:
+        served = ["--model", "openai/my-base-model", "--api-base", fake.url, "--base-model"]
+        assert main(["generate", name, "--types", "question=1", "--sample", "3", *served]) == 0
+        made = list(fake.calls)
+        assert main(["mine", name, "--k", "3"]) == 0
+        assert main(["judge", name, "--top", "2", *served]) == 0
+        judged = fake.calls[len(made) :]
+    assert len(made) == 3 and all("messages" not in c and c["prompt"].startswith("Document: ") for c in made)
+    assert all(c["stop"] == ["\n"] and c["max_tokens"] == LINE_TOKENS for c in made + judged)
+    assert judged and all(c["prompt"].endswith("Relevant:") and c["logprobs"] == 5 for c in judged)
+    assert "3 queries made" in capsys.readouterr().out
+
+
+def test_mining_when_every_query_is_flagged_says_so_instead_of_mining_nothing(capsys):
+    from tests.fake_llm import FakeLLM
+
+    name = "Sample: home bicycle maintenance"
+    assert main(["sample"]) == 0
+    assert main(["mine", name]) == 2
+    assert "generate queries or add your users' first" in capsys.readouterr().err
+    with FakeLLM(lambda body, nth: (200, " hello", 0)) as fake:  # one word: flagged too short
+        served = ["--model", "openai/my-base-model", "--api-base", fake.url, "--base-model"]
+        assert main(["generate", name, "--types", "question=1", "--sample", "2", *served]) == 0
+    capsys.readouterr()
+    assert main(["mine", name]) == 2
+    assert "every query is flagged (2 too short)" in capsys.readouterr().err
+
+
 def test_steps_out_of_order_say_what_to_do_first(capsys):
     name = "Sample: home bicycle maintenance"
     assert main(["sample"]) == 0

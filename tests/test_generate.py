@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,7 @@ from core import rates
 from core.errors import LLMUnavailable
 from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
 from core.ingest import ingest_files, load_sample_corpus
-from core.llm import LOCAL, LLMConfig
+from core.llm import LINE_TOKENS, LOCAL, LLMConfig
 from storage import queries as store
 from storage.db import connect
 from tests.fake_llm import FakeLLM, normal
@@ -235,6 +236,9 @@ def test_estimate_before_running(con, corpus):
     unknown = GenerationSettings(llm=LLMConfig(model="openai/some-local-model"))
     assert estimate_generation(con, corpus, ["p0"], unknown)["cost_usd"] is None
     assert estimate_generation(con, corpus, ["p0"], unknown)["seconds"] is None  # a remote model's speed is unknown
+    base = replace(unknown.llm, completion=True)  # one line back: a few tokens, not max_tokens
+    lines = estimate_generation(con, corpus, ["p0"], GenerationSettings(llm=base))
+    assert lines["tokens_out"] == lines["calls"] * LINE_TOKENS // 2 < lines["calls"] * base.max_tokens // 2
     rules = estimate_generation(con, corpus, select_passages(con, corpus), GenerationSettings(llm=LLMConfig()))
     assert rules["seconds"] == pytest.approx(rules["queries"] / (rates.OFFLINE_QUERIES_PER_CORE_S * rates.cores()))
     local = estimate_generation(con, corpus, ["p0"], GenerationSettings(llm=LLMConfig(model=LOCAL)))

@@ -106,6 +106,18 @@ def test_llm_generation_through_the_page(monkeypatch):
         assert len(fake.calls) == 18
 
 
+def test_a_base_model_of_your_own_gets_one_line_few_shot_prompts_and_the_choice_is_remembered(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a server of your own needs no key
+    with FakeLLM(lambda body, nth: (200, " " + answer_for(body), 0)) as fake:
+        at = llm_page(fake, sample=1)
+        at.text_input(key="gen_model").input("openai/my-base-model").run()
+        at.checkbox(key="gen_base_model").check().run()
+        at.button(key="generate").click().run()
+        assert not at.exception and "openai/my-base-model: made 6 queries" in at.success[0].value
+        assert len(fake.calls) == 6 and all("messages" not in c and c["stop"] == ["\n"] for c in fake.calls)
+    assert db().execute("SELECT value FROM app_settings WHERE key = 'llm_base_model'").fetchone() == ("yes",)
+
+
 def test_a_hosted_model_without_its_key_cannot_be_started_and_the_page_says_which_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with FakeLLM() as fake:
