@@ -19,7 +19,15 @@ from core.errors import InvalidInput
 from core.llm import LOCAL, LLMConfig, LLMRequest, LLMResult, Meter, cache_key, estimate, prompt_version, run_requests
 from core.offline import NAME as OFFLINE_NAME
 from core.offline import OfflineGenerator
-from core.prompts import DEFAULT_TEMPLATES, OFFLINE_TYPES, QUERY_TYPES, SYSTEM, completion_prompt, render
+from core.prompts import (
+    COMPLETION_WORDS,
+    DEFAULT_TEMPLATES,
+    OFFLINE_TYPES,
+    QUERY_TYPES,
+    SYSTEM,
+    completion_prompt,
+    render,
+)
 from storage import corpora
 from storage import queries as store
 from storage.corpora import one_at_a_time
@@ -130,7 +138,7 @@ def _plan(con, corpus: int, passage_ids: list[str], settings: GenerationSettings
             version = (
                 "offline"
                 if settings.llm.offline
-                else prompt_version(completion_prompt(qtype, "", "", settings.examples))
+                else prompt_version(completion_prompt(qtype, "", "", settings.examples), f"words {COMPLETION_WORDS}")
                 if settings.llm.base_model
                 else prompt_version(SYSTEM, template, settings.examples)
             )

@@ -88,7 +88,7 @@ SHOT_QUERIES = {
     ],
 }
 SHOT_LABELS = TYPE_LABELS  # a few-shot prompt's line names its type as the pages do: "Question: ...", "Web search: ..."
-COMPLETION_WORDS = 160  # the passage is cut to this many words: the prompt stays inside a small model's context
+COMPLETION_WORDS = 60  # a query is written from the passage's opening words: reading them is most of a small model's time (docs/BENCHMARKS.md, "The local model")
 
 
 def completion_prompt(qtype: str, title: str, passage: str, examples: str = "") -> str:

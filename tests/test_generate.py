@@ -339,6 +339,11 @@ def test_a_base_model_gets_few_shot_completion_prompts_and_its_debris_is_flagged
     assert all(c["stop"] == ["\n"] and c["max_tokens"] == 32 for c in fake.calls)
     prompt = fake.calls[0]["prompt"]
     assert prompt.count("Document:") == 4 and prompt.endswith("Question:") and "Text of passage 0" in prompt
+    from core.prompts import COMPLETION_WORDS, completion_prompt
+
+    long = " ".join(f"w{i}" for i in range(COMPLETION_WORDS + 5))  # the model reads the passage's opening words
+    written = completion_prompt("question", "Title", long).rsplit("Document: ", 1)[1]
+    assert f"w{COMPLETION_WORDS - 1} ...\nQuestion:" in written and f"w{COMPLETION_WORDS} " not in written
     flags = dict(con.execute("SELECT text, flags FROM queries").fetchall())
     assert flags == {
         "how many spokes does wheel 0 have": [],
