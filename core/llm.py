@@ -24,6 +24,7 @@ from typing import Callable
 import duckdb
 
 from core.errors import LLMUnavailable
+from core.prompts import LINE_TOKENS
 from storage.cache import cached_answers, store_answers
 from storage.db import transaction
 
@@ -35,7 +36,6 @@ LOCAL = "local"  # the bundled local model (core.localmodel): no key, no network
 LOCAL_NAME = "gemma-3-270m (bundled, base)"  # its name in provenance: queries' generator, labels' judge
 ROUTED = "qurate-model"  # the Router's name for the model every API base serves
 WRITE_PAUSE_S = 0.1  # the writer's rest between writes: answers arriving meanwhile share the next transaction
-LINE_TOKENS = 32  # a completion request's answer is one line (a query, a yes or no): it writes at most this many
 
 
 @dataclass

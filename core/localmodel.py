@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LLMUnavailable
-from core.llm import LINE_TOKENS
+from core.prompts import LINE_TOKENS
 from core.settings import workspace_dir
 
 LABEL = "Local model (bundled Gemma 3 270M; no key, no network)"

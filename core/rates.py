@@ -9,7 +9,7 @@ import os
 
 # docs/BENCHMARKS.md says where each was measured (Current figures, and the section of each step).
 OFFLINE_QUERIES_PER_CORE_S = 270.0  # the rules, database writes included (MedQuAD's 190, CISI's 380)
-LOCAL_QUERIES_PER_CORE_S = 1.5  # the bundled Gemma 3 270M in process, its slots together (sample 1.56 after loading, CISI 1.6)
+LOCAL_QUERIES_PER_CORE_S = 1.5  # the bundled Gemma 3 270M in process (sample 1.56 after loading, CISI 1.6)
 LOCAL_PAIRS_PER_CORE_S = 1.2  # the same model judging, its calibration calls included (sample 1.5, CISI 1.0)
 LOCAL_START_S = 1.5  # assembling nothing (done once), loading the model into llama.cpp
 ENCODE_PER_CORE_S = {"fp32": 15.0, "bf16": 25.0}  # the bundled MiniLM encoding passages, by precision

@@ -238,7 +238,7 @@ def test_llm_failures_from_the_command_line_say_what_happened(monkeypatch, capsy
 def test_a_base_model_on_a_server_of_your_own_gets_few_shot_prompts_from_the_command_line(monkeypatch, capsys):
     """`--base-model`: generate sends one-line few-shot text completions (not chat) and judge asks yes / no with
     the first token's probabilities; no key is needed for a server at an API base."""
-    from core.llm import LINE_TOKENS
+    from core.prompts import LINE_TOKENS
     from tests.fake_llm import FakeLLM
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

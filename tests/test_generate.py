@@ -13,7 +13,8 @@ from core import rates
 from core.errors import LLMUnavailable
 from core.generate import GenerationSettings, estimate_generation, generate_queries, regenerate_passage, select_passages
 from core.ingest import ingest_files, load_sample_corpus
-from core.llm import LINE_TOKENS, LOCAL, LLMConfig
+from core.llm import LOCAL, LLMConfig
+from core.prompts import LINE_TOKENS
 from storage import queries as store
 from storage.db import connect
 from tests.fake_llm import FakeLLM, normal
