@@ -371,7 +371,9 @@ def test_a_base_models_bias_toward_yes_is_calibrated_away():
     assert parse_yes_no(answer, prior=0.3)[0] == 3  # more yes than it says to nothing: surely relevant
 
 
-def test_a_base_models_calibration_call_goes_before_its_querys_pairs_and_a_stopped_run_writes_none_uncalibrated():
+def test_a_base_models_calibration_call_goes_before_its_querys_pairs_and_a_stopped_run_writes_none_uncalibrated(
+    monkeypatch,
+):
     """Each query's no-document call is asked just before its pairs, in the same run; pairs answered before it are
     graded once it arrives, and a run stopped early pays for the calibration of the queries it judged only."""
     import math
@@ -396,6 +398,15 @@ def test_a_base_models_calibration_call_goes_before_its_querys_pairs_and_a_stopp
     def query_of(prompt: str) -> str:
         return prompt.rsplit("Query: ", 1)[1].split("\n", 1)[0]
 
+    import core.llm
+
+    sent, call = [], core.llm._call  # the order calls are asked in: with 4 in flight, the server may see another
+
+    async def asking(config, request, *rest):
+        sent.append({"prompt": request.messages[-1]["content"]})
+        return await call(config, request, *rest)
+
+    monkeypatch.setattr(core.llm, "_call", asking)
     with FakeLLM(answer) as fake:
         config = LLMConfig(model="openai/base", api_base=fake.url, completion=True, concurrency=4)
         done = []
@@ -406,11 +417,11 @@ def test_a_base_models_calibration_call_goes_before_its_querys_pairs_and_a_stopp
             progress=lambda meter: done.append(meter.done),
             should_stop=lambda: bool(done) and done[-1] >= 6,
         )
-        asked = [query_of(c["prompt"]) for c in fake.calls]
-        priors = [query_of(c["prompt"]) for c in fake.calls if "Document: N/A\n" in c["prompt"]]
+        asked = [query_of(c["prompt"]) for c in sent]
+        priors = [query_of(c["prompt"]) for c in sent if "Document: N/A\n" in c["prompt"]]
         assert len(priors) < stopped.pairs / 2  # not every query's calibration first: only the judged ones'
         for query in set(asked):
-            assert "Document: N/A\n" in fake.calls[asked.index(query)]["prompt"]  # its calibration went first
+            assert "Document: N/A\n" in sent[asked.index(query)]["prompt"]  # its calibration went first
         rows = con.execute("SELECT grade, rationale FROM labels WHERE judge = 'openai/base'").fetchall()
         assert 0 < len(rows) < stopped.pairs
         for grade, reason in rows:  # 0.9 against 0.8 with no document: odds 2.25, calibrated 0.69, graded 2
