@@ -6,10 +6,11 @@ of their step (this one for the workspace as a whole).
 
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from core.settings import database_path
+from core.settings import database_path, workspace_dir
 from core.training.jobs import cancel_job, list_jobs
 from core.vocabulary import RUNNING
 from storage import corpora
@@ -126,12 +127,15 @@ def delete_corpus(con: duckdb.DuckDBPyConnection, corpus: int) -> int:
     runs, training jobs (running ones are cancelled first) and their models, rows and folders alike.
 
     The rows go in one transaction; the job folders (models inside) are removed after it
-    commits, so a failure midway leaves the database whole. Returns how many folders went.
+    commits, so a failure midway leaves the database whole. Only folders inside this workspace go: a database copied
+    from another workspace (a backup, a benchmark's copy) points at the other's folders, which stay. Returns how many
+    folders went.
     """
     for job in list_jobs(con, corpus):
         if job["status"] == RUNNING:
             cancel_job(con, job["id"], grace_s=5.0)
-    folders = corpora.delete_corpus(con, corpus)
+    home = workspace_dir().resolve()
+    folders = [f for f in corpora.delete_corpus(con, corpus) if Path(f).resolve().is_relative_to(home)]
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
     return len(folders)

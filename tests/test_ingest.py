@@ -168,16 +168,16 @@ def test_delete_corpus_removes_it_and_its_test_set(con):
     assert con.execute("SELECT count(*) FROM qrels").fetchone()[0] == 0
 
 
-def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, tmp_path):
+def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, workspace, tmp_path):
     from core.workspace import delete_corpus
     from storage import jobs
 
     doomed = load_sample_corpus(con).corpus_id
     kept = ingest_files(con, "other", [("a.txt", b"Stays.")]).corpus_id
     folders = {}
-    for corpus in (doomed, kept):
+    for corpus in (doomed, kept, doomed):  # the doomed corpus's second job lies in another workspace
         job = jobs.create_job(con, corpus, "reranker", {"method": "lce", "base_model": "base"})
-        folder = tmp_path / f"job-{job}"
+        folder = (workspace if job < 3 else tmp_path / "another-workspace") / "jobs" / f"job-{job}"
         (folder / "model").mkdir(parents=True)
         jobs.start_job(con, job, str(folder), pid=0)
         jobs.finish_job(
@@ -187,10 +187,12 @@ def test_delete_corpus_takes_its_jobs_models_and_folders_and_nothing_else(con, t
             None,
             {"kind": "reranker", "name": f"m{job}", "path": str(folder / "model"), "base_model": "base", "metrics": {}},
         )
-        folders[corpus] = folder
+        folders[job] = folder
 
     assert delete_corpus(con, doomed) == 1
-    assert not folders[doomed].exists() and folders[kept].exists()
+    assert not folders[1].exists() and folders[2].exists()
+    # a database copied from another workspace points at that workspace's models: deleting here leaves them there
+    assert folders[3].exists()
     assert [r[0] for r in con.execute("SELECT corpus_id FROM jobs").fetchall()] == [kept]
     assert con.execute("SELECT count(*) FROM models").fetchone()[0] == 1
     assert corpora.list_corpora(con)["id"].tolist() == [kept]
