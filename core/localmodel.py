@@ -153,11 +153,12 @@ class LocalModel:
             llama.llama_model_free(self._model)
             self._ctx = self._model = None
 
-    def tokens(self, text: str) -> list[int]:
+    def tokens(self, text: str, first: bool = True) -> list[int]:
+        """The text's tokens, opened by the model's beginning-of-text token when ``first``."""
         raw = text.encode()
         room = len(raw) + 8
         out = (self._llama.llama_token * room)()
-        n = self._llama.llama_tokenize(self._vocab, raw, len(raw), out, room, True, False)
+        n = self._llama.llama_tokenize(self._vocab, raw, len(raw), out, room, first, False)
         return list(out[:n])
 
     def _piece(self, token: int) -> bytes:
@@ -266,6 +267,40 @@ class LocalModel:
                 at[k], position[k] = row, position[k] + 1
             active = [k for k, _ in going]
         return [Answer(w.decode("utf-8", "replace"), f, len(t), n) for w, f, t, n in zip(written, first, asked, counts)]
+
+    def likelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """Per (prefix, continuation): the mean log probability of the continuation's tokens after the prefix (the
+        continuation tokenized on its own, so ``" " + query`` keeps the query's own tokens). Up to ``slots`` pairs are
+        read in one batch, each in a sequence of its own, logits asked only where a continuation's token is read.
+        A pair's score moves by a few hundredths with the batch it is read in (llama.cpp's arithmetic differs by
+        batch size): pairs to be compared with each other belong in one call of at most ``slots``.
+
+        Raises:
+            LLMUnavailable: llama.cpp failing.
+        """
+        llama = self._llama
+        scores: list[float] = []
+        for start in range(0, len(pairs), self.slots):
+            rows, spans, at = [], [], 0
+            for k, (prefix, continuation) in enumerate(pairs[start : start + self.slots]):
+                head = self.tokens(prefix)
+                tokens = (head + self.tokens(continuation, first=False))[: self.context // self.slots]
+                llama.llama_memory_seq_rm(self._memory, k + 1, -1, -1)
+                rows += [(t, i, k + 1, i >= len(head) - 1 and i < len(tokens) - 1) for i, t in enumerate(tokens)]
+                spans.append((at, len(head), tokens))
+                at = len(rows)
+            self._decode(rows)
+            for first, length, tokens in spans:
+                total, n = 0.0, 0
+                for i in range(length - 1, len(tokens) - 1):
+                    logits = self._logits(first + i).astype(np.float64)
+                    shifted = logits - logits.max()
+                    total += shifted[tokens[i + 1]] - np.log(np.exp(shifted).sum())
+                    n += 1
+                scores.append(total / n if n else float("-inf"))
+        for sequence in range(1, self.slots + 1):
+            llama.llama_memory_seq_rm(self._memory, sequence, -1, -1)
+        return scores
 
     @staticmethod
     def _pick(logits: np.ndarray, temperature: float, random: np.random.Generator) -> int:

@@ -86,3 +86,18 @@ def test_prompts_decoded_together_answer_as_each_alone_and_one_too_long_fails_al
         assert a.text.strip() and "\n" not in a.text and 0 < a.tokens_out <= 32 and a.error is None, a
     assert [m.error is None for m in mixed] == [True, False, True] and "tokens" in mixed[1].error, mixed
     assert mixed[0].text.strip() and mixed[2].text.strip(), mixed
+
+
+def test_a_query_is_likelier_after_the_passage_it_asks_about_than_after_another():
+    from core.localmodel import LocalModel
+
+    chain = "Passage: Lubricate the bicycle chain every 300 km with a drop of oil on each roller.\nA question:"
+    tyre = "Passage: Inflate a road tyre to the pressure printed on its sidewall, usually 80 to 100 psi.\nA question:"
+    oil, pressure = " How often should I oil my bicycle chain?", " What pressure should road tyres have?"
+    with LocalModel(slots=3) as model:  # four pairs: two batches
+        scores = model.likelihood([(chain, oil), (tyre, oil), (tyre, pressure), (chain, pressure)])
+        again = model.likelihood([(chain, oil), (tyre, oil), (tyre, pressure), (chain, pressure)])
+    assert len(scores) == 4 and all(s < 0 for s in scores), scores  # mean log probabilities
+    assert scores[0] > scores[1] + 0.2, scores  # the chain passage explains the chain question
+    assert scores[2] > scores[3] + 0.2, scores  # and the tyre passage the tyre question
+    assert again == scores  # nothing of a call stays in the model's memory to change the next one
