@@ -8,8 +8,8 @@ judge is the likelihood of the query given the passage (Sachan et al., 2022, "Im
 Zero-Shot Question Generation"): the mean log probability of the query's tokens after a passage and a line asking
 for a question about it (``core.localmodel.LocalModel.likelihood``). The workspace is one that ``bench.quality``'s
 users variant left (``--expert 0``): its users' queries are mined and unlabelled, and ``--model`` is its reranker.
-For a seeded sample of those queries, their first 10 candidates (the expert's view) are ordered by the hybrid's
-fused score, by the query likelihood, by the reranker (as evaluation scores it) and by the sum of the likelihood's
+For a seeded sample of those queries, their first 10 candidates (the expert's view) are ordered by mining's
+fused score (BM25 + MiniLM, reciprocal rank fusion), by the query likelihood, by the reranker (as evaluation scores it) and by the sum of the likelihood's
 and the reranker's z-scores within the list; each order is scored against the collection's judgments (a passage
 of a judged document is relevant) by nDCG over the 10 and by whether its first is relevant, over the queries with a
 relevant passage among the 10. A judge that teaches the reranker must order them better than the reranker does.
@@ -79,7 +79,7 @@ def main() -> None:
     ids = ids[: args.queries]
     texts = [records[q]["text"] for q in ids]
     reranker = list_scores(con, corpus, f"rerank:{args.model}", texts, [lists[q] for q in ids])
-    hybrid = list_scores(con, corpus, "fused", texts, [lists[q] for q in ids])
+    fused = list_scores(con, corpus, "fused", texts, [lists[q] for q in ids])
     started = time.perf_counter()
     likelihood = []
     with LocalModel(slots=16) as model:
@@ -101,14 +101,14 @@ def main() -> None:
         return (x - x.mean()) / (x.std() + 1e-9)
 
     results: dict[str, list[tuple[float, int]]] = {}
-    for q, text, h, ql, r in zip(ids, texts, hybrid, likelihood, reranker):
+    for q, text, h, ql, r in zip(ids, texts, fused, likelihood, reranker):
         relevant = [int(passages[p][0] in judged.get(same_text(text), set())) for p in lists[q]]
         if not any(relevant):
             continue
-        orders = {"hybrid": h, "query likelihood": ql, "reranker": r, "likelihood + reranker": z(ql) + z(r)}
+        orders = {"fused (RRF)": h, "query likelihood": ql, "reranker": r, "likelihood + reranker": z(ql) + z(r)}
         for name, scores in orders.items():
             results.setdefault(name, []).append((ordered_ndcg(relevant, scores), relevant[int(np.argmax(scores))]))
-    print(f"{len(results['hybrid'])} of {len(ids)} users' queries have a relevant passage among their first 10")
+    print(f"{len(results['fused (RRF)'])} of {len(ids)} users' queries have a relevant passage among their first 10")
     print("| order of the first 10 | nDCG | first relevant |\n|---|---|---|")
     for name, rows in results.items():
         print(f"| {name} | {np.mean([n for n, _ in rows]):.3f} | {np.mean([f for _, f in rows]):.3f} |")
