@@ -9,32 +9,20 @@ Zero-Shot Question Generation"): the mean log probability of the query's tokens 
 for a question about it (``core.localmodel.LocalModel.likelihood``). The workspace is one that ``bench.quality``'s
 users variant left (``--expert 0``): its users' queries are mined and unlabelled, and ``--model`` is its reranker.
 For a seeded sample of those queries, their first 10 candidates (the expert's view) are ordered by mining's
-fused score (BM25 + MiniLM, reciprocal rank fusion), by the query likelihood, by the reranker (as evaluation scores it) and by the sum of the likelihood's
-and the reranker's z-scores within the list; each order is scored against the collection's judgments (a passage
-of a judged document is relevant) by nDCG over the 10 and by whether its first is relevant, over the queries with a
-relevant passage among the 10. A judge that teaches the reranker must order them better than the reranker does.
+fused score (BM25 + MiniLM, reciprocal rank fusion), by the query likelihood, by the reranker (as evaluation scores
+it) and by the sum of the likelihood's and the reranker's z-scores within the list; each order is scored against
+the collection's judgments (a passage of a judged document is relevant) by nDCG over the 10 (the ideal: the 10's
+relevant ones first) and by whether its first is relevant, over the queries with a relevant passage among the 10. A judge that teaches the reranker must order them better than the reranker does.
 The workspace's database is copied first: the experiment writes nothing there.
 """
 
 import argparse
-import math
 import os
 import random
 import shutil
 import tempfile
 import time
 from pathlib import Path
-
-WORDS = 60  # a passage's first words, as the local model's completion prompts read them (core.prompts)
-
-
-def ordered_ndcg(relevant: list[int], scores) -> float:
-    import numpy as np
-
-    gains = [relevant[i] for i in np.argsort(-np.asarray(scores), kind="stable")]
-    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    best = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(relevant, reverse=True)))
-    return dcg / best
 
 
 def main() -> None:
@@ -52,8 +40,10 @@ def main() -> None:
 
     import numpy as np
 
+    from bench.local_judge import ndcg10
     from bench.quality import _beir
     from core.localmodel import LocalModel
+    from core.prompts import COMPLETION_WORDS
     from core.systems import list_scores
     from core.userqueries import same_text
     from storage import corpora
@@ -86,7 +76,7 @@ def main() -> None:
         for q, text in zip(ids, texts):
             pairs = [
                 (
-                    f"Passage: {passages[p][1]}. {' '.join(passages[p][2].split()[:WORDS])}\n"
+                    f"Passage: {passages[p][1]}. {' '.join(passages[p][2].split()[:COMPLETION_WORDS])}\n"
                     "A question a reader of this passage might ask:",
                     " " + text,
                 )
@@ -102,12 +92,13 @@ def main() -> None:
 
     results: dict[str, list[tuple[float, int]]] = {}
     for q, text, h, ql, r in zip(ids, texts, fused, likelihood, reranker):
-        relevant = [int(passages[p][0] in judged.get(same_text(text), set())) for p in lists[q]]
-        if not any(relevant):
+        relevant = {p: 1 for p in lists[q] if passages[p][0] in judged.get(same_text(text), set())}
+        if not relevant:
             continue
         orders = {"fused (RRF)": h, "query likelihood": ql, "reranker": r, "likelihood + reranker": z(ql) + z(r)}
         for name, scores in orders.items():
-            results.setdefault(name, []).append((ordered_ndcg(relevant, scores), relevant[int(np.argmax(scores))]))
+            order = [lists[q][i] for i in np.argsort(-scores, kind="stable")]
+            results.setdefault(name, []).append((ndcg10(order, relevant), relevant.get(order[0], 0)))
     print(f"{len(results['fused (RRF)'])} of {len(ids)} users' queries have a relevant passage among their first 10")
     print("| order of the first 10 | nDCG | first relevant |\n|---|---|---|")
     for name, rows in results.items():
